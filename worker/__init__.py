@@ -1,0 +1,1 @@
+"""worker: the child side of scoot; runs one goal in an isolated process."""
