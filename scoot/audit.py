@@ -1,0 +1,254 @@
+"""The audit log writer: one JSON object per line, sequence-numbered, secrets redacted.
+
+The parent process is the only writer for its runs. Several scoot processes
+may share one runtime directory (a timer tick beside a daemon), so each
+append takes an flock and `seq` stays strictly increasing across them.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from scoot.files import write_all
+
+# Agent step details left out of the log below level "info" (the session keeps them).
+DETAIL_KINDS = frozenset({"thought", "observation"})
+TAIL_BYTES = 64 * 1024
+
+
+class Redactor:
+    """Replaces every known secret value in text with a fixed marker."""
+
+    MARK = "[redacted]"
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def add(self, secret: str | None) -> None:
+        if secret and len(secret) >= 4 and secret not in self._secrets:
+            self._secrets = sorted([*self._secrets, secret], key=len, reverse=True)
+
+    def text(self, value: str) -> str:
+        for secret in self._secrets:
+            if secret in value:
+                value = value.replace(secret, self.MARK)
+        return value
+
+    def value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {k: self.value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.value(v) for v in value]
+        return value
+
+
+def last_seq_in(path: Path) -> int:
+    """The seq of the last whole line of an audit file (0 when none)."""
+    try:
+        with open(path, "rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, size - TAIL_BYTES))
+            tail = handle.read()
+    except FileNotFoundError:
+        return 0
+    for line in reversed(tail.split(b"\n")):
+        if not line.strip():
+            continue
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(value, dict) and isinstance(value.get("seq"), int):
+            return value["seq"]
+    return 0
+
+
+def set_aside_torn_tail(path: Path) -> int:
+    """Move a last line torn by a crash (no newline) to `<path>.torn`; return its size.
+
+    Must be called with the log's flock held.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return 0
+    try:
+        size = os.fstat(fd).st_size
+        if size == 0:
+            return 0
+        os.lseek(fd, size - 1, os.SEEK_SET)
+        if os.read(fd, 1) == b"\n":
+            return 0
+        start = max(0, size - TAIL_BYTES)
+        os.lseek(fd, start, os.SEEK_SET)
+        tail = os.read(fd, size - start)
+        cut = tail.rfind(b"\n")
+        keep = start + cut + 1 if cut >= 0 else (0 if start == 0 else size)
+        if keep == size:
+            return 0  # torn line longer than the window: leave it, readers skip it
+        torn = tail[keep - start :]
+        with open(str(path) + ".torn", "ab") as aside:
+            aside.write(torn + b"\n")
+            aside.flush()
+            os.fsync(aside.fileno())
+        os.ftruncate(fd, keep)
+        os.fsync(fd)
+        return len(torn)
+    finally:
+        os.close(fd)
+
+
+class AuditLog:
+    """Appends audit events; `path=None` (audit.to_file = false) keeps them in memory only."""
+
+    def __init__(
+        self,
+        path: Path | None,
+        redactor: Redactor | None = None,
+        *,
+        level: str = "info",
+        clock: Callable[[], float] = time.time,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        self.path = path
+        self.redactor = redactor or Redactor()
+        self.level = level
+        self._clock = clock
+        self._on_error = on_error
+        self._fd: int | None = None
+        self._seq = 0
+        self._known_size = -1
+        self.torn_bytes = 0
+        self.write_errors = 0
+        self._failing = False
+
+    def _open(self) -> int:
+        if self._fd is None:
+            assert self.path is not None
+            self._fd = os.open(
+                self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600
+            )
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                self.torn_bytes = set_aside_torn_tail(self.path)
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        return self._fd
+
+    def event(
+        self,
+        kind: str,
+        msg: str,
+        *,
+        session_id: str | None = None,
+        run_id: str | None = None,
+        **details: Any,
+    ) -> dict[str, Any] | None:
+        """Record one event; returns it (None when filtered by level)."""
+        if kind in DETAIL_KINDS and self.level in ("warn", "error"):
+            return None
+        record: dict[str, Any] = {
+            "seq": 0,
+            "ts": int(self._clock() * 1000),
+            "session_id": session_id,
+            "run_id": run_id,
+            "kind": kind,
+            "msg": self.redactor.text(msg),
+        }
+        for key, value in details.items():
+            if value is not None:
+                record[key] = self.redactor.value(value)
+        if self.path is None:
+            self._seq += 1
+            record["seq"] = self._seq
+            return record
+        try:
+            fd = self._open()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                size = os.fstat(fd).st_size
+                if size != self._known_size:
+                    self._seq = last_seq_in(self.path)
+                self._seq += 1
+                record["seq"] = self._seq
+                line = orjson.dumps(record) + b"\n"
+                write_all(fd, line)
+                self._known_size = size + len(line)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            if self._failing:
+                self._failing = False
+                self._report(f"audit log {self.path} is writable again")
+        except OSError as exc:
+            self.write_errors += 1
+            self._known_size = -1
+            if not self._failing:
+                self._failing = True
+                self._report(
+                    f"cannot write audit log {self.path}: {exc.strerror}; events are lost until it recovers"
+                )
+        return record
+
+    def _report(self, text: str) -> None:
+        if self._on_error:
+            self._on_error(text)
+
+    def sync(self) -> None:
+        """fsync at run boundaries, so a finished run's events survive a power cut."""
+        if self._fd is not None:
+            try:
+                os.fsync(self._fd)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        if self._fd is not None:
+            self.sync()
+            os.close(self._fd)
+            self._fd = None
+
+
+class SessionLog:
+    """Appends one run's transcript to state/sessions/<session_id>.jsonl."""
+
+    def __init__(
+        self, directory: Path, redactor: Redactor, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.directory = directory
+        self.redactor = redactor
+        self._clock = clock
+
+    def path_of(self, session_id: str) -> Path:
+        return self.directory / f"{session_id}.jsonl"
+
+    def append(self, session_id: str, run_id: str, role: str, content: str) -> bool:
+        record = {
+            "ts": int(self._clock() * 1000),
+            "run_id": run_id,
+            "role": role,
+            "content": self.redactor.text(content),
+        }
+        try:
+            fd = os.open(
+                self.path_of(session_id),
+                os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
+                0o600,
+            )
+        except OSError:
+            return False
+        try:
+            write_all(fd, orjson.dumps(record) + b"\n")
+        except OSError:
+            return False
+        finally:
+            os.close(fd)
+        return True

@@ -1,0 +1,357 @@
+"""Configuration: config.toml, else config.json, else defaults, then SCOOT_* overrides.
+
+The file is the source of truth for which jobs exist. Loading is pure apart
+from reading the file: it returns the values plus the warnings to show, and
+raises ConfigError (exit 2) only for a file that cannot be used at all.
+Secrets are never read here; see `scoot.secrets`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scoot.errors import ConfigError
+from scoot.home import Home
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    base_url: str = "http://127.0.0.1:11434/v1"
+    model: str = "qwen2.5"
+    timeout_ms: int = 120000
+    api_key_env: str = "OPENAI_API_KEY"
+    api_key_file: str = ""  # empty: <home>/token
+    api_key_cmd: str = ""
+    api_key_cmd_timeout_ms: int = 5000
+    extra_body: dict[str, Any] = field(default_factory=dict)
+    api: str = "chat"
+    retries: int = 2
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    max_turns: int = 32
+
+
+@dataclass(frozen=True)
+class ToolsConfig:
+    policy: str = "guarded"
+    timeout_ms: int = 30000
+    confine_writes: bool = True
+    block_internal_http: bool = True
+    max_observation_chars: int = 8000
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    level: str = "info"
+    to_file: bool = True
+    max_file_mb: int = 64
+    max_retained_generations: int = 5
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    enabled: bool = False
+    poll_ms: int = 1000
+    max_concurrent: int = 4
+    job_timeout_sec: int = 600
+    shutdown_grace_sec: int = 10
+    kill_grace_sec: int = 5
+    jobs: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    require: bool = False
+    cpu_sec: int = 600
+    address_space_mb: int = 2048
+    nofile: int = 256
+    nproc: int = 0  # 0: unset (RLIMIT_NPROC counts every process of the user)
+    fsize_mb: int = 256
+
+
+@dataclass(frozen=True)
+class EdgeConfig:
+    max_job_policy: str = "readonly"
+
+
+@dataclass(frozen=True)
+class Config:
+    backend: BackendConfig = field(default_factory=BackendConfig)
+    agent: AgentConfig = field(default_factory=AgentConfig)
+    tools: ToolsConfig = field(default_factory=ToolsConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    edge: EdgeConfig = field(default_factory=EdgeConfig)
+
+
+SECTION_CLASSES: dict[str, Any] = {
+    "backend": BackendConfig,
+    "agent": AgentConfig,
+    "tools": ToolsConfig,
+    "audit": AuditConfig,
+    "schedule": ScheduleConfig,
+    "sandbox": SandboxConfig,
+    "edge": EdgeConfig,
+}
+
+# Fields whose value must be one of a few words.
+CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("backend", "api"): ("chat", "responses"),
+    ("tools", "policy"): ("readonly", "guarded", "unrestricted"),
+    ("edge", "max_job_policy"): ("readonly", "guarded", "unrestricted"),
+    ("audit", "level"): ("debug", "info", "warn", "error"),
+}
+
+# Integer fields and their smallest sensible value.
+MINIMUMS: dict[tuple[str, str], int] = {
+    ("backend", "timeout_ms"): 1,
+    ("backend", "api_key_cmd_timeout_ms"): 1,
+    ("backend", "retries"): 0,
+    ("agent", "max_turns"): 1,
+    ("tools", "timeout_ms"): 1,
+    ("tools", "max_observation_chars"): 200,
+    ("audit", "max_file_mb"): 1,
+    ("audit", "max_retained_generations"): 1,
+    ("schedule", "poll_ms"): 10,
+    ("schedule", "max_concurrent"): 1,
+    ("schedule", "job_timeout_sec"): 1,
+    ("schedule", "shutdown_grace_sec"): 0,
+    ("schedule", "kill_grace_sec"): 0,
+    ("sandbox", "cpu_sec"): 0,
+    ("sandbox", "address_space_mb"): 0,
+    ("sandbox", "nofile"): 0,
+    ("sandbox", "nproc"): 0,
+    ("sandbox", "fsize_mb"): 0,
+}
+
+# Keys of older Scoot config files that this scheduler reads but does not use.
+TOLERATED_SECTIONS = frozenset({"skills", "memory", "mcp", "ui"})
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A configuration plus where it came from and what was wrong with it."""
+
+    config: Config
+    source: Path | None  # None: defaults only
+    warnings: tuple[str, ...]
+    env_overrides: tuple[str, ...]  # names of SCOOT_* variables applied
+
+
+def field_kind(section: str, name: str) -> type:
+    """The Python type a field holds (int, bool, str, dict, tuple)."""
+    cls = SECTION_CLASSES[section]
+    hint = {f.name: f.type for f in dataclasses.fields(cls)}[name]
+    text = hint if isinstance(hint, str) else getattr(hint, "__name__", str(hint))
+    for candidate in ("dict", "tuple", "bool", "int", "float", "str"):
+        if text.startswith(candidate):
+            return {"dict": dict, "tuple": tuple, "bool": bool, "int": int, "float": float}.get(
+                candidate, str
+            )
+    return str
+
+
+def _type_name(kind: type) -> str:
+    return {
+        int: "an integer",
+        bool: "true or false",
+        str: "a string",
+        dict: "a table",
+        tuple: "an array",
+    }.get(kind, kind.__name__)
+
+
+def _toml_position(exc: tomllib.TOMLDecodeError) -> tuple[int, int, str]:
+    text = str(exc)
+    match = re.search(r"\(at line (\d+), column (\d+)\)", text)
+    if match:
+        return int(match.group(1)), int(match.group(2)), text[: match.start()].strip()
+    match = re.search(r"\(at end of document\)", text)
+    return 0, 0, text[: match.start()].strip() if match else text
+
+
+def read_config_file(home: Home) -> tuple[dict[str, Any], Path | None]:
+    """Parse config.toml, else config.json; ({}, None) when neither exists."""
+    if home.config_toml.exists():
+        path = home.config_toml
+        try:
+            raw = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{path}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8"
+            ) from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read ({exc.strerror}); check its permissions")
+        try:
+            return tomllib.loads(raw), path
+        except tomllib.TOMLDecodeError as exc:
+            line, col, what = _toml_position(exc)
+            where = f"{path}:{line}:{col}" if line else f"{path}:end"
+            raise ConfigError(f"{where}: {what}; fix the TOML syntax there") from None
+    if home.config_json.exists():
+        path = home.config_json
+        try:
+            data = json.loads(path.read_bytes().decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{path}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8"
+            ) from None
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                f"{path}:{exc.lineno}:{exc.colno}: {exc.msg}; fix the JSON syntax there"
+            ) from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read ({exc.strerror}); check its permissions")
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}:1:1: the top level must be an object")
+        return data, path
+    return {}, None
+
+
+def _check_value(section: str, name: str, value: Any, where: str) -> tuple[Any, str | None]:
+    """Return (value to use, None) or (None, error text) for one field."""
+    kind = field_kind(section, name)
+    key = f"[{section}] {name}"
+    if kind is bool:
+        if not isinstance(value, bool):
+            return None, f"{where}: {key} must be true or false, got {value!r}"
+    elif kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return None, f"{where}: {key} must be an integer, got {value!r}"
+        low = MINIMUMS.get((section, name))
+        if low is not None and value < low:
+            return None, f"{where}: {key} must be >= {low}, got {value}"
+    elif kind is str:
+        if not isinstance(value, str):
+            return None, f"{where}: {key} must be a string, got {value!r}"
+        choices = CHOICES.get((section, name))
+        if choices and value not in choices:
+            return None, f"{where}: {key} must be one of {', '.join(choices)}, got {value!r}"
+    elif kind is dict:
+        if not isinstance(value, dict):
+            return None, f"{where}: {key} must be a table, got {value!r}"
+    elif kind is tuple:
+        if not isinstance(value, list):
+            return None, f"{where}: {key} must be an array of tables, got {value!r}"
+        value = tuple(value)
+    return value, None
+
+
+def _parse_env_value(section: str, name: str, text: str) -> Any:
+    """Turn a SCOOT_* string into the field's type; raises ValueError when it cannot."""
+    kind = field_kind(section, name)
+    if kind is bool:
+        lowered = text.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ValueError("expected true or false")
+    if kind is int:
+        return int(text.strip(), 10)
+    if kind is dict:
+        value = json.loads(text)
+        if not isinstance(value, dict):
+            raise ValueError("expected a JSON object")
+        return value
+    return text
+
+
+def env_var_name(section: str, name: str) -> str:
+    return f"SCOOT_{section.upper()}_{name.upper()}"
+
+
+def overridable_fields() -> list[tuple[str, str]]:
+    """Every field a SCOOT_* variable may set (jobs are config-file only)."""
+    return [
+        (section, f.name)
+        for section, cls in SECTION_CLASSES.items()
+        for f in dataclasses.fields(cls)
+        if not (section == "schedule" and f.name == "jobs")
+    ]
+
+
+def build_config(
+    data: dict[str, Any], source_label: str, environ: dict[str, str]
+) -> tuple[Config, list[str], list[str]]:
+    """Pure: raw parsed data + environment -> (config, warnings, applied env names).
+
+    A wrong type in the file is a ConfigError; unknown keys and bad SCOOT_*
+    values are warnings.
+    """
+    warnings: list[str] = []
+    values: dict[str, dict[str, Any]] = {s: {} for s in SECTION_CLASSES}
+    errors: list[str] = []
+    for section, body in data.items():
+        if section not in SECTION_CLASSES:
+            if section not in TOLERATED_SECTIONS:
+                warnings.append(f"{source_label}: unknown section [{section}] ignored")
+            continue
+        if not isinstance(body, dict):
+            errors.append(f"{source_label}: [{section}] must be a table, got {body!r}")
+            continue
+        known = {f.name for f in dataclasses.fields(SECTION_CLASSES[section])}
+        for name, value in body.items():
+            if name not in known:
+                warnings.append(
+                    f"{source_label}: unknown key [{section}] {name} ignored "
+                    f"(known: {', '.join(sorted(known))})"
+                )
+                continue
+            checked, error = _check_value(section, name, value, source_label)
+            if error:
+                errors.append(error)
+            else:
+                values[section][name] = checked
+    if errors:
+        raise ConfigError(errors[0] + "; fix that key in the config file")
+    applied: list[str] = []
+    for section, name in overridable_fields():
+        var = env_var_name(section, name)
+        text = environ.get(var)
+        if text is None or text == "":
+            continue
+        try:
+            parsed = _parse_env_value(section, name, text)
+        except ValueError as exc:
+            warnings.append(f"{var}={text!r} ignored: {exc}")
+            continue
+        checked, error = _check_value(section, name, parsed, var)
+        if error:
+            warnings.append(f"{error} (variable ignored)")
+            continue
+        values[section][name] = checked
+        applied.append(var)
+    config = Config(**{s: SECTION_CLASSES[s](**v) for s, v in values.items()})
+    return config, warnings, applied
+
+
+def load_config(home: Home, environ: dict[str, str] | None = None) -> LoadedConfig:
+    """Read and resolve the configuration of a runtime directory."""
+    env = dict(os.environ if environ is None else environ)
+    data, path = read_config_file(home)
+    label = str(path) if path else "defaults"
+    config, warnings, applied = build_config(data, label, env)
+    return LoadedConfig(config, path, tuple(warnings), tuple(applied))
+
+
+def effective_values(config: Config) -> list[tuple[str, str, Any]]:
+    """(section, key, value) for every field, jobs excluded, in schema order."""
+    rows: list[tuple[str, str, Any]] = []
+    for section in SECTION_CLASSES:
+        body = getattr(config, section)
+        for f in dataclasses.fields(body):
+            if section == "schedule" and f.name == "jobs":
+                continue
+            rows.append((section, f.name, getattr(body, f.name)))
+    return rows

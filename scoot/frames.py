@@ -1,0 +1,191 @@
+"""The worker-to-parent frame protocol: one JSON object per line, at most 1 MiB.
+
+Stdlib only: the worker imports this module in every run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+MAX_FRAME_BYTES = 1024 * 1024
+RESULT_STATUSES = frozenset({"ok", "error", "denied", "timeout"})
+AGENT_AUDIT_KINDS = frozenset(
+    {
+        "run",
+        "thought",
+        "tool_call",
+        "observation",
+        "final",
+        "policy_deny",
+        "system_error",
+        "sandbox",
+    }
+)
+SESSION_ROLES = frozenset({"system", "user", "assistant", "observation"})
+MAX_TEXT_CHARS = 256 * 1024
+
+
+class FrameError(ValueError):
+    """A frame the parent refuses; the message never contains the raw bytes."""
+
+
+def encode_frame(frame: dict[str, Any]) -> bytes:
+    """One line of compact JSON; oversized text is clipped so the frame always fits."""
+    data = json.dumps(frame, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
+    if len(data) < MAX_FRAME_BYTES:
+        return data + b"\n"
+    clipped = dict(frame)
+    for key in ("msg", "content", "answer", "error"):
+        value = clipped.get(key)
+        if isinstance(value, str) and len(value) > 4096:
+            clipped[key] = (
+                value[:2048] + f" ... [clipped {len(value) - 4096} chars] ... " + value[-2048:]
+            )
+    data = json.dumps(clipped, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
+    return data + b"\n"
+
+
+def _text(frame: dict[str, Any], key: str, *, optional: bool = False) -> str | None:
+    value = frame.get(key)
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise FrameError(f"{frame.get('type')} frame field {key!r} must be a string")
+    if len(value) > MAX_TEXT_CHARS:
+        raise FrameError(f"{frame.get('type')} frame field {key!r} is too long")
+    return value
+
+
+@dataclass(frozen=True)
+class Hello:
+    pid: int
+    run_id: str
+    job_id: str | None
+    mode: str
+    sandbox: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AuditFrame:
+    kind: str
+    msg: str
+
+
+@dataclass(frozen=True)
+class SessionFrame:
+    role: str
+    content: str
+
+
+@dataclass(frozen=True)
+class ResultFrame:
+    status: str
+    answer: str | None
+    error: str | None
+
+
+Frame = Hello | AuditFrame | SessionFrame | ResultFrame
+
+
+def decode_frame(line: bytes) -> Frame:
+    """Validate one line (without its newline) into a typed frame, or raise FrameError."""
+    if len(line) > MAX_FRAME_BYTES:
+        raise FrameError(f"frame of {len(line)} bytes exceeds the {MAX_FRAME_BYTES} byte limit")
+    try:
+        value = json.loads(line)
+    except (UnicodeDecodeError, ValueError):
+        raise FrameError(f"malformed frame ({len(line)} bytes, not JSON)") from None
+    if not isinstance(value, dict):
+        raise FrameError("malformed frame (not a JSON object)")
+    kind = value.get("type")
+    if kind == "hello":
+        pid = value.get("pid")
+        if not isinstance(pid, int) or isinstance(pid, bool):
+            raise FrameError("hello frame field 'pid' must be an integer")
+        sandbox = value.get("sandbox")
+        if not isinstance(sandbox, dict):
+            raise FrameError("hello frame field 'sandbox' must be an object")
+        return Hello(
+            pid,
+            _text(value, "run_id") or "",
+            _text(value, "job_id", optional=True),
+            _text(value, "mode") or "",
+            sandbox,
+        )
+    if kind == "audit":
+        audit_kind = _text(value, "kind") or ""
+        if audit_kind not in AGENT_AUDIT_KINDS:
+            raise FrameError(f"audit frame kind {audit_kind[:40]!r} is not an agent kind")
+        return AuditFrame(audit_kind, _text(value, "msg") or "")
+    if kind == "session":
+        role = _text(value, "role") or ""
+        if role not in SESSION_ROLES:
+            raise FrameError(f"session frame role {role[:40]!r} is unknown")
+        return SessionFrame(role, _text(value, "content") or "")
+    if kind == "result":
+        status = _text(value, "status") or ""
+        if status not in RESULT_STATUSES:
+            raise FrameError(f"result frame status {status[:40]!r} is unknown")
+        return ResultFrame(
+            status, _text(value, "answer", optional=True), _text(value, "error", optional=True)
+        )
+    shown = kind[:40] if isinstance(kind, str) else type(kind).__name__
+    raise FrameError(f"unknown frame type {shown!r}")
+
+
+class FrameReader:
+    """Splits a byte stream into frame lines, bounding memory on oversized lines."""
+
+    def __init__(self, limit: int = MAX_FRAME_BYTES) -> None:
+        self._buffer = bytearray()
+        self._limit = limit
+        self._discarding = 0  # bytes of an oversized line dropped so far
+
+    def feed(self, chunk: bytes) -> list[bytes | FrameError]:
+        """Return complete lines, or a FrameError for each line that was too long."""
+        out: list[bytes | FrameError] = []
+        start = 0
+        while True:
+            newline = chunk.find(b"\n", start)
+            if newline < 0:
+                break
+            piece = chunk[start:newline]
+            if self._discarding:
+                size = self._discarding + len(piece)
+                self._discarding = 0
+                out.append(
+                    FrameError(f"frame of {size} bytes exceeds the {self._limit} byte limit")
+                )
+            elif len(self._buffer) + len(piece) > self._limit:
+                size = len(self._buffer) + len(piece)
+                self._buffer.clear()
+                out.append(
+                    FrameError(f"frame of {size} bytes exceeds the {self._limit} byte limit")
+                )
+            else:
+                self._buffer.extend(piece)
+                out.append(bytes(self._buffer))
+                self._buffer.clear()
+            start = newline + 1
+        rest = chunk[start:]
+        if self._discarding:
+            self._discarding += len(rest)
+        elif len(self._buffer) + len(rest) > self._limit:
+            self._discarding = len(self._buffer) + len(rest)
+            self._buffer.clear()
+        else:
+            self._buffer.extend(rest)
+        return out
+
+    def close(self) -> FrameError | None:
+        """At end of stream: a partial last line is a protocol error."""
+        if self._discarding:
+            size, self._discarding = self._discarding, 0
+            return FrameError(f"frame of {size} bytes exceeds the {self._limit} byte limit")
+        if self._buffer:
+            size = len(self._buffer)
+            self._buffer.clear()
+            return FrameError(f"partial frame of {size} bytes at end of stream")
+        return None

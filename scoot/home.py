@@ -1,0 +1,143 @@
+"""The runtime directory: where it is, its tree, and its permissions."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from scoot.errors import ScootError
+
+SUBDIRS = ("logs", "state", "state/sessions", "skills")
+
+
+@dataclass(frozen=True)
+class Home:
+    """Paths of one runtime directory; creating nothing by itself."""
+
+    root: Path
+
+    @property
+    def config_toml(self) -> Path:
+        return self.root / "config.toml"
+
+    @property
+    def config_json(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def token_file(self) -> Path:
+        return self.root / "token"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def audit_log(self) -> Path:
+        return self.logs / "audit.jsonl"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state"
+
+    @property
+    def sessions(self) -> Path:
+        return self.state / "sessions"
+
+    @property
+    def daemon_state(self) -> Path:
+        return self.state / "daemon.json"
+
+    @property
+    def daemon_pid(self) -> Path:
+        return self.state / "daemon.pid"
+
+    @property
+    def daemon_lock(self) -> Path:
+        return self.state / "daemon.lock"
+
+    @property
+    def ledger(self) -> Path:
+        return self.state / "ledger.json"
+
+    @property
+    def ledger_lock(self) -> Path:
+        return self.state / "ledger.lock"
+
+    @property
+    def runs(self) -> Path:
+        return self.state / "runs.jsonl"
+
+    @property
+    def scratch(self) -> Path:
+        return self.state / "scratch"
+
+    def session_file(self, session_id: str) -> Path:
+        return self.sessions / f"{session_id}.jsonl"
+
+
+def resolve_home(option: str | None, environ: dict[str, str] | None = None) -> Home:
+    """`--scoot-home` wins over `SCOOT_HOME`, which wins over `~/.scoot`."""
+    env = os.environ if environ is None else environ
+    raw = option or env.get("SCOOT_HOME") or ""
+    if raw:
+        return Home(Path(raw).expanduser().absolute())
+    return Home(Path.home() / ".scoot")
+
+
+def ensure_tree(home: Home) -> list[str]:
+    """Create the runtime tree (mode 0700) and return warnings about its permissions.
+
+    Raises ScootError with a fix when the directory cannot be created or written.
+    """
+    warnings: list[str] = []
+    try:
+        home.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for sub in SUBDIRS:
+            (home.root / sub).mkdir(mode=0o700, exist_ok=True)
+    except PermissionError:
+        raise ScootError(
+            f"cannot create runtime directory {home.root}: permission denied; "
+            "choose another with --scoot-home or SCOOT_HOME"
+        ) from None
+    except NotADirectoryError:
+        raise ScootError(
+            f"runtime directory {home.root} is not a directory; "
+            "choose another with --scoot-home or SCOOT_HOME"
+        ) from None
+    except OSError as exc:
+        raise ScootError(f"cannot create runtime directory {home.root}: {exc.strerror}") from None
+    if not os.access(home.root, os.W_OK | os.X_OK):
+        raise ScootError(
+            f"runtime directory {home.root} is not writable by this user; "
+            "fix its ownership or choose another with --scoot-home"
+        )
+    warnings.extend(permission_warnings(home))
+    return warnings
+
+
+def permission_warnings(home: Home) -> list[str]:
+    """Warn when others can read or write the runtime directory, or it is not ours."""
+    try:
+        st = home.root.stat()
+    except OSError:
+        return []
+    found: list[str] = []
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        found.append(
+            f"runtime directory {home.root} is writable by group or others "
+            f"(mode {stat.S_IMODE(st.st_mode):04o}); run: chmod 700 {home.root}"
+        )
+    elif st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        found.append(
+            f"runtime directory {home.root} is readable by group or others "
+            f"(mode {stat.S_IMODE(st.st_mode):04o}); run: chmod 700 {home.root}"
+        )
+    if st.st_uid != os.geteuid():
+        found.append(
+            f"runtime directory {home.root} belongs to uid {st.st_uid}, not to this user "
+            f"(uid {os.geteuid()}); run scoot as its owner or choose another home"
+        )
+    return found

@@ -1,0 +1,135 @@
+"""Worker entry: read one run spec, apply the sandbox, run the agent, report in frames.
+
+Runs in a freshly forked child with fd 3 = run spec (read), fd 4 = frames
+(write), stdout/stderr = the captured output pipe. It never prints frames
+to stdout and always ends with exactly one `result` frame when it can.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+from urllib.parse import urlsplit
+
+from scoot.frames import encode_frame
+
+
+class FrameWriter:
+    """Writes whole frames to the frame pipe (blocking: the parent drains it)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        os.set_blocking(fd, True)
+
+    def __call__(self, frame: dict[str, Any]) -> None:
+        data = encode_frame(frame)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view) :]
+
+
+def read_spec(fd: int) -> dict[str, Any]:
+    chunks: list[bytes] = []
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(fd)
+    value = json.loads(b"".join(chunks))
+    if not isinstance(value, dict):
+        raise ValueError("run spec is not an object")
+    return value
+
+
+def backend_port(base_url: str) -> int | None:
+    try:
+        parts = urlsplit(base_url)
+        return parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+
+
+def set_title(spec: dict[str, Any]) -> None:
+    try:
+        from setproctitle import setproctitle
+    except ImportError:
+        return
+    if spec.get("job_id"):
+        setproctitle(f"scoot: job {spec['job_id']} ({spec['mode']})")
+    else:
+        setproctitle(f"scoot: run {spec.get('session_id')} ({spec['mode']})")
+
+
+def child_main(spec_fd: int, frame_fd: int, parent_pid: int) -> int:
+    """Run one spec to completion; the return value is the process exit code."""
+    emit = FrameWriter(frame_fd)
+    try:
+        spec = read_spec(spec_fd)
+    except (OSError, ValueError) as exc:
+        emit({"type": "result", "status": "error", "answer": None, "error": f"bad run spec: {exc}"})
+        return 2
+    set_title(spec)
+    # The token reaches the backend client through the spec only, never a tool's environment.
+    key_env = spec.get("api_key_env")
+    if key_env:
+        os.environ.pop(key_env, None)
+    from worker import sandbox
+
+    sandbox_spec = spec.get("sandbox") or {}
+    scratch = sandbox_spec.get("scratch_dir")
+    if scratch:
+        os.environ["TMPDIR"] = scratch
+    try:
+        cwd = spec.get("cwd") or os.getcwd()
+        os.chdir(cwd)
+    except OSError as exc:
+        emit(_hello(spec, {"summary": "not applied", "landlock": "not_applied"}))
+        emit(_error(f"cannot enter working directory {spec.get('cwd')}: {exc.strerror}"))
+        return 1
+    limits = sandbox.Limits.from_config(sandbox_spec.get("limits") or {}, None)
+    try:
+        report = sandbox.apply(
+            spec["mode"],
+            limits,
+            scratch_dir=scratch or cwd,
+            backend_port=backend_port(spec["backend"]["base_url"]),
+            require=bool(sandbox_spec.get("require")),
+            parent_pid=parent_pid,
+        )
+    except sandbox.SandboxRefused as exc:
+        emit(_hello(spec, {"summary": str(exc), "landlock": "unavailable"}))
+        emit(_error(str(exc)))
+        return 1
+    emit(_hello(spec, report.to_dict()))
+    from worker.agent import run_agent
+
+    try:
+        result = run_agent(spec, emit)
+    except MemoryError:
+        emit(_error("the run ran out of memory (sandbox address_space_mb limit)"))
+        return 1
+    except Exception as exc:  # a bug in the agent must still end in a recorded result
+        emit({"type": "audit", "kind": "system_error", "msg": f"internal error: {exc!r}"})
+        emit(_error(f"internal error in the worker: {type(exc).__name__}: {exc}"))
+        return 1
+    emit({"type": "result", **result})
+    sys.stdout.flush()
+    return 0
+
+
+def _hello(spec: dict[str, Any], sandbox_report: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "hello",
+        "pid": os.getpid(),
+        "run_id": spec.get("run_id", ""),
+        "job_id": spec.get("job_id"),
+        "mode": spec.get("mode", ""),
+        "sandbox": sandbox_report,
+    }
+
+
+def _error(message: str) -> dict[str, Any]:
+    return {"type": "result", "status": "error", "answer": None, "error": message}
