@@ -191,7 +191,9 @@ def read_config_file(home: Home) -> tuple[dict[str, Any], Path | None]:
                 f"{path}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8"
             ) from None
         except OSError as exc:
-            raise ConfigError(f"{path}: cannot read ({exc.strerror}); check its permissions")
+            raise ConfigError(
+                f"{path}: cannot read ({exc.strerror}); check its permissions"
+            ) from None
         try:
             return tomllib.loads(raw), path
         except tomllib.TOMLDecodeError as exc:
@@ -211,7 +213,9 @@ def read_config_file(home: Home) -> tuple[dict[str, Any], Path | None]:
                 f"{path}:{exc.lineno}:{exc.colno}: {exc.msg}; fix the JSON syntax there"
             ) from None
         except OSError as exc:
-            raise ConfigError(f"{path}: cannot read ({exc.strerror}); check its permissions")
+            raise ConfigError(
+                f"{path}: cannot read ({exc.strerror}); check its permissions"
+            ) from None
         if not isinstance(data, dict):
             raise ConfigError(f"{path}:1:1: the top level must be an object")
         return data, path
