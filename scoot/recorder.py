@@ -1,0 +1,176 @@
+"""The single writer of a run's records: audit events, session transcript, runs.jsonl.
+
+Workers only send frames; everything durable about a run is written here,
+in the parent, so a worker that crashes or misbehaves cannot corrupt it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from scoot.audit import AuditLog, SessionLog
+from scoot.frames import AuditFrame, FrameError, Hello, ResultFrame, SessionFrame
+from scoot.home import Home
+from scoot.runner import ActiveRun, Outcome, RunRequest
+from scoot.runs import record_run
+
+ANSWER_CHARS_IN_RUNS = 4000
+
+
+def clip(text: str | None, limit: int) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]} ... [clipped {len(text) - limit} chars] ... {text[-half:]}"
+
+
+class Recorder:
+    """Turns run events into audit lines, session lines and run records."""
+
+    def __init__(
+        self,
+        home: Home,
+        audit: AuditLog,
+        sessions: SessionLog,
+        *,
+        warn: Callable[[str], None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.home = home
+        self.audit = audit
+        self.sessions = sessions
+        self._warn = warn
+        self._clock = clock
+        self._runs_failing = False
+
+    def event(self, kind: str, msg: str, **details: Any) -> None:
+        self.audit.event(kind, msg, **details)
+
+    def run_started(self, request: RunRequest) -> None:
+        self.audit.event(
+            "job_start",
+            f"{_who(request)} started (mode={request.mode}): {clip(request.goal, 200)}",
+            session_id=request.session_id,
+            run_id=request.run_id,
+            job_id=request.job_id,
+            mode=request.mode,
+            instant=request.instant,
+            origin=request.origin,
+        )
+
+    def frame(self, run: ActiveRun, frame: Any) -> None:
+        request = run.request
+        ids = {"session_id": request.session_id, "run_id": request.run_id}
+        if isinstance(frame, FrameError):
+            self.audit.event(
+                "protocol_error", str(frame), job_id=request.job_id, pid=run.pid, **ids
+            )
+        elif isinstance(frame, Hello):
+            summary = str(frame.sandbox.get("summary") or frame.sandbox.get("landlock") or "")
+            self.audit.event(
+                "sandbox",
+                f"worker pid {frame.pid} ({frame.mode}): {summary}",
+                job_id=request.job_id,
+                pid=frame.pid,
+                sandbox=frame.sandbox,
+                **ids,
+            )
+        elif isinstance(frame, AuditFrame):
+            self.audit.event(frame.kind, frame.msg, job_id=request.job_id, **ids)
+        elif isinstance(frame, SessionFrame):
+            if not self.sessions.append(
+                request.session_id, request.run_id, frame.role, frame.content
+            ):
+                self._warn(f"cannot write session file for {request.session_id}")
+        elif isinstance(frame, ResultFrame):
+            pass  # recorded with the run's end, together with how the process exited
+
+    def run_ended(self, run: ActiveRun, outcome: Outcome) -> dict[str, Any]:
+        request = run.request
+        record: dict[str, Any] = {
+            "run_id": request.run_id,
+            "job_id": request.job_id,
+            "session_id": request.session_id,
+            "origin": request.origin,
+            "mode": request.mode,
+            "instant": request.instant,
+            "started_at": round(run.started_at, 3),
+            "ended_at": round(self._clock(), 3),
+            "status": outcome.status,
+            "exit_code": outcome.exit_code,
+            "signal": outcome.signal,
+            "duration_ms": outcome.duration_ms,
+            "peak_rss_kb": outcome.peak_rss_kb,
+            "answer": clip(outcome.answer, ANSWER_CHARS_IN_RUNS),
+            "error": outcome.error,
+        }
+        record = self.audit.redactor.value(record)
+        details = {
+            k: record[k] for k in ("status", "exit_code", "signal", "duration_ms", "peak_rss_kb")
+        }
+        tail = None
+        if outcome.status in ("crashed", "error") and run.output_tail:
+            tail = clip(run.output_tail_text(), 2000)
+        self.audit.event(
+            "job_end",
+            f"{_who(request)} ended {outcome.status}"
+            + (f": {outcome.error}" if outcome.error else ""),
+            session_id=request.session_id,
+            run_id=request.run_id,
+            job_id=request.job_id,
+            output_tail=tail,
+            output_bytes=run.output_total or None,
+            **details,
+        )
+        self.audit.sync()
+        self.write_run(record)
+        return record
+
+    def write_run(self, record: dict[str, Any]) -> None:
+        try:
+            record_run(self.home.runs, record)
+            if self._runs_failing:
+                self._runs_failing = False
+                self._warn(f"{self.home.runs} is writable again")
+        except OSError as exc:
+            if not self._runs_failing:
+                self._runs_failing = True
+                self._warn(f"cannot write {self.home.runs}: {exc.strerror}")
+
+    def run_never_started(self, request: RunRequest, status: str, reason: str) -> None:
+        """A claimed occurrence that ended without a worker (interrupted, refused)."""
+        now = round(self._clock(), 3)
+        self.audit.event(
+            "job_end",
+            f"{_who(request)} ended {status}: {reason}",
+            session_id=request.session_id,
+            run_id=request.run_id,
+            job_id=request.job_id,
+            status=status,
+            duration_ms=0,
+        )
+        self.write_run(
+            {
+                "run_id": request.run_id,
+                "job_id": request.job_id,
+                "session_id": request.session_id,
+                "origin": request.origin,
+                "mode": request.mode,
+                "instant": request.instant,
+                "started_at": now,
+                "ended_at": now,
+                "status": status,
+                "exit_code": None,
+                "signal": None,
+                "duration_ms": 0,
+                "peak_rss_kb": None,
+                "answer": None,
+                "error": reason,
+            }
+        )
+
+
+def _who(request: RunRequest) -> str:
+    return f"job {request.job_id}" if request.job_id else f"run {request.session_id}"

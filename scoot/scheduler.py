@@ -1,0 +1,219 @@
+"""What is due: the job heap, the planner's verdicts, and claims in the ledger.
+
+The verdicts come from `scoot.triggers.plan` (pure). This module applies
+them to the ledger in one transaction per wake-up, so an occurrence is
+claimed (and its run recorded as started) before any worker exists.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from scoot.jobs import Job
+from scoot.ledger import InFlight, JobEntry, Ledger, entry_for
+from scoot.procs import is_alive, start_time_of
+from scoot.runner import RunRequest
+from scoot.spec import job_session_id, new_run_id
+from scoot.triggers import plan
+
+
+@dataclass
+class Verdicts:
+    """What one wake-up decided: runs claimed, and the events to audit about it."""
+
+    claimed: list[RunRequest] = field(default_factory=list)
+    events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+
+
+class Scheduler:
+    """Keeps each job's next due instant and turns due jobs into claimed runs."""
+
+    def __init__(
+        self,
+        jobs: tuple[Job, ...],
+        ledger: Ledger,
+        *,
+        is_running: Callable[[str], bool],
+        now: float,
+    ) -> None:
+        self.ledger = ledger
+        self.jobs: dict[str, Job] = {}
+        self._heap: list[tuple[float, int, str]] = []
+        self._generation: dict[str, int] = {}
+        self._is_running = is_running
+        self._owner_pid = os.getpid()
+        self._owner_start = start_time_of(self._owner_pid)
+        for job in jobs:
+            self.add(job, now)
+
+    # -- the heap -------------------------------------------------------------
+    def add(self, job: Job, due: float) -> None:
+        self.jobs[job.id] = job
+        self._push(job.id, due)
+
+    def remove(self, job_id: str) -> None:
+        self.jobs.pop(job_id, None)
+        self._generation[job_id] = self._generation.get(job_id, 0) + 1
+
+    def _push(self, job_id: str, due: float | None) -> None:
+        generation = self._generation.get(job_id, 0) + 1
+        self._generation[job_id] = generation
+        if due is not None:
+            heapq.heappush(self._heap, (due, generation, job_id))
+
+    def next_due(self) -> float | None:
+        while self._heap:
+            due, generation, job_id = self._heap[0]
+            if job_id in self.jobs and self._generation.get(job_id) == generation:
+                return due
+            heapq.heappop(self._heap)
+        return None
+
+    def _pop_due(self, now: float) -> list[str]:
+        found: list[str] = []
+        while True:
+            due = self.next_due()
+            if due is None or due > now:
+                return found
+            _, _, job_id = heapq.heappop(self._heap)
+            found.append(job_id)
+
+    def has_future(self) -> bool:
+        return self.next_due() is not None
+
+    # -- decisions ------------------------------------------------------------
+    def _busy_elsewhere(self, entry: JobEntry) -> InFlight | None:
+        for flight in entry.in_flight.values():
+            if flight.owner_pid == self._owner_pid:
+                continue
+            if is_alive(flight.owner_pid, flight.owner_start):
+                return flight
+        return None
+
+    def decide(self, now: float) -> Verdicts:
+        """Claim every due occurrence in one ledger transaction.
+
+        Raises OSError when the ledger cannot be written; then nothing was
+        claimed and the due jobs are retried at `now + retry_in`.
+        """
+        due_ids = self._pop_due(now)
+        verdicts = Verdicts()
+        if not due_ids:
+            return verdicts
+        next_dues: dict[str, float | None] = {}
+        try:
+            with self.ledger.transaction() as entries:
+                for job_id in due_ids:
+                    job = self.jobs[job_id]
+                    entry = entry_for(entries, job.id, job.trigger.key)
+                    next_dues[job_id] = self._decide_one(job, entry, now, verdicts)
+        except OSError:
+            for job_id in due_ids:
+                self._push(job_id, now + 1.0)
+            raise
+        for job_id, due in next_dues.items():
+            self._push(job_id, due)
+        return verdicts
+
+    def _decide_one(
+        self, job: Job, entry: JobEntry, now: float, verdicts: Verdicts
+    ) -> float | None:
+        verdict = plan(
+            job.trigger,
+            now,
+            entry.last_instant,
+            catch_up=job.catch_up,
+            max_late_sec=job.max_late_sec,
+        )
+        if verdict.missed_count:
+            more = "+" if getattr(verdict, "missed_count_capped", False) else ""
+            verdicts.events.append(
+                (
+                    "job_missed",
+                    f"job {job.id} missed {verdict.missed_count}{more} scheduled "
+                    f"instant(s) (catch_up={job.catch_up})",
+                    {
+                        "job_id": job.id,
+                        "count": verdict.missed_count,
+                        "first_instant": verdict.first_missed,
+                        "last_instant": verdict.last_missed,
+                    },
+                )
+            )
+        if verdict.decided_through is not None:
+            entry.last_instant = verdict.decided_through
+        if verdict.fire_instant is not None:
+            other = self._busy_elsewhere(entry)
+            if self._is_running(job.id) or other is not None:
+                holder = f"pid {other.owner_pid}" if other else "this process"
+                verdicts.events.append(
+                    (
+                        "job_skipped",
+                        f"job {job.id} skipped: previous run still running ({holder})",
+                        {"job_id": job.id, "reason": "overlap", "instant": verdict.fire_instant},
+                    )
+                )
+            else:
+                request = RunRequest(
+                    run_id=new_run_id(now),
+                    session_id=job_session_id(job.id),
+                    goal=job.goal,
+                    mode=job.mode.effective,
+                    origin="schedule",
+                    job_id=job.id,
+                    instant=verdict.fire_instant,
+                    timeout_sec=job.timeout_sec,
+                    queued_at=now,
+                )
+                entry.in_flight[request.run_id] = self.in_flight_for(request, now)
+                entry.last_fired = verdict.fire_instant
+                entry.last_run_id = request.run_id
+                verdicts.claimed.append(request)
+        return verdict.next_due
+
+    def in_flight_for(self, request: RunRequest, now: float) -> InFlight:
+        return InFlight(request.run_id, request.instant, now, self._owner_pid, self._owner_start)
+
+    def release(self, finished: list[RunRequest]) -> None:
+        """Drop finished runs from the ledger's in-flight table (one transaction)."""
+        if not finished:
+            return
+        with self.ledger.transaction() as entries:
+            for request in finished:
+                if request.job_id is None:
+                    continue
+                entry = entries.get(request.job_id)
+                if entry is not None:
+                    entry.in_flight.pop(request.run_id, None)
+
+    def register_manual(self, request: RunRequest, now: float) -> InFlight | None:
+        """Record a manual run in flight; returns the live holder instead if the job runs."""
+        assert request.job_id is not None
+        job = self.jobs.get(request.job_id)
+        with self.ledger.transaction() as entries:
+            key = job.trigger.key if job else "manual"
+            entry = entry_for(entries, request.job_id, key)
+            holder = self._busy_elsewhere(entry)
+            if holder is not None:
+                return holder
+            entry.in_flight[request.run_id] = self.in_flight_for(request, now)
+        return None
+
+
+def recover_interrupted(ledger: Ledger) -> list[tuple[str, InFlight]]:
+    """Remove runs left in flight by processes that are gone; return them to record.
+
+    They are never replayed: their instant stays decided.
+    """
+    lost: list[tuple[str, InFlight]] = []
+    with ledger.transaction() as entries:
+        for job_id, entry in entries.items():
+            for run_id, flight in list(entry.in_flight.items()):
+                if not is_alive(flight.owner_pid, flight.owner_start):
+                    lost.append((job_id, flight))
+                    del entry.in_flight[run_id]
+    return lost

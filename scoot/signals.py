@@ -1,0 +1,49 @@
+"""Signal handling in the arbiter style: handlers only record and wake the loop."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections import deque
+from types import FrameType
+
+HANDLED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)
+
+
+class SignalQueue:
+    """Queues signals and wakes a selector through a non-blocking pipe."""
+
+    def __init__(self, signals: tuple[int, ...] = HANDLED) -> None:
+        self.read_fd, self.write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.pending: deque[int] = deque(maxlen=64)
+        self._signals = signals
+        self._previous: dict[int, object] = {}
+        self._previous_wakeup = -1
+
+    def install(self) -> None:
+        self._previous_wakeup = signal.set_wakeup_fd(self.write_fd, warn_on_full_buffer=False)
+        for signum in self._signals:
+            self._previous[signum] = signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.pending.append(signum)
+
+    def drain_wakeups(self) -> None:
+        try:
+            while os.read(self.read_fd, 4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def pop_all(self) -> list[int]:
+        items = list(self.pending)
+        self.pending.clear()
+        return items
+
+    def uninstall(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+        signal.set_wakeup_fd(self._previous_wakeup)
+        self._previous.clear()
+        os.close(self.read_fd)
+        os.close(self.write_fd)

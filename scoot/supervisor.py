@@ -1,0 +1,561 @@
+"""The supervisor loop shared by `schedule run`, `daemon run`, `schedule trigger` and `-e`.
+
+One thread, one selector over the workers' pipes and a signal wakeup fd.
+Each pass: handle signals, reap, finish runs, enforce deadlines, fire what
+is due, launch what fits, then sleep until the earliest of the next due
+instant, the next poll, a run's deadline, a worker event or a signal.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import psutil
+
+from scoot.config import Config
+from scoot.frames import FrameError
+from scoot.home import Home
+from scoot.launch import launch_worker
+from scoot.recorder import Recorder
+from scoot.runner import ActiveRun, Outcome, RunRequest
+from scoot.scheduler import Scheduler
+from scoot.signals import SignalQueue
+from scoot.spec import build_spec, limits_for
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+class Hooks:
+    """Lifecycle callbacks; the daemon records state and notifies systemd through these."""
+
+    def ready(self, supervisor: Supervisor) -> None: ...
+
+    def heartbeat(self, supervisor: Supervisor) -> None: ...
+
+    def reloading(self, supervisor: Supervisor) -> None: ...
+
+    def reloaded(self, supervisor: Supervisor) -> None: ...
+
+    def stopping(self, supervisor: Supervisor, remaining_sec: float) -> None: ...
+
+    def heartbeat_interval(self) -> float | None:
+        return None
+
+
+class RunLog:
+    """The human run log: `[scoot] ...` lines on stdout, warnings on stderr."""
+
+    def __init__(self, out: Callable[[str], None], err: Callable[[str], None]) -> None:
+        self.out = out
+        self.err = err
+
+    def started(self, request: RunRequest) -> None:
+        who = f"job {request.job_id}" if request.job_id else "run"
+        self.out(f"[scoot] {who} started (mode={request.mode}): {_short(request.goal, 120)}")
+
+    def step(self, request: RunRequest, kind: str, msg: str) -> None: ...
+
+    def ended(self, request: RunRequest, outcome: Outcome) -> None:
+        who = f"job {request.job_id}" if request.job_id else "run"
+        if outcome.status == "ok":
+            self.out(f"[scoot] {who} OK: {_short(outcome.answer or '', 400)}")
+        else:
+            self.out(
+                f"[scoot] {who} failed ({outcome.status}): {_short(outcome.error or '', 400)}; continuing"
+            )
+
+    def warn(self, text: str) -> None:
+        self.err(f"[scoot] warning: {text}")
+
+
+def _short(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+@dataclass
+class Settings:
+    ticks: int = 0  # 0: forever
+    poll_ms: int = 1000
+    max_concurrent: int = 4
+    job_timeout_sec: float = 600
+    shutdown_grace_sec: float = 10
+    kill_grace_sec: float = 5
+    schedule: bool = True  # False: run only submitted requests, then exit
+    exit_when_idle: bool = True  # schedule run: stop when nothing can ever fire again
+    reap_orphans: bool = False  # as child subreaper, kill descendants that escaped a run
+
+
+@dataclass
+class Summary:
+    outcomes: list[tuple[RunRequest, Outcome]] = field(default_factory=list)
+    stop_reason: str = "loop_end"
+    never_started: int = 0
+
+    @property
+    def all_ok(self) -> bool:
+        return self.never_started == 0 and all(o.status == "ok" for _, o in self.outcomes)
+
+
+class Supervisor:
+    """Owns timing and the lifecycle of every worker this process starts."""
+
+    def __init__(
+        self,
+        *,
+        home: Home,
+        config: Config,
+        token: str | None,
+        recorder: Recorder,
+        runlog: RunLog,
+        settings: Settings,
+        scheduler: Scheduler | None = None,
+        hooks: Hooks | None = None,
+        reload: Callable[[], tuple[Config, tuple] | None] | None = None,
+        cwd: str | None = None,
+        retries: int | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.home = home
+        self.config = config
+        self.token = token
+        self.recorder = recorder
+        self.runlog = runlog
+        self.settings = settings
+        self.scheduler = scheduler
+        self.hooks = hooks or Hooks()
+        self._reload = reload
+        self.cwd = cwd or os.getcwd()
+        self.retries = retries
+        self.clock = clock
+        self.selector = selectors.DefaultSelector()
+        self.signals = SignalQueue()
+        self.active: dict[int, ActiveRun] = {}
+        self.queue: deque[RunRequest] = deque()
+        self.summary = Summary()
+        self.ticks_done = 0
+        self.scheduling = settings.schedule
+        self.stopping = False
+        self.shutdown_deadline: float | None = None
+        self._finished: list[RunRequest] = []
+        self._next_poll_mono = time.monotonic()
+        self._next_heartbeat = 0.0
+        self._stop_reason: str | None = None
+
+    # -- public ---------------------------------------------------------------
+    @property
+    def running_count(self) -> int:
+        return len(self.active)
+
+    def is_job_running(self, job_id: str) -> bool:
+        return any(r.request.job_id == job_id for r in self.active.values()) or any(
+            q.job_id == job_id for q in self.queue
+        )
+
+    def submit(self, request: RunRequest) -> None:
+        request.queued_at = request.queued_at or self.clock()
+        self.queue.append(request)
+
+    def request_stop(self, reason: str) -> None:
+        """Begin a graceful stop: launch nothing new, give runs the grace, then end them."""
+        now_mono = time.monotonic()
+        if self.stopping:
+            self.shutdown_deadline = now_mono  # a second signal skips the grace
+            return
+        self.stopping = True
+        self.scheduling = False
+        self._stop_reason = reason
+        self.shutdown_deadline = now_mono + self.settings.shutdown_grace_sec
+        self._drop_queue("stopped before it could start (shutdown)")
+        self.hooks.stopping(self, self.settings.shutdown_grace_sec)
+
+    def run(self) -> Summary:
+        self.signals.install()
+        self.selector.register(self.signals.read_fd, selectors.EVENT_READ, None)
+        if self.settings.reap_orphans:
+            _become_subreaper()
+        try:
+            self.hooks.ready(self)
+            self._loop()
+        finally:
+            self.signals.uninstall()
+            self.selector.close()
+        self.summary.stop_reason = self._stop_reason or (
+            "ticks" if self.settings.ticks else "loop_end"
+        )
+        return self.summary
+
+    # -- the loop -------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            self._handle_signals()
+            self._reap()
+            self._enforce_deadlines()
+            if self.scheduling:
+                self._schedule()
+            self._launch_queued()
+            self._release_finished()
+            self._heartbeat()
+            if self._done():
+                return
+            self._wait(self._sleep_for())
+
+    def _done(self) -> bool:
+        if self.active or (self.queue and not self.stopping):
+            return False
+        if self.stopping:
+            return True
+        if not self.settings.schedule:
+            return True
+        if not self.scheduling:  # ticks used up, runs drained
+            return True
+        if self.settings.exit_when_idle and self.scheduler and not self.scheduler.has_future():
+            self._stop_reason = "idle"
+            return True
+        return False
+
+    def _sleep_for(self) -> float:
+        now_mono = time.monotonic()
+        candidates: list[float] = []
+        if self.scheduling:
+            candidates.append(self._next_poll_mono - now_mono)
+            if self.scheduler:
+                due = self.scheduler.next_due()
+                if due is not None:
+                    candidates.append(due - self.clock())
+        for run in self.active.values():
+            if run.deadline_mono is not None and not run.timed_out:
+                candidates.append(run.deadline_mono - now_mono)
+            if run.term_sent_mono is not None and not run.kill_sent:
+                candidates.append(run.term_sent_mono + self.settings.kill_grace_sec - now_mono)
+            if run.exited:
+                candidates.append(0.0)
+        if self.stopping and self.shutdown_deadline is not None:
+            candidates.append(self.shutdown_deadline - now_mono)
+        interval = self.hooks.heartbeat_interval()
+        if interval:
+            candidates.append(self._next_heartbeat - now_mono)
+        if self.active:
+            candidates.append(0.5)  # re-check exits even if a SIGCHLD was coalesced
+        return max(0.0, min(candidates)) if candidates else 1.0
+
+    def _wait(self, timeout: float) -> None:
+        for key, _ in self.selector.select(timeout):
+            if key.data is None:
+                self.signals.drain_wakeups()
+                continue
+            run, which = key.data
+            if which == "frames":
+                self._take_frames(run)
+            else:
+                run.read_output()
+                if not run.output_open:
+                    self._unregister(run.worker.output_fd)
+
+    # -- signals --------------------------------------------------------------
+    def _handle_signals(self) -> None:
+        for signum in self.signals.pop_all():
+            if signum in (signal.SIGTERM, signal.SIGINT):
+                self.request_stop(signal.Signals(signum).name)
+            elif signum == signal.SIGHUP:
+                self._reload_config()
+
+    def _reload_config(self) -> None:
+        if self._reload is None or self.scheduler is None or self.stopping:
+            return
+        self.hooks.reloading(self)
+        loaded = self._reload()
+        if loaded is not None:
+            config, jobs = loaded
+            self.config = config
+            self._apply_jobs(jobs)
+        self.hooks.reloaded(self)
+
+    def _apply_jobs(self, jobs: tuple) -> None:
+        assert self.scheduler is not None
+        now = self.clock()
+        new = {job.id: job for job in jobs}
+        old = dict(self.scheduler.jobs)
+        for job_id in old.keys() - new.keys():
+            self.scheduler.remove(job_id)
+        for job_id, job in new.items():
+            if old.get(job_id) != job:
+                self.scheduler.remove(job_id)
+                self.scheduler.add(job, now)
+        added = len(new.keys() - old.keys())
+        removed = len(old.keys() - new.keys())
+        changed = sum(1 for k in new.keys() & old.keys() if new[k] != old[k])
+        self.recorder.event(
+            "config_reload",
+            f"configuration reloaded: {len(new)} jobs ({added} added, {removed} removed, {changed} changed)",
+        )
+        self.runlog.err(
+            f"[scoot] reloaded: {len(new)} jobs ({added} added, {removed} removed, {changed} changed)"
+        )
+
+    # -- scheduling -----------------------------------------------------------
+    def _schedule(self) -> None:
+        now_mono = time.monotonic()
+        polled = now_mono >= self._next_poll_mono
+        if polled:
+            self.ticks_done += 1
+            period = self.settings.poll_ms / 1000
+            self._next_poll_mono += period
+            if self._next_poll_mono <= now_mono:  # slept through polls: no burst of ticks
+                self._next_poll_mono = now_mono + period
+        if self.scheduler is not None:
+            try:
+                verdicts = self.scheduler.decide(self.clock())
+            except OSError as exc:
+                self.runlog.warn(
+                    f"cannot write the ledger ({exc.strerror}); nothing is fired until it is writable"
+                )
+                verdicts = None
+            if verdicts is not None:
+                for kind, msg, details in verdicts.events:
+                    self.recorder.event(kind, msg, **details)
+                    if kind == "job_skipped":
+                        self.runlog.err(f"[scoot] {msg}")
+                for request in verdicts.claimed:
+                    if len(self.active) + len(self.queue) >= self.settings.max_concurrent:
+                        self.recorder.event(
+                            "job_queued",
+                            f"job {request.job_id} waits for a free slot (max_concurrent={self.settings.max_concurrent})",
+                            job_id=request.job_id,
+                            run_id=request.run_id,
+                            instant=request.instant,
+                        )
+                    self.queue.append(request)
+        if polled and self.settings.ticks and self.ticks_done >= self.settings.ticks:
+            self.scheduling = False
+            self._stop_reason = "ticks"
+
+    def _launch_queued(self) -> None:
+        while self.queue and not self.stopping and len(self.active) < self.settings.max_concurrent:
+            self._launch(self.queue.popleft())
+
+    def _launch(self, request: RunRequest) -> None:
+        job = self.scheduler.jobs.get(request.job_id) if self.scheduler and request.job_id else None
+        cwd = (job.cwd if job and job.cwd else None) or self.cwd
+        if request.timeout_sec is None and request.origin != "cli":
+            request.timeout_sec = float(self.settings.job_timeout_sec)
+        scratch = self.home.scratch / request.run_id
+        try:
+            scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            self._never_started(request, "error", f"cannot create scratch dir: {exc.strerror}")
+            return
+        request.spec = build_spec(
+            self.config,
+            self.home,
+            request,
+            token=self.token,
+            cwd=cwd,
+            limits=limits_for(self.config, job),
+            retries=self.retries,
+        )
+        self.recorder.run_started(request)
+        self.runlog.started(request)
+        try:
+            worker = launch_worker(request.spec)
+        except OSError as exc:
+            self._never_started(request, "error", f"cannot start worker: {exc.strerror}")
+            return
+        run = ActiveRun(request, worker, self.clock())
+        self.active[worker.pid] = run
+        self.selector.register(worker.frame_fd, selectors.EVENT_READ, (run, "frames"))
+        self.selector.register(worker.output_fd, selectors.EVENT_READ, (run, "output"))
+
+    def _never_started(self, request: RunRequest, status: str, reason: str) -> None:
+        self.recorder.run_never_started(request, status, reason)
+        self.summary.never_started += 1
+        self._finished.append(request)
+        self.runlog.ended(request, Outcome(status, None, reason, None, None, 0, None))
+
+    def _drop_queue(self, reason: str) -> None:
+        while self.queue:
+            self._never_started(self.queue.popleft(), "interrupted", reason)
+
+    # -- workers --------------------------------------------------------------
+    def _take_frames(self, run: ActiveRun) -> None:
+        for frame in run.read_frames():
+            self.recorder.frame(run, frame)
+            if isinstance(frame, FrameError):
+                run.protocol_errors += 1
+            else:
+                kind = getattr(frame, "kind", None)
+                if kind:
+                    self.runlog.step(run.request, kind, getattr(frame, "msg", ""))
+        if not run.frames_open:
+            self._unregister(run.worker.frame_fd)
+
+    def _unregister(self, fd: int) -> None:
+        try:
+            self.selector.unregister(fd)
+        except (KeyError, ValueError):
+            pass
+
+    def _reap(self) -> None:
+        for pid, run in list(self.active.items()):
+            if run.exited:
+                self._finish(run)
+                continue
+            try:
+                reaped, status, usage = os.wait4(pid, os.WNOHANG)
+            except ChildProcessError:
+                reaped, status, usage = pid, 0, None
+            if reaped == 0:
+                continue
+            run.wait_status = status
+            run.rusage_maxrss_kb = int(usage.ru_maxrss) if usage else None
+            self._finish(run)
+        if self.settings.reap_orphans:
+            self._reap_orphans()
+
+    def _finish(self, run: ActiveRun) -> None:
+        # Everything the worker wrote before exiting is still in the pipes.
+        self._take_frames(run)
+        run.read_output()
+        self._unregister(run.worker.frame_fd)
+        self._unregister(run.worker.output_fd)
+        run.close_pipes()
+        del self.active[run.pid]
+        stragglers = _kill_group(run.pid)
+        if stragglers:
+            self.recorder.event(
+                "stragglers_killed",
+                f"killed {stragglers} process(es) left behind by run {run.request.run_id}",
+                run_id=run.request.run_id,
+                session_id=run.request.session_id,
+                job_id=run.request.job_id,
+                count=stragglers,
+            )
+        outcome = run.outcome(time.monotonic())
+        self.recorder.run_ended(run, outcome)
+        self.runlog.ended(run.request, outcome)
+        self.summary.outcomes.append((run.request, outcome))
+        self._finished.append(run.request)
+        _remove_tree(self.home.scratch / run.request.run_id)
+
+    def _reap_orphans(self) -> None:
+        """As subreaper we inherit descendants that escaped a run's group: end them."""
+        workers = set(self.active)
+        try:
+            children = psutil.Process().children()
+        except psutil.Error:
+            return
+        for child in children:
+            if child.pid in workers:
+                continue
+            try:
+                if child.status() == psutil.STATUS_ZOMBIE:
+                    os.waitpid(child.pid, os.WNOHANG)
+                    continue
+                os.kill(child.pid, signal.SIGKILL)
+                os.waitpid(child.pid, 0)
+            except (psutil.Error, OSError):
+                continue
+            self.recorder.event(
+                "stragglers_killed",
+                f"killed process {child.pid} that escaped its run's process group",
+                pid=child.pid,
+                count=1,
+            )
+
+    def _enforce_deadlines(self) -> None:
+        now_mono = time.monotonic()
+        shutdown_due = (
+            self.stopping
+            and self.shutdown_deadline is not None
+            and now_mono >= self.shutdown_deadline
+        )
+        for run in self.active.values():
+            if run.exited:
+                continue
+            if (
+                run.deadline_mono is not None
+                and now_mono >= run.deadline_mono
+                and not run.timed_out
+                and run.term_sent_mono is None
+            ):
+                run.timed_out = True
+                run.terminate(now_mono)
+                self.recorder.event(
+                    "job_timeout",
+                    f"run {run.request.run_id} exceeded {run.request.timeout_sec:g} s; SIGTERM sent",
+                    run_id=run.request.run_id,
+                    session_id=run.request.session_id,
+                    job_id=run.request.job_id,
+                    timeout_sec=run.request.timeout_sec,
+                )
+            if shutdown_due and run.term_sent_mono is None:
+                run.stopped_by_shutdown = True
+                run.terminate(now_mono)
+            if (
+                run.term_sent_mono is not None
+                and not run.kill_sent
+                and now_mono >= run.term_sent_mono + self.settings.kill_grace_sec
+            ):
+                run.kill()
+
+    def _release_finished(self) -> None:
+        if not self._finished or self.scheduler is None:
+            self._finished.clear()
+            return
+        try:
+            self.scheduler.release(self._finished)
+        except OSError as exc:
+            self.runlog.warn(f"cannot update the ledger ({exc.strerror}); will retry")
+            return
+        self._finished.clear()
+
+    def _heartbeat(self) -> None:
+        interval = self.hooks.heartbeat_interval()
+        if not interval:
+            return
+        now_mono = time.monotonic()
+        if now_mono >= self._next_heartbeat:
+            self._next_heartbeat = now_mono + interval
+            self.hooks.heartbeat(self)
+
+
+def _kill_group(pgid: int) -> int:
+    """SIGKILL whatever is left in a finished run's process group; return how many."""
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return 0
+    members = []
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
+                members.append(proc.pid)
+        except (OSError, psutil.Error):
+            continue
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    return len(members)
+
+
+def _become_subreaper() -> None:
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _remove_tree(path: os.PathLike[str] | str) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
