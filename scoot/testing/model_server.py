@@ -172,12 +172,10 @@ def parse_step(raw: object, where: str) -> Step:
                 f"{where}.{key} needs {' or '.join(map(repr, kinds_allowed))} in the same step"
             )
     status = raw.get("status")
-    if status is not None:
-        status = _expect_int(status, f"{where}.status", minimum=400)
-        if status > 599:
-            raise ScriptError(
-                f"{where}.status must be an HTTP error status (400-599), got {status}"
-            )
+    if status is not None and (
+        not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599
+    ):
+        raise ScriptError(f"{where}.status must be an HTTP error status (400-599), got {status!r}")
     fail_times = raw.get("fail_times")
     if fail_times is not None:
         fail_times = _expect_int(fail_times, f"{where}.fail_times", minimum=1)
@@ -363,6 +361,13 @@ def responses_reply(reply_id: str, model: str, step: Step) -> dict[str, Any]:
     if step.refusal is None:
         reply["output_text"] = step.content or ""
     return reply
+
+
+def _status_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 def error_body(message: str, error_type: str, code: str | None = None) -> dict[str, Any]:
@@ -556,6 +561,13 @@ class ScriptedModel:
         except OSError:
             # The client went away; nothing left to answer.
             handler.close_connection = True
+        except Exception as error:  # a server bug still answers, as one line
+            handler.close_connection = True
+            message = f"scripted model failed: {type(error).__name__}: {error}"
+            if self._log is not None:
+                self._log(message)
+            with contextlib.suppress(OSError):
+                self._send_error(handler, 500, message, "server_error")
 
     def _answer(self, handler: _Handler, method: str) -> None:
         path = handler.path.split("?", 1)[0].rstrip("/")
@@ -677,7 +689,7 @@ class ScriptedModel:
             headers = {}
             if step.retry_after is not None:
                 headers["Retry-After"] = f"{step.retry_after:g}"
-            phrase = HTTPStatus(step.status).phrase if step.status in HTTPStatus else "error"
+            phrase = _status_phrase(step.status)
             code = "rate_limit_exceeded" if step.status == 429 else None
             self._send_error(
                 handler,

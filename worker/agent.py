@@ -1,0 +1,320 @@
+"""The ReACT loop of one run: ask the model, check its step, gate it, run it, feed back.
+
+Every turn is audited and recorded in the session through `emit` frames; the
+run ends with a result body (status ok, error or denied). The model must
+answer each turn with one JSON object `{"thought", "action", "action_input"}`
+of strings; anything else is rejected with feedback and still counts as a
+turn, so a confused model cannot run forever. A run ends `denied` when the
+turns ran out and every action it attempted was refused by the policy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from scoot.actions import ACTIONS, ActionInputError, ParsedAction, parse_input
+from scoot.policy import allowed_actions, decide
+from worker import prompt
+from worker.backend import Backend, BackendError, one_line
+from worker.tools import ToolError, clip_observation, run_tool
+
+Emit = Callable[[dict[str, Any]], None]
+
+DEFAULT_MAX_TURNS = 32
+DEFAULT_TOOL_TIMEOUT_MS = 30_000
+DEFAULT_OBSERVATION_CHARS = 8000
+# A step longer than this is refused; it also keeps every frame far below 1 MiB.
+MAX_REPLY_CHARS = 128 * 1024
+# Rejected replies stay in the history only this long, so they are not resent whole.
+REJECTED_REPLY_CHARS = 2000
+GOAL_AUDIT_CHARS = 500
+INPUT_AUDIT_CHARS = 300
+TEXT_AUDIT_CHARS = 2000
+STEP_FIELDS = ("thought", "action", "action_input")
+
+_FENCED = re.compile(r"\A```(?:json|JSON)?[ \t]*\n(.*)\n[ \t]*```\Z", re.DOTALL)
+
+
+class StepFormatError(ValueError):
+    """A model reply that is not one step; the message says exactly what is wrong."""
+
+
+@dataclass(frozen=True)
+class Step:
+    thought: str
+    action: str
+    action_input: str
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise StepFormatError(f"field {key!r} appears twice")
+        seen[key] = value
+    return seen
+
+
+def parse_step(reply: str) -> Step:
+    """The step in a model reply, or StepFormatError.
+
+    Accepted: one JSON object with exactly the string fields thought, action
+    and action_input, optionally inside one fenced code block, with
+    surrounding whitespace. Nothing else.
+    """
+    if len(reply) > MAX_REPLY_CHARS:
+        raise StepFormatError(f"reply is {len(reply)} characters long; at most {MAX_REPLY_CHARS}")
+    try:
+        reply.encode("utf-8")
+    except UnicodeEncodeError:
+        raise StepFormatError("reply is not valid UTF-8 text") from None
+    text = reply.strip()
+    fenced = _FENCED.match(text)
+    if fenced:
+        text = fenced.group(1).strip()
+    if not text.startswith("{"):
+        raise StepFormatError("reply is not a JSON object (it must start with '{')")
+    try:
+        value = json.loads(text, object_pairs_hook=_reject_duplicates)
+    except json.JSONDecodeError as error:
+        if error.msg == "Extra data":
+            raise StepFormatError("there is text after the JSON object") from None
+        raise StepFormatError(
+            f"reply is not valid JSON ({error.msg} at line {error.lineno} column {error.colno})"
+        ) from None
+    except RecursionError:
+        raise StepFormatError("reply is nested too deeply") from None
+    missing = [name for name in STEP_FIELDS if name not in value]
+    if missing:
+        raise StepFormatError(f"missing field(s): {', '.join(missing)}")
+    extra = sorted(set(value) - set(STEP_FIELDS))
+    if extra:
+        raise StepFormatError(f"unexpected field(s): {', '.join(map(repr, extra))}")
+    for name in STEP_FIELDS:
+        if not isinstance(value[name], str):
+            kind = type(value[name]).__name__
+            raise StepFormatError(f"field {name!r} must be a string, got {kind}")
+    return Step(value["thought"], value["action"], value["action_input"])
+
+
+def clip_text(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters with a visible marker."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]} ... [{len(text) - limit} more characters]"
+
+
+def valid_text(text: str) -> str:
+    """`text` with lone surrogates escaped, so it can always be encoded as UTF-8."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def backend_from_spec(spec: dict[str, Any]) -> Backend:
+    """The model client a run spec describes (raises BackendError or ValueError)."""
+    settings = spec.get("backend") or {}
+    return Backend(
+        base_url=str(settings.get("base_url", "http://127.0.0.1:11434/v1")),
+        model=str(settings.get("model", "qwen2.5")),
+        api=str(settings.get("api", "chat")),
+        timeout_ms=int(settings.get("timeout_ms", 120_000)),
+        token=spec.get("token") or None,
+        extra_body=settings.get("extra_body") or None,
+        retries=int(settings.get("retries", 2)),
+    )
+
+
+def _positive_int(value: object, default: int) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return default
+
+
+class _Channel:
+    """The frames of one run: secrets scrubbed, text made valid and kept small."""
+
+    def __init__(self, emit: Emit, token: str | None) -> None:
+        self._emit = emit
+        self._token = token if token and token.strip() else None
+
+    def clean(self, text: str) -> str:
+        text = valid_text(text)
+        if self._token:
+            text = text.replace(self._token, "[redacted]")
+        return text
+
+    def audit(self, kind: str, msg: str) -> None:
+        self._emit(
+            {"type": "audit", "kind": kind, "msg": clip_text(self.clean(msg), MAX_REPLY_CHARS)}
+        )
+
+    def session(self, role: str, content: str) -> None:
+        self._emit(
+            {
+                "type": "session",
+                "role": role,
+                "content": clip_text(self.clean(content), MAX_REPLY_CHARS),
+            }
+        )
+
+
+def _result(status: str, *, answer: str | None = None, error: str | None = None) -> dict[str, Any]:
+    return {"status": status, "answer": answer, "error": error}
+
+
+class _Run:
+    """State of one ReACT loop; each method is one part of a turn."""
+
+    def __init__(self, spec: dict[str, Any], channel: _Channel) -> None:
+        tools = spec.get("tools") or {}
+        self.channel = channel
+        self.mode = str(spec.get("mode") or "readonly")
+        self.cwd = str(spec.get("cwd") or os.getcwd())
+        self.max_turns = _positive_int(
+            (spec.get("agent") or {}).get("max_turns"), DEFAULT_MAX_TURNS
+        )
+        self.tool_timeout_s = _positive_int(tools.get("timeout_ms"), DEFAULT_TOOL_TIMEOUT_MS) / 1000
+        self.observation_chars = _positive_int(
+            tools.get("max_observation_chars"), DEFAULT_OBSERVATION_CHARS
+        )
+        self.confine_writes = bool(tools.get("confine_writes", True))
+        self.block_internal_http = bool(tools.get("block_internal_http", True))
+        self.action_names = allowed_actions(self.mode)
+        self.actions_tried = 0
+        self.actions_denied = 0
+        self.last_denial = ""
+        self.history: list[dict[str, Any]] = []
+
+    def start(self, goal: str) -> None:
+        system = prompt.system_prompt(self.mode, [ACTIONS[n] for n in self.action_names], self.cwd)
+        self.channel.audit(
+            "run",
+            f"mode={self.mode} max_turns={self.max_turns} goal={one_line(goal, GOAL_AUDIT_CHARS)}",
+        )
+        self.channel.session("system", system)
+        self.channel.session("user", goal)
+        self.history = [
+            {"role": "system", "content": system},
+            {"role": "user", "content": valid_text(goal)},
+        ]
+
+    def loop(self, backend: Backend) -> dict[str, Any]:
+        for turn in range(1, self.max_turns + 1):
+            try:
+                reply = backend.complete(self.history)
+            except BackendError as error:
+                self.channel.audit("system_error", error.message)
+                return _result("error", error=error.message)
+            result = self.take_turn(turn, reply)
+            if result is not None:
+                return result
+        return self.out_of_turns()
+
+    def take_turn(self, turn: int, reply: str) -> dict[str, Any] | None:
+        """One model reply handled; a result when the run is over."""
+        self.channel.session("assistant", reply)
+        try:
+            step = parse_step(reply)
+        except StepFormatError as error:
+            self.history.append(
+                {"role": "assistant", "content": valid_text(clip_text(reply, REJECTED_REPLY_CHARS))}
+            )
+            self.channel.audit("system_error", f"rejected model reply (turn {turn}): {error}")
+            self.feed_back(prompt.format_feedback(str(error), self.action_names))
+            return None
+        self.history.append({"role": "assistant", "content": reply})
+        if step.thought:
+            self.channel.audit("thought", clip_text(step.thought, TEXT_AUDIT_CHARS))
+        try:
+            parsed = parse_input(step.action, step.action_input)
+        except ActionInputError as error:
+            self.channel.audit("system_error", f"rejected step (turn {turn}): {error}")
+            self.feed_back(prompt.observation_message(f"error: {error}"))
+            return None
+        if parsed.action == "final":
+            answer = str(parsed.args["answer"])
+            self.channel.audit("final", clip_text(answer, TEXT_AUDIT_CHARS))
+            return _result("ok", answer=self.channel.clean(answer))
+        self.act(parsed, step.action_input)
+        return None
+
+    def act(self, parsed: ParsedAction, action_input: str) -> None:
+        """Gate and run one tool action, then feed its observation back."""
+        self.actions_tried += 1
+        self.channel.audit(
+            "tool_call", f"{parsed.action} {one_line(action_input, INPUT_AUDIT_CHARS)}"
+        )
+        decision = decide(
+            parsed,
+            self.mode,
+            cwd=self.cwd,
+            confine_writes=self.confine_writes,
+            block_internal_http=self.block_internal_http,
+        )
+        if not decision.allowed:
+            self.actions_denied += 1
+            self.last_denial = decision.reason
+            self.channel.audit("policy_deny", f"{parsed.action}: {decision.reason}")
+            self.feed_back(prompt.observation_message(f"denied: {decision.reason}"))
+            return
+        try:
+            output = run_tool(
+                parsed,
+                cwd=self.cwd,
+                timeout_s=self.tool_timeout_s,
+                block_internal_http=self.block_internal_http,
+            )
+        except ToolError as error:
+            output = f"error: {error}"
+        except OSError as error:
+            output = f"error: {error.strerror or error}"
+        observation = self.channel.clean(clip_observation(output, self.observation_chars))
+        self.channel.audit("observation", observation)
+        self.feed_back(prompt.observation_message(observation))
+
+    def feed_back(self, message: str) -> None:
+        """Send `message` to the model as the next user turn and record it."""
+        message = self.channel.clean(message)
+        self.channel.session("observation", message)
+        self.history.append({"role": "user", "content": message})
+
+    def out_of_turns(self) -> dict[str, Any]:
+        if self.actions_tried and self.actions_denied == self.actions_tried:
+            error = (
+                f"stopped after {self.max_turns} turns: every action was denied by the "
+                f"{self.mode} policy (last: {one_line(self.last_denial)})"
+            )
+            return _result("denied", error=error)
+        error = f"stopped after {self.max_turns} turns without a final answer (agent.max_turns)"
+        return _result("error", error=error)
+
+
+def run_agent(
+    spec: dict[str, Any], emit: Emit, *, backend: Backend | None = None
+) -> dict[str, Any]:
+    """Run the goal of `spec` to an end; returns the result body (status, answer, error)."""
+    channel = _Channel(emit, spec.get("token"))
+    run = _Run(spec, channel)
+    run.start(str(spec.get("goal") or ""))
+    if backend is None:
+        try:
+            backend = backend_from_spec(spec)
+        except BackendError as error:
+            channel.audit("system_error", error.message)
+            return _result("error", error=channel.clean(error.message))
+        except (TypeError, ValueError) as error:
+            message = f"invalid [backend] settings ({error}); check the configuration"
+            channel.audit("system_error", message)
+            return _result("error", error=channel.clean(message))
+    result = run.loop(backend)
+    if result["error"] is not None:
+        result["error"] = channel.clean(result["error"])
+    return result
