@@ -405,7 +405,7 @@ class Backend:
         """Read the whole body, bounding every read by the time left in this attempt."""
         chunks: list[bytes] = []
         size = 0
-        while True:
+        while not response.isclosed():
             remaining = deadline - self._clock()
             if remaining <= 0:
                 raise TimeoutError
@@ -418,6 +418,7 @@ class Backend:
             if size > MAX_RESPONSE_BYTES:
                 raise _AttemptFailed(_malformed(f"larger than {MAX_RESPONSE_BYTES} bytes"))
             chunks.append(chunk)
+        return b"".join(chunks)
 
     def _timeout_failure(self, timeout_s: float) -> Failure:
         return Failure(
