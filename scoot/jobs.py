@@ -132,7 +132,8 @@ def validate_job(entry: Any, index: int) -> tuple[Job | None, InvalidJob | None,
     if requested is not None and not isinstance(requested, str):
         requested = repr(requested)
     mode = effective_unattended_mode(requested)
-    if mode.warning:
+    if mode.warning and mode.effective != "unrestricted":
+        # The explicit unrestricted opt-in is shown by `schedule list` and at each run instead.
         warnings.append(f"job {raw_id!r}: {mode.warning}")
     timeout = entry.get("timeout_sec")
     if timeout is not None and (not _is_int(timeout) or timeout < 1):

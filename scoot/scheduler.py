@@ -38,8 +38,9 @@ class Scheduler:
         ledger: Ledger,
         *,
         is_running: Callable[[str], bool],
-        now: float,
+        now: float | None,
     ) -> None:
+        """`now=None` registers the jobs without scheduling them (manual runs)."""
         self.ledger = ledger
         self.jobs: dict[str, Job] = {}
         self._heap: list[tuple[float, int, str]] = []
@@ -51,7 +52,7 @@ class Scheduler:
             self.add(job, now)
 
     # -- the heap -------------------------------------------------------------
-    def add(self, job: Job, due: float) -> None:
+    def add(self, job: Job, due: float | None) -> None:
         self.jobs[job.id] = job
         self._push(job.id, due)
 

@@ -1,0 +1,5 @@
+"""`python -m scoot` runs the command line."""
+
+from scoot.cli import main
+
+main()

@@ -1,0 +1,476 @@
+"""The `scoot` command line: a thin click layer over the library's functions."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any
+
+import click
+import orjson
+
+from scoot import __version__
+from scoot.errors import EXIT_USAGE, ScootError
+
+HOME_KEY = "scoot_home"
+
+
+def _remember_home(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.find_root().meta[HOME_KEY] = value
+
+
+def home_option(func: Any) -> Any:
+    """`--scoot-home` is global: accepted before or after the command."""
+    return click.option(
+        "--scoot-home",
+        metavar="DIR",
+        expose_value=False,
+        is_eager=True,
+        callback=_remember_home,
+        help="Runtime directory (default: $SCOOT_HOME, else ~/.scoot).",
+    )(func)
+
+
+def _home(ctx: click.Context) -> str | None:
+    return ctx.find_root().meta.get(HOME_KEY)
+
+
+def _instance(ctx: click.Context, *, create: bool = True):  # noqa: ANN202
+    from scoot.app import open_instance, print_warnings
+
+    instance = open_instance(_home(ctx), create=create)
+    print_warnings(instance.warnings)
+    return instance
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@home_option
+@click.option("-e", "--exec", "goal", metavar="GOAL", help="Run one goal now and print the answer.")
+@click.option("--trace", is_flag=True, help="With -e: show each step on stderr.")
+@click.option(
+    "--retries", type=click.IntRange(0, 20), default=None, help="With -e: backend retries."
+)
+@click.option("--session-id", metavar="ID", help="With -e: the session id to record under.")
+@click.option(
+    "--policy",
+    metavar="MODE",
+    help="With -e: readonly, guarded or unrestricted (default: [tools] policy).",
+)
+@click.option("--unattended", is_flag=True, help="With -e: clamp the mode like a scheduled job.")
+@click.version_option(__version__, prog_name="scoot")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    goal: str | None,
+    trace: bool,
+    retries: int | None,
+    session_id: str | None,
+    policy: str | None,
+    unattended: bool,
+) -> int | None:
+    """scoot: run plain-language goals now, or unattended on a schedule."""
+    if ctx.invoked_subcommand is not None:
+        if goal is not None:
+            raise click.UsageError("-e cannot be combined with a command")
+        return None
+    if goal is None:
+        click.echo(ctx.get_help())
+        return 0
+    from scoot.entry import run_goal
+
+    return run_goal(
+        _instance(ctx),
+        goal,
+        trace=trace,
+        retries=retries,
+        session_id=session_id,
+        policy=policy,
+        unattended=unattended,
+    )
+
+
+# -- setup / config / doctor -------------------------------------------------------
+@cli.command()
+@home_option
+@click.option("--base-url", help="Model backend base URL (OpenAI-compatible).")
+@click.option("--model", help="Model name.")
+@click.option("--api", type=click.Choice(["chat", "responses"]), help="Backend API.")
+@click.option(
+    "--token-source",
+    type=click.Choice(["env", "file", "command", "none"]),
+    help="Where the API token comes from.",
+)
+@click.option("--api-key-env", metavar="NAME", help="Environment variable holding the token.")
+@click.option("--api-key-cmd", metavar="CMD", help="Command that prints the token.")
+@click.option(
+    "--token-stdin", is_flag=True, help="Read the token from stdin into the 0600 token file."
+)
+@click.option("--max-turns", type=int, help="Agent turn limit per run.")
+@click.option(
+    "--policy", type=click.Choice(["readonly", "guarded", "unrestricted"]), help="Policy for -e."
+)
+@click.option(
+    "--enable-schedule/--disable-schedule", default=None, help="Turn scheduling on or off."
+)
+@click.option("--non-interactive", is_flag=True, help="Never prompt; use flags and defaults.")
+@click.option("--force", is_flag=True, help="Overwrite an existing config without asking.")
+@click.pass_context
+def setup(ctx: click.Context, **options: Any) -> int:
+    """Provision a runtime directory and write its config.toml."""
+    from scoot.setup_cmd import run_setup
+
+    return run_setup(_home(ctx), options)
+
+
+@cli.command("config")
+@home_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def config_cmd(ctx: click.Context, as_json: bool) -> int:
+    """Show the resolved runtime directory, config file and every effective value."""
+    from scoot.doctor import config_report, render_config
+
+    instance = _instance(ctx)
+    report = config_report(instance)
+    if as_json:
+        _print_json(report)
+    else:
+        for line in render_config(report):
+            click.echo(line)
+    return 0
+
+
+@cli.command()
+@home_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def doctor(ctx: click.Context, as_json: bool) -> int:
+    """Check the runtime directory, config, token, schedule and kernel sandbox."""
+    from scoot.doctor import render_doctor, run_doctor
+
+    checks = run_doctor(_home(ctx))
+    if as_json:
+        _print_json(checks)
+    else:
+        for line in render_doctor(checks):
+            click.echo(line)
+    return 1 if checks["failures"] else 0
+
+
+# -- schedule ----------------------------------------------------------------------
+@cli.group()
+@home_option
+def schedule() -> None:
+    """List, run, trigger and review scheduled jobs."""
+
+
+@schedule.command("list")
+@home_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def schedule_list(ctx: click.Context, as_json: bool) -> int:
+    """Show each job, ACTIVE or INACTIVE, with its trigger, mode and next fire."""
+    from scoot.ledger import Ledger
+    from scoot.listing import build_rows, render_json, render_text
+    from scoot.runs import last_run_by_job, read_runs
+
+    instance = _instance(ctx, create=False)
+    home = instance.home
+    entries: dict = {}
+    if home.ledger.exists():
+        ledger = Ledger(home.ledger, home.ledger_lock)
+        try:
+            ledger._read()  # a plain read: `list` never creates or locks anything
+            entries = ledger.entries
+        except OSError:
+            entries = {}
+    rows_runs, _ = read_runs(home.runs)
+    config = instance.config
+    rows = build_rows(
+        instance.jobset,
+        enabled=config.schedule.enabled,
+        now=time.time(),
+        entries=entries,
+        last_runs=last_run_by_job(rows_runs),
+    )
+    header = {
+        "enabled": config.schedule.enabled,
+        "poll_ms": config.schedule.poll_ms,
+        "jobs": len(rows),
+        "config_file": instance.config_label,
+    }
+    if as_json:
+        _print_json(render_json(rows, header))
+    else:
+        for line in render_text(rows, header):
+            click.echo(line)
+    return 0
+
+
+@schedule.command("run")
+@home_option
+@click.option(
+    "--ticks", type=click.IntRange(min=0), default=0, help="Poll cycles to run (0 = forever)."
+)
+@click.pass_context
+def schedule_run(ctx: click.Context, ticks: int) -> int:
+    """Run the scheduler loop in the foreground."""
+    from scoot.entry import run_schedule
+
+    _, code = run_schedule(_instance(ctx), ticks=ticks, home_option=_home(ctx))
+    return code
+
+
+@schedule.command("trigger")
+@home_option
+@click.argument("job_id")
+@click.pass_context
+def schedule_trigger(ctx: click.Context, job_id: str) -> int:
+    """Run one configured job now and print its answer."""
+    from scoot.entry import trigger_job
+
+    return trigger_job(_instance(ctx), job_id)
+
+
+@schedule.command("history")
+@home_option
+@click.argument("job_id", required=False)
+@click.option("--limit", type=click.IntRange(min=0), default=20, help="Runs to show (0 = all).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def schedule_history(ctx: click.Context, job_id: str | None, limit: int, as_json: bool) -> int:
+    """Recent runs from state/runs.jsonl, newest first."""
+    from scoot.history import render_history
+    from scoot.runs import read_runs, recent_runs
+
+    instance = _instance(ctx, create=False)
+    rows, bad = read_runs(instance.home.runs)
+    picked = recent_runs(rows, job_id, limit)
+    if as_json:
+        _print_json({"runs": picked, "unparseable_lines": bad})
+    else:
+        for line in render_history(picked):
+            click.echo(line)
+        if bad:
+            click.echo(
+                f"scoot: warning: {bad} unparseable line(s) in {instance.home.runs}", err=True
+            )
+    return 0
+
+
+# -- daemon ------------------------------------------------------------------------
+@cli.group()
+@home_option
+def daemon() -> None:
+    """Run the scheduler as a long-lived daemon, check on it, stop it."""
+
+
+@daemon.command("run")
+@home_option
+@click.option(
+    "--ticks", type=click.IntRange(min=0), default=0, help="Poll cycles to run (0 = forever)."
+)
+@click.pass_context
+def daemon_run_cmd(ctx: click.Context, ticks: int) -> int:
+    """Run the daemon in the foreground (pair it with systemd or another supervisor)."""
+    from scoot.daemon import daemon_run
+
+    return daemon_run(_instance(ctx), ticks=ticks, home_option=_home(ctx))
+
+
+@daemon.command("status")
+@home_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def daemon_status(ctx: click.Context, as_json: bool) -> int:
+    """Print the last recorded daemon state and whether it is really running."""
+    from scoot.daemon import status_report
+    from scoot.history import render_status
+    from scoot.home import resolve_home
+
+    home = resolve_home(_home(ctx))
+    report = status_report(home)
+    if as_json:
+        _print_json(report)
+    else:
+        for line in render_status(report):
+            click.echo(line)
+    return 0
+
+
+@daemon.command("stop")
+@home_option
+@click.option("--wait", is_flag=True, help="Wait until the daemon has exited.")
+@click.option("--timeout", type=float, default=60.0, help="Seconds to wait with --wait.")
+@click.pass_context
+def daemon_stop_cmd(ctx: click.Context, wait: bool, timeout: float) -> int:
+    """SIGTERM the daemon, only when its state and pid file agree."""
+    from scoot.daemon import daemon_stop
+    from scoot.home import resolve_home
+
+    code, message = daemon_stop(resolve_home(_home(ctx)), wait=wait, timeout_sec=timeout)
+    click.echo(f"[scoot] {message}")
+    return code
+
+
+# -- inspecting --------------------------------------------------------------------
+@cli.group()
+@home_option
+def policy() -> None:
+    """Explain policy decisions."""
+
+
+@policy.command("check")
+@home_option
+@click.argument("action")
+@click.argument("action_input")
+@click.option(
+    "--mode", default=None, help="readonly, guarded or unrestricted (default: [tools] policy)."
+)
+@click.option("--cwd", default=None, help="Working directory to judge paths against.")
+@click.pass_context
+def policy_check(
+    ctx: click.Context, action: str, action_input: str, mode: str | None, cwd: str | None
+) -> int:
+    """Say whether ACTION with ACTION_INPUT is allowed, and why; runs nothing."""
+    from scoot.policy import explain, is_known_mode
+
+    instance = _instance(ctx, create=False)
+    chosen = mode or instance.config.tools.policy
+    if not is_known_mode(chosen):
+        raise click.BadParameter(
+            f"unknown mode {chosen!r}: use readonly, guarded or unrestricted", param_hint="--mode"
+        )
+    decision = explain(
+        action,
+        action_input,
+        chosen,
+        cwd=cwd or os.getcwd(),
+        confine_writes=instance.config.tools.confine_writes,
+        block_internal_http=instance.config.tools.block_internal_http,
+    )
+    verdict = "allow" if decision.allowed else "deny"
+    click.echo(f"{verdict}: {decision.reason} (mode={chosen})")
+    return 0 if decision.allowed else 1
+
+
+@cli.group()
+@home_option
+def sessions() -> None:
+    """List recorded sessions."""
+
+
+@sessions.command("list")
+@home_option
+@click.pass_context
+def sessions_list(ctx: click.Context) -> int:
+    """Every session file, newest first."""
+    from scoot.history import list_sessions
+
+    instance = _instance(ctx, create=False)
+    for line in list_sessions(instance.home):
+        click.echo(line)
+    return 0
+
+
+@cli.group()
+@home_option
+def session() -> None:
+    """Show one session."""
+
+
+@session.command("show")
+@home_option
+@click.argument("session_id")
+@click.pass_context
+def session_show(ctx: click.Context, session_id: str) -> int:
+    """Print a session's transcript."""
+    from scoot.history import show_session
+
+    instance = _instance(ctx, create=False)
+    for line in show_session(instance.home, session_id):
+        click.echo(line)
+    return 0
+
+
+@cli.group()
+@home_option
+def audit() -> None:
+    """Read the audit log."""
+
+
+@audit.command("show")
+@home_option
+@click.argument("session_id", required=False)
+@click.pass_context
+def audit_show(ctx: click.Context, session_id: str | None) -> int:
+    """Print audit events (JSONL) of one session, or all of them."""
+    from scoot.history import audit_lines
+
+    instance = _instance(ctx, create=False)
+    for line in audit_lines(instance.home, session_id):
+        sys.stdout.write(line + "\n")
+    return 0
+
+
+@cli.command("serve-model")
+@click.option("--script", "script_path", required=True, help="JSON script file.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=0, show_default=True, help="0 picks a free port.")
+def serve_model(script_path: str, host: str, port: int) -> int:
+    """Serve the scripted OpenAI-compatible model (for tests and dry runs)."""
+    from scoot.testing.model_server import serve_forever
+
+    return serve_forever(script_path, host, port)
+
+
+def _command_path(args: list[str]) -> str:
+    words = [a for a in args if not a.startswith("-")][:2]
+    return " ".join(["scoot", *words]) if words else "scoot"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry: one clear line and a non-zero exit for every user error."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = cli.main(args=args, prog_name="scoot", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.format_message())
+        sys.exit(0)
+    except click.UsageError as exc:
+        message = exc.format_message().replace("\n", " ")
+        click.echo(f"scoot: {message}; see `{_command_path(args)} --help`", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.exceptions.Abort:
+        click.echo("scoot: aborted", err=True)
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        click.echo(f"scoot: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except ScootError as exc:
+        text = exc.message if exc.message.startswith("[scoot]") else f"scoot: {exc.message}"
+        click.echo(text, err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("scoot: interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:  # last line of defence: never a traceback for a user
+        if os.environ.get("SCOOT_DEBUG"):
+            raise
+        click.echo(
+            f"scoot: internal error: {type(exc).__name__}: {exc} "
+            "(set SCOOT_DEBUG=1 to see the traceback)",
+            err=True,
+        )
+        sys.exit(1)
+    sys.exit(result if isinstance(result, int) else 0)

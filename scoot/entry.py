@@ -1,0 +1,319 @@
+"""The run entry points: `schedule run`, `daemon run`, `schedule trigger` and `-e`.
+
+Each builds a Supervisor around the same launch, run-control and
+record-keeping code; they differ only in where requests come from.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+
+from scoot.app import Instance, open_instance, print_warnings
+from scoot.audit import AuditLog, Redactor, SessionLog
+from scoot.errors import ConfigError, ScootError, UsageError
+from scoot.jobs import JOB_ID_PATTERN
+from scoot.ledger import Ledger
+from scoot.policy import effective_unattended_mode, is_known_mode
+from scoot.recorder import Recorder
+from scoot.runner import Outcome, RunRequest
+from scoot.scheduler import Scheduler, recover_interrupted
+from scoot.secrets import resolve_token
+from scoot.spec import cli_session_id, job_session_id, new_run_id
+from scoot.supervisor import Hooks, RunLog, Settings, Summary, Supervisor
+
+DISABLED_HINT = (
+    "[scoot] scheduling is disabled: set [schedule] enabled = true in {config} "
+    "(or SCOOT_SCHEDULE_ENABLED=true) to run scheduled jobs"
+)
+
+
+def _out(text: str) -> None:
+    print(text, flush=True)
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def make_recorder(instance: Instance, token: str | None, warn: Callable[[str], None]) -> Recorder:
+    config = instance.config
+    redactor = Redactor([token])
+    audit_path = instance.home.audit_log if config.audit.to_file else None
+    audit = AuditLog(audit_path, redactor, level=config.audit.level, on_error=warn)
+    sessions = SessionLog(instance.home.sessions, redactor)
+    return Recorder(instance.home, audit, sessions, warn=warn)
+
+
+def settings_for(instance: Instance, *, ticks: int, schedule: bool, daemon: bool) -> Settings:
+    schedule_config = instance.config.schedule
+    return Settings(
+        ticks=ticks,
+        poll_ms=schedule_config.poll_ms,
+        max_concurrent=schedule_config.max_concurrent,
+        job_timeout_sec=schedule_config.job_timeout_sec,
+        shutdown_grace_sec=schedule_config.shutdown_grace_sec,
+        kill_grace_sec=schedule_config.kill_grace_sec,
+        schedule=schedule,
+        exit_when_idle=not daemon,
+        reap_orphans=True,
+    )
+
+
+def record_interrupted(ledger: Ledger, recorder: Recorder, runlog: RunLog) -> int:
+    """Runs left `started` by a process that died are recorded interrupted, never replayed."""
+    try:
+        lost = recover_interrupted(ledger)
+    except OSError as exc:
+        runlog.warn(f"cannot update the ledger ({exc.strerror})")
+        return 0
+    for job_id, flight in lost:
+        request = RunRequest(
+            run_id=flight.run_id,
+            session_id=job_session_id(job_id),
+            goal="",
+            mode="",
+            origin="schedule",
+            job_id=job_id,
+            instant=flight.instant,
+        )
+        recorder.run_never_started(
+            request,
+            "interrupted",
+            f"its scoot process (pid {flight.owner_pid}) ended before the run finished",
+        )
+        runlog.warn(f"run {flight.run_id} of job {job_id} was interrupted by a crash; not replayed")
+    return len(lost)
+
+
+def make_reloader(
+    home_option: str | None, runlog: RunLog
+) -> Callable[[], tuple[object, tuple] | None]:
+    def reload() -> tuple[object, tuple] | None:
+        try:
+            instance = open_instance(home_option)
+        except ScootError as exc:
+            runlog.warn(f"reload failed, keeping the previous configuration: {exc.message}")
+            return None
+        print_warnings(instance.warnings)
+        return instance.config, instance.jobset.jobs
+
+    return reload
+
+
+def run_schedule(
+    instance: Instance,
+    *,
+    ticks: int,
+    home_option: str | None,
+    hooks: Hooks | None = None,
+    daemon: bool = False,
+) -> tuple[Summary | None, int]:
+    """The scheduler loop; returns the summary and the exit code."""
+    config = instance.config
+    if not config.schedule.enabled:
+        _err(DISABLED_HINT.format(config=instance.config_label))
+        return None, 1
+    if not instance.jobset.jobs:
+        why = (
+            f"{len(instance.jobset.invalid)} invalid"
+            if instance.jobset.invalid
+            else "none configured"
+        )
+        _out(f"[scoot] no runnable jobs ({why}); nothing to do")
+        return None, 0
+    runlog = RunLog(_out, _err)
+    token = resolve_token(instance.home, config.backend)
+    for text in token.warnings:
+        runlog.warn(text)
+    recorder = make_recorder(instance, token.value, runlog.warn)
+    ledger = Ledger(instance.home.ledger, instance.home.ledger_lock)
+    record_interrupted(ledger, recorder, runlog)
+    try:
+        ledger.load()
+    except OSError as exc:
+        raise ScootError(f"cannot read the ledger: {exc.strerror}") from None
+    if ledger.problem:
+        runlog.warn(ledger.problem)
+        recorder.event("config_warning", ledger.problem)
+    for text in instance.warnings:
+        recorder.event("config_warning", text)
+    supervisor_ref: list[Supervisor] = []
+    scheduler = Scheduler(
+        instance.jobset.jobs,
+        ledger,
+        is_running=lambda job_id: supervisor_ref[0].is_job_running(job_id),
+        now=time.time(),
+    )
+    supervisor = Supervisor(
+        home=instance.home,
+        config=config,
+        token=token.value,
+        recorder=recorder,
+        runlog=runlog,
+        settings=settings_for(instance, ticks=ticks, schedule=True, daemon=daemon),
+        scheduler=scheduler,
+        hooks=hooks,
+        reload=make_reloader(home_option, runlog) if daemon else None,
+    )
+    supervisor_ref.append(supervisor)
+    try:
+        summary = supervisor.run()
+    finally:
+        recorder.audit.close()
+    if summary.stop_reason == "idle":
+        _out("[scoot] no job can fire again; exiting")
+    return summary, 0 if summary.all_ok else 1
+
+
+def trigger_job(instance: Instance, job_id: str) -> int:
+    """Run one configured job now, through the same worker path and rules."""
+    job = instance.jobset.by_id().get(job_id)
+    if job is None:
+        bad = [b for b in instance.jobset.invalid if b.id == job_id]
+        if bad:
+            raise UsageError(f"job {job_id!r} is invalid: {bad[0].reason}; fix it in the config")
+        known = ", ".join(j.id for j in instance.jobset.jobs) or "none"
+        raise UsageError(f"no job {job_id!r} in the config (known: {known})")
+    runlog = RunLog(_err, _err)
+    token = resolve_token(instance.home, instance.config.backend)
+    for text in token.warnings:
+        runlog.warn(text)
+    recorder = make_recorder(instance, token.value, runlog.warn)
+    ledger = Ledger(instance.home.ledger, instance.home.ledger_lock)
+    # Registered, not scheduled: a manual trigger fires nothing on the job's own schedule.
+    scheduler = Scheduler((job,), ledger, is_running=lambda _: False, now=None)
+    request = RunRequest(
+        run_id=new_run_id(),
+        session_id=job_session_id(job.id),
+        goal=job.goal,
+        mode=job.mode.effective,
+        origin="trigger",
+        job_id=job.id,
+        timeout_sec=job.timeout_sec,
+    )
+    holder = scheduler.register_manual(request, time.time())
+    if holder is not None:
+        raise ScootError(
+            f"job {job_id} is already running (run {holder.run_id}, pid {holder.owner_pid}); "
+            "wait for it to finish"
+        )
+    supervisor = Supervisor(
+        home=instance.home,
+        config=instance.config,
+        token=token.value,
+        recorder=recorder,
+        runlog=runlog,
+        settings=settings_for(instance, ticks=0, schedule=False, daemon=False),
+        scheduler=scheduler,
+    )
+    supervisor.submit(request)
+    try:
+        summary = supervisor.run()
+    finally:
+        recorder.audit.close()
+    return _print_single_result(summary)
+
+
+def _print_single_result(summary: Summary) -> int:
+    if not summary.outcomes:
+        return 1
+    _, outcome = summary.outcomes[-1]
+    if outcome.status == "ok":
+        print(outcome.answer or "", flush=True)
+        return 0
+    return 1
+
+
+class TraceLog(RunLog):
+    """`-e` progress on stderr: nothing on stdout but the answer."""
+
+    def __init__(self, trace: bool) -> None:
+        super().__init__(_err, _err)
+        self.trace = trace
+
+    def started(self, request: RunRequest) -> None:
+        if self.trace:
+            _err(f"[scoot] run {request.session_id} (mode={request.mode})")
+
+    def step(self, request: RunRequest, kind: str, msg: str) -> None:
+        if not self.trace:
+            return
+        if kind == "thought":
+            _err(f"thinking: {msg}")
+        elif kind == "tool_call":
+            _err(f"running: {msg}")
+        elif kind in ("observation", "policy_deny", "system_error"):
+            _err(f"{kind}: {msg[:500]}")
+
+    def ended(self, request: RunRequest, outcome: Outcome) -> None:
+        if outcome.status != "ok":
+            _err(f"scoot: run failed ({outcome.status}): {outcome.error}")
+
+
+def run_goal(
+    instance: Instance,
+    goal: str,
+    *,
+    trace: bool,
+    retries: int | None,
+    session_id: str | None,
+    policy: str | None,
+    unattended: bool,
+) -> int:
+    """`scoot -e`: one goal, now, under the configured (or given) policy."""
+    config = instance.config
+    if not goal.strip():
+        raise UsageError('the goal is empty; pass it as: scoot -e "<goal>"')
+    if session_id is not None and (
+        not JOB_ID_PATTERN.fullmatch(session_id) or session_id in (".", "..")
+    ):
+        raise UsageError(f"invalid --session-id {session_id!r}: use 1 to 64 of A-Z a-z 0-9 . _ -")
+    if policy is not None and not is_known_mode(policy):
+        raise UsageError(f"unknown --policy {policy!r}: use readonly, guarded or unrestricted")
+    mode = policy or config.tools.policy
+    if unattended:
+        resolution = effective_unattended_mode(mode, ceiling=config.edge.max_job_policy)
+        if resolution.coerced:
+            _err(f"scoot: {resolution.reason}")
+        mode = resolution.effective
+    runlog = TraceLog(trace)
+    token = resolve_token(instance.home, config.backend)
+    for text in token.warnings:
+        _err(f"scoot: warning: {text}")
+    recorder = make_recorder(instance, token.value, lambda text: _err(f"scoot: warning: {text}"))
+    request = RunRequest(
+        run_id=new_run_id(),
+        session_id=session_id or cli_session_id(),
+        goal=goal,
+        mode=mode,
+        origin="cli",
+    )
+    supervisor = Supervisor(
+        home=instance.home,
+        config=config,
+        token=token.value,
+        recorder=recorder,
+        runlog=runlog,
+        settings=Settings(
+            schedule=False,
+            max_concurrent=1,
+            shutdown_grace_sec=0,
+            kill_grace_sec=config.schedule.kill_grace_sec,
+        ),
+        retries=retries,
+        cwd=os.getcwd(),
+    )
+    supervisor.submit(request)
+    try:
+        summary = supervisor.run()
+    finally:
+        recorder.audit.close()
+    if summary.stop_reason in ("SIGINT", "SIGTERM"):
+        return 130
+    return _print_single_result(summary)
+
+
+__all__ = ["ConfigError", "run_goal", "run_schedule", "trigger_job"]

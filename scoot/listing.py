@@ -1,0 +1,177 @@
+"""`schedule list`: one row per configured job, computed from config, ledger and history (pure)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from scoot.jobs import InvalidJob, Job, JobSet
+from scoot.ledger import JobEntry
+from scoot.triggers import describe, is_exhausted, plan
+
+GOAL_WIDTH = 48
+
+
+@dataclass(frozen=True)
+class JobRow:
+    id: str
+    index: int
+    active: bool
+    reason: str | None
+    trigger: str | None
+    mode_requested: str | None
+    mode_effective: str | None
+    mode_coerced: bool
+    warning: str | None
+    next_fire_unix: float | None
+    next_fire_due_now: bool
+    goal: str | None
+    last_status: str | None
+    last_ended_at: float | None
+
+
+def utc(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
+
+
+def row_for_job(
+    job: Job,
+    *,
+    enabled: bool,
+    now: float,
+    entry: JobEntry | None,
+    last_run: dict[str, Any] | None,
+) -> JobRow:
+    last_instant = entry.last_instant if entry and entry.trigger == job.trigger.key else None
+    reason: str | None = None
+    next_fire: float | None = None
+    due_now = False
+    if is_exhausted(job.trigger, last_instant):
+        reason = "one-shot already fired"
+    else:
+        verdict = plan(
+            job.trigger,
+            now,
+            last_instant,
+            catch_up=job.catch_up,
+            max_late_sec=job.max_late_sec,
+        )
+        if verdict.fire_instant is not None:
+            next_fire, due_now = verdict.fire_instant, True
+        else:
+            next_fire = verdict.next_due
+        if next_fire is None:
+            reason = "one-shot already past its max_late_sec"
+    if reason is None and not enabled:
+        reason = "schedule disabled"
+    active = reason is None
+    return JobRow(
+        id=job.id,
+        index=job.index,
+        active=active,
+        reason=reason,
+        trigger=describe(job.trigger),
+        mode_requested=job.mode.requested,
+        mode_effective=job.mode.effective,
+        mode_coerced=job.mode.coerced,
+        warning=job.mode.warning,
+        next_fire_unix=next_fire if active else None,
+        next_fire_due_now=due_now and active,
+        goal=job.goal,
+        last_status=(last_run or {}).get("status"),
+        last_ended_at=(last_run or {}).get("ended_at"),
+    )
+
+
+def row_for_invalid(bad: InvalidJob) -> JobRow:
+    return JobRow(
+        id=bad.id or f"#{bad.index}",
+        index=bad.index,
+        active=False,
+        reason=f"invalid: {bad.reason}",
+        trigger=None,
+        mode_requested=None,
+        mode_effective=None,
+        mode_coerced=False,
+        warning=None,
+        next_fire_unix=None,
+        next_fire_due_now=False,
+        goal=None,
+        last_status=None,
+        last_ended_at=None,
+    )
+
+
+def build_rows(
+    jobset: JobSet,
+    *,
+    enabled: bool,
+    now: float,
+    entries: dict[str, JobEntry],
+    last_runs: dict[str, dict[str, Any]],
+) -> list[JobRow]:
+    rows = [
+        row_for_job(
+            job, enabled=enabled, now=now, entry=entries.get(job.id), last_run=last_runs.get(job.id)
+        )
+        for job in jobset.jobs
+    ]
+    rows.extend(row_for_invalid(bad) for bad in jobset.invalid)
+    return sorted(rows, key=lambda row: row.index)
+
+
+def shorten(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def render_text(rows: list[JobRow], header: dict[str, Any]) -> list[str]:
+    state = "enabled" if header["enabled"] else "disabled"
+    lines = [
+        f"schedule: {state}   poll_ms: {header['poll_ms']}   jobs: {header['jobs']}   "
+        f"config: {header['config_file']}"
+    ]
+    if not header["enabled"]:
+        lines.append(
+            "hint: scheduling is off; set [schedule] enabled = true in the config to run these jobs"
+        )
+    if not rows:
+        lines.append("no jobs configured: add [[schedule.jobs]] entries to the config")
+        return lines
+    for row in rows:
+        status = "ACTIVE" if row.active else "INACTIVE"
+        head = f"{status:<8} {row.id}"
+        if row.trigger:
+            head += f"  {row.trigger}"
+        if row.mode_effective:
+            head += f"  mode={row.mode_effective}"
+            if row.mode_coerced:
+                head += f" (coerced from {row.mode_requested or 'default'})"
+        lines.append(head)
+        if row.reason:
+            lines.append(f"         reason: {row.reason}")
+        if row.next_fire_unix is not None:
+            when = utc(row.next_fire_unix)
+            lines.append(
+                f"         next: {'now (due at ' + when + ')' if row.next_fire_due_now else when}"
+            )
+        if row.last_status:
+            ended = f" at {utc(row.last_ended_at)}" if row.last_ended_at else ""
+            lines.append(f"         last run: {row.last_status}{ended}")
+        if row.goal:
+            lines.append(f"         goal: {shorten(row.goal, GOAL_WIDTH)}")
+        if row.mode_effective == "unrestricted":
+            lines.append(
+                "         WARNING: unrestricted: this job may write and reach the network unattended"
+            )
+    return lines
+
+
+def render_json(rows: list[JobRow], header: dict[str, Any]) -> dict[str, Any]:
+    jobs = []
+    for row in rows:
+        item = asdict(row)
+        item["next_fire_utc"] = utc(row.next_fire_unix) if row.next_fire_unix is not None else None
+        jobs.append(item)
+    return {"schedule": header, "jobs": jobs}
