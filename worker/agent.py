@@ -37,6 +37,14 @@ INPUT_AUDIT_CHARS = 300
 TEXT_AUDIT_CHARS = 2000
 STEP_FIELDS = ("thought", "action", "action_input")
 
+_JSON_TYPES = {
+    dict: "an object",
+    list: "an array",
+    int: "a number",
+    float: "a number",
+    bool: "true/false",
+    type(None): "null",
+}
 _FENCED = re.compile(r"\A```(?:json|JSON)?[ \t]*\n(.*)\n[ \t]*```\Z", re.DOTALL)
 
 
@@ -97,7 +105,7 @@ def parse_step(reply: str) -> Step:
         raise StepFormatError(f"unexpected field(s): {', '.join(map(repr, extra))}")
     for name in STEP_FIELDS:
         if not isinstance(value[name], str):
-            kind = type(value[name]).__name__
+            kind = _JSON_TYPES.get(type(value[name]), "something else")
             raise StepFormatError(f"field {name!r} must be a string, got {kind}")
     return Step(value["thought"], value["action"], value["action_input"])
 
@@ -187,6 +195,9 @@ class _Run:
         )
         self.confine_writes = bool(tools.get("confine_writes", True))
         self.block_internal_http = bool(tools.get("block_internal_http", True))
+        # The token's variable is kept out of tool subprocesses, wherever it came from.
+        key_env = spec.get("api_key_env")
+        self.scrub_env = (key_env,) if isinstance(key_env, str) and key_env else ()
         self.action_names = allowed_actions(self.mode)
         self.actions_tried = 0
         self.actions_denied = 0
@@ -271,6 +282,7 @@ class _Run:
                 cwd=self.cwd,
                 timeout_s=self.tool_timeout_s,
                 block_internal_http=self.block_internal_http,
+                scrub_env=self.scrub_env,
             )
         except ToolError as error:
             output = f"error: {error}"
