@@ -18,6 +18,7 @@ import ipaddress
 import os
 import posixpath
 import re
+import unicodedata
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -450,7 +451,8 @@ def internal_host_problem(host: str) -> str | None:
     http_request tool re-checks the resolved address when it connects, and
     the kernel layer limits readonly runs' connections anyway.
     """
-    name = host.strip().lower().rstrip(".")
+    # The resolver's IDNA step folds full-width digits and ideographic dots to ASCII.
+    name = unicodedata.normalize("NFKC", host).replace("\u3002", ".").strip().lower().rstrip(".")
     if name in _INTERNAL_HOSTNAMES or name.endswith(".localhost"):
         return f"host {host!r} is internal"
     ip = parse_ip_literal(name)
@@ -783,7 +785,7 @@ def _check_segment(segment: str, *, piped: bool, runs_fetched_text: bool, depth:
             if _system_target(source):
                 return f"moving {source} away"
         return None
-    if name == "find" and operands[:1] and _dangerous_target(operands[0]):
+    if name == "find" and operands[:1] and _system_target(operands[0]):
         if "-delete" in args or "rm" in args:
             return f"find deleting under {operands[0]}"
         return None
