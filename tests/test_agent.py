@@ -238,6 +238,15 @@ def test_max_turns_exhaustion_is_an_error(workdir: Path) -> None:
     assert len(audits(frames, "tool_call")) == 3
 
 
+def test_malformed_replies_use_up_the_turns(workdir: Path) -> None:
+    script = {"default": [{"raw": "I think the disk is fine."} for _ in range(5)]}
+    result, frames, requests = run_script(script, workdir, agent={"max_turns": 3})
+    assert result["status"] == "error"
+    assert result["error"] == "stopped after 3 turns without a final answer (agent.max_turns)"
+    assert len(requests) == 3
+    assert len(audits(frames, "system_error")) == 3
+
+
 @pytest.mark.parametrize(
     ("action", "action_input"),
     [
