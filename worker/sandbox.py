@@ -334,14 +334,17 @@ def plan_rlimits(limits: Limits) -> tuple[RlimitSetting, ...]:
 def summarize(
     mode: str,
     requested_mode: str,
-    report_landlock: str,
+    landlock_state: str,
     abi: int,
     restrictions: dict[str, Restriction],
 ) -> str:
     """One line an operator can read in `hello` and the audit log."""
-    if report_landlock == "enforced":
-        landlock = f"Landlock ABI {abi} enforced"
-    elif report_landlock == "partial":
+    if landlock_state == "enforced":
+        landlock = (
+            f"Landlock ABI {abi} enforced (writes only to scratch and /dev/null, TCP connect "
+            "only to the backend port, no TCP bind, signals and abstract sockets scoped to the run)"
+        )
+    elif landlock_state == "partial":
         absent = [key for key in LANDLOCK_KEYS if not restrictions[key].applied]
         landlock = f"Landlock ABI {abi} partial (missing: {', '.join(absent)})"
     else:
