@@ -768,7 +768,8 @@ def serve_forever(script_path: str | Path, host: str = "127.0.0.1", port: int = 
         # Nobody reading stdout is no reason to stop serving.
         with contextlib.suppress(OSError):
             print(f"scripted model listening on {model.base_url}", flush=True)
-        while not stop_requested.wait(0.5):
+        # A signal does not cut a timed wait short, so wait in short slices.
+        while not stop_requested.wait(0.1):
             pass
     finally:
         for signum, old in previous.items():
