@@ -13,7 +13,6 @@ import ctypes
 import errno
 import os
 import resource
-import shutil
 import signal
 import stat
 import sys
@@ -32,7 +31,7 @@ PR_SET_NO_NEW_PRIVS = 38
 PR_GET_NO_NEW_PRIVS = 39
 
 # Landlock system calls come from the generic table: the same numbers on
-# x86_64 and aarch64.
+# x86_64 and aarch64. Arguments go to syscall(2) as longs, the width it reads.
 SYS_LANDLOCK_CREATE_RULESET = 444
 SYS_LANDLOCK_ADD_RULE = 445
 SYS_LANDLOCK_RESTRICT_SELF = 446
@@ -418,7 +417,7 @@ def landlock_abi() -> tuple[int, str]:
             SYS_LANDLOCK_CREATE_RULESET,
             None,
             ctypes.c_size_t(0),
-            ctypes.c_uint32(LANDLOCK_CREATE_RULESET_VERSION),
+            ctypes.c_long(LANDLOCK_CREATE_RULESET_VERSION),
         )
     except OSError as error:
         reasons = {
@@ -437,7 +436,7 @@ def _create_ruleset(plan: LandlockPlan) -> int:
         SYS_LANDLOCK_CREATE_RULESET,
         ctypes.byref(attr),
         ctypes.c_size_t(plan.attr_size),
-        ctypes.c_uint32(0),
+        ctypes.c_long(0),
     )
 
 
@@ -460,7 +459,7 @@ def enforce_landlock(plan: LandlockPlan) -> None:
         for port, access in plan.port_rules:
             net_port = _NetPortAttr(access, port)
             _add_rule(ruleset_fd, LANDLOCK_RULE_NET_PORT, ctypes.byref(net_port), f"port {port}")
-        _syscall(SYS_LANDLOCK_RESTRICT_SELF, ctypes.c_long(ruleset_fd), ctypes.c_uint32(0))
+        _syscall(SYS_LANDLOCK_RESTRICT_SELF, ctypes.c_long(ruleset_fd), ctypes.c_long(0))
     finally:
         os.close(ruleset_fd)
 
@@ -472,7 +471,7 @@ def _add_rule(ruleset_fd: int, rule_type: int, attr: Any, target: str) -> None:
             ctypes.c_long(ruleset_fd),
             ctypes.c_long(rule_type),
             attr,
-            ctypes.c_uint32(0),
+            ctypes.c_long(0),
         )
     except OSError as error:
         raise OSError(
@@ -721,6 +720,8 @@ def remove_scratch_dir(path: str) -> None:
 
     def record_failure(_function: Any, failed: str, info: Any) -> None:
         failures.append((failed, info[1]))
+
+    import shutil  # parent-side only: the worker need not pay for this import
 
     for _attempt in range(64):
         failures.clear()
