@@ -419,6 +419,23 @@ def audit_show(ctx: click.Context, session_id: str | None) -> int:
     return 0
 
 
+@cli.command()
+@click.option(
+    "--dir",
+    "directory",
+    metavar="DIR",
+    help="Runtime directory to create (default: a new temp dir).",
+)
+@click.option(
+    "--ticks", type=click.IntRange(min=1), default=8, show_default=True, help="Poll cycles."
+)
+def demo(directory: str | None, ticks: int) -> int:
+    """A guided tour: scripted model, a few jobs, the daemon, and what it recorded."""
+    from scoot.demo import run_demo
+
+    return run_demo(directory, ticks)
+
+
 @cli.command("serve-model")
 @click.option("--script", "script_path", required=True, help="JSON script file.")
 @click.option("--host", default="127.0.0.1", show_default=True)

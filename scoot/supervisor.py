@@ -147,6 +147,7 @@ class Supervisor:
         self._next_poll_mono = time.monotonic()
         self._next_heartbeat = 0.0
         self._stop_reason: str | None = None
+        self._own_children: set[int] = set()  # children that predate the loop are not orphans
 
     # -- public ---------------------------------------------------------------
     @property
@@ -179,6 +180,10 @@ class Supervisor:
         self.signals.install()
         self.selector.register(self.signals.read_fd, selectors.EVENT_READ, None)
         if self.settings.reap_orphans:
+            try:
+                self._own_children = {p.pid for p in psutil.Process().children()}
+            except psutil.Error:
+                self._own_children = set()
             _become_subreaper()
         try:
             self.hooks.ready(self)
@@ -451,7 +456,7 @@ class Supervisor:
         except psutil.Error:
             return
         for child in children:
-            if child.pid in workers:
+            if child.pid in workers or child.pid in self._own_children:
                 continue
             try:
                 if child.status() == psutil.STATUS_ZOMBIE:
