@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -28,6 +29,10 @@ KNOWN_KEYS = frozenset(
     }
 )
 TRIGGER_KEYS = ("every_sec", "at_unix", "cron")
+# Bounds that keep every instant a job can produce a real UTC date and every
+# duration usable as a timer or an rlimit (2**31 - 1 s is about 68 years).
+MAX_WHOLE = 2**31 - 1
+MAX_AT_UNIX = 253402300799  # 9999-12-31 23:59:59 UTC
 
 
 @dataclass(frozen=True)
@@ -93,14 +98,14 @@ def _trigger_of(entry: dict[str, Any]) -> tuple[Trigger | None, str | None]:
     if key == "every_sec":
         if not _is_int(value):
             return None, f"every_sec must be a whole number of seconds >= 1, got {value!r}"
-        if value < 1:
-            return None, f"every_sec must be >= 1, got {value}"
+        if not 1 <= value <= MAX_WHOLE:
+            return None, f"every_sec must be between 1 and {MAX_WHOLE}, got {value}"
         return Trigger.every(value), None
     if key == "at_unix":
-        if not _is_number(value) or value != value or value in (float("inf"), float("-inf")):
+        if not _is_number(value) or not math.isfinite(value):
             return None, f"at_unix must be a Unix time in seconds, got {value!r}"
-        if value < 0:
-            return None, f"at_unix must be >= 0, got {value}"
+        if not 0 <= value <= MAX_AT_UNIX:
+            return None, f"at_unix must be between 0 and {MAX_AT_UNIX} (year 9999), got {value}"
         return Trigger.at(float(value)), None
     if not isinstance(value, str):
         return None, f'cron must be a string like "*/5 * * * *", got {value!r}'
@@ -136,10 +141,14 @@ def validate_job(entry: Any, index: int) -> tuple[Job | None, InvalidJob | None,
         # The explicit unrestricted opt-in is shown by `schedule list` and at each run instead.
         warnings.append(f"job {raw_id!r}: {mode.warning}")
     timeout = entry.get("timeout_sec")
-    if timeout is not None and (not _is_int(timeout) or timeout < 1):
+    if timeout is not None and (not _is_int(timeout) or not 1 <= timeout <= MAX_WHOLE):
         return (
             None,
-            InvalidJob(index, raw_id, f"timeout_sec must be a whole number >= 1, got {timeout!r}"),
+            InvalidJob(
+                index,
+                raw_id,
+                f"timeout_sec must be a whole number from 1 to {MAX_WHOLE}, got {timeout!r}",
+            ),
             warnings,
         )
     catch_up = entry.get("catch_up", "skip")
@@ -150,10 +159,16 @@ def validate_job(entry: Any, index: int) -> tuple[Job | None, InvalidJob | None,
             warnings,
         )
     max_late = entry.get("max_late_sec")
-    if max_late is not None and (not _is_number(max_late) or max_late < 0):
+    if max_late is not None and (
+        not _is_number(max_late) or not math.isfinite(max_late) or not 0 <= max_late <= MAX_WHOLE
+    ):
         return (
             None,
-            InvalidJob(index, raw_id, f"max_late_sec must be a number >= 0, got {max_late!r}"),
+            InvalidJob(
+                index,
+                raw_id,
+                f"max_late_sec must be a number from 0 to {MAX_WHOLE}, got {max_late!r}",
+            ),
             warnings,
         )
     cwd = entry.get("cwd")
@@ -163,10 +178,14 @@ def validate_job(entry: Any, index: int) -> tuple[Job | None, InvalidJob | None,
     for key in LIMIT_KEYS:
         if key in entry:
             value = entry[key]
-            if not _is_int(value) or value < 0:
+            if not _is_int(value) or not 0 <= value <= MAX_WHOLE:
                 return (
                     None,
-                    InvalidJob(index, raw_id, f"{key} must be a whole number >= 0, got {value!r}"),
+                    InvalidJob(
+                        index,
+                        raw_id,
+                        f"{key} must be a whole number from 0 to {MAX_WHOLE}, got {value!r}",
+                    ),
                     warnings,
                 )
             limits[key] = value
