@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import os
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,8 +37,15 @@ def _pipe() -> tuple[int, int]:
     return read_end, write_end
 
 
-def launch_worker(spec: dict[str, Any]) -> WorkerProcess:
-    """Start a worker for `spec` and hand it the spec over a pipe."""
+# What a worker runs once its process is set up: (spec fd, frame fd, parent pid) -> exit code.
+WorkerBody = Callable[[int, int, int], int]
+
+
+def launch_worker(spec: dict[str, Any], body: WorkerBody | None = None) -> WorkerProcess:
+    """Start a worker for `spec` and hand it the spec over a pipe.
+
+    `body` replaces the agent worker (tests use it for workers that misbehave).
+    """
     spec_r, spec_w = _pipe()
     frame_r, frame_w = _pipe()
     out_r, out_w = _pipe()
@@ -46,7 +54,7 @@ def launch_worker(spec: dict[str, Any]) -> WorkerProcess:
     if pid == 0:  # child
         code = 70
         try:
-            code = _become_worker(spec_r, frame_w, out_w, parent_pid)
+            code = _become_worker(spec_r, frame_w, out_w, parent_pid, body)
         finally:
             os._exit(code)
     try:
@@ -69,7 +77,9 @@ def launch_worker(spec: dict[str, Any]) -> WorkerProcess:
     return WorkerProcess(pid, frame_r, out_r)
 
 
-def _become_worker(spec_r: int, frame_w: int, out_w: int, parent_pid: int) -> int:
+def _become_worker(
+    spec_r: int, frame_w: int, out_w: int, parent_pid: int, body: WorkerBody | None
+) -> int:
     """Child side of the fork: own process group, clean signals, only our pipes open."""
     try:
         os.setpgid(0, 0)
@@ -90,9 +100,11 @@ def _become_worker(spec_r: int, frame_w: int, out_w: int, parent_pid: int) -> in
     os.dup2(spec_high, 3, inheritable=False)
     os.dup2(frame_high, 4, inheritable=False)
     os.closerange(5, _max_fd())
-    from worker.main import child_main
+    if body is None:
+        from worker.main import child_main
 
-    return child_main(3, 4, parent_pid)
+        body = child_main
+    return body(3, 4, parent_pid)
 
 
 def _max_fd() -> int:

@@ -21,7 +21,7 @@ import psutil
 from scoot.config import Config
 from scoot.frames import FrameError
 from scoot.home import Home
-from scoot.launch import launch_worker
+from scoot.launch import WorkerBody, launch_worker
 from scoot.recorder import Recorder
 from scoot.runner import ActiveRun, Outcome, RunRequest
 from scoot.scheduler import Scheduler
@@ -121,8 +121,10 @@ class Supervisor:
         cwd: str | None = None,
         retries: int | None = None,
         clock: Callable[[], float] = time.time,
+        worker_body: WorkerBody | None = None,
     ) -> None:
         self.home = home
+        self._worker_body = worker_body
         self.config = config
         self.token = token
         self.recorder = recorder
@@ -368,7 +370,7 @@ class Supervisor:
         self.recorder.run_started(request)
         self.runlog.started(request)
         try:
-            worker = launch_worker(request.spec)
+            worker = launch_worker(request.spec, self._worker_body)
         except OSError as exc:
             self._never_started(request, "error", f"cannot start worker: {exc.strerror}")
             return
@@ -446,7 +448,7 @@ class Supervisor:
         self.runlog.ended(run.request, outcome)
         self.summary.outcomes.append((run.request, outcome))
         self._finished.append(run.request)
-        _remove_tree(self.home.scratch / run.request.run_id)
+        _remove_scratch(self.home.scratch / run.request.run_id)
 
     def _reap_orphans(self) -> None:
         """As subreaper we inherit descendants that escaped a run's group: end them."""
@@ -560,7 +562,10 @@ def _become_subreaper() -> None:
         pass
 
 
-def _remove_tree(path: os.PathLike[str] | str) -> None:
-    import shutil
+def _remove_scratch(path: os.PathLike[str] | str) -> None:
+    from worker.sandbox import remove_scratch_dir
 
-    shutil.rmtree(path, ignore_errors=True)
+    try:
+        remove_scratch_dir(str(path))
+    except OSError:
+        pass  # left for the operator; it holds nothing the records need

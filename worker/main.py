@@ -80,8 +80,12 @@ def child_main(spec_fd: int, frame_fd: int, parent_pid: int) -> int:
 
     sandbox_spec = spec.get("sandbox") or {}
     scratch = sandbox_spec.get("scratch_dir")
-    if scratch:
-        os.environ["TMPDIR"] = scratch
+    if not scratch or not os.path.isdir(scratch):
+        # Never fall back to the working directory: a readonly run may write only here.
+        import tempfile
+
+        scratch = tempfile.mkdtemp(prefix="scoot-scratch-")
+    os.environ["TMPDIR"] = scratch
     try:
         cwd = spec.get("cwd") or os.getcwd()
         os.chdir(cwd)
@@ -94,7 +98,7 @@ def child_main(spec_fd: int, frame_fd: int, parent_pid: int) -> int:
         report = sandbox.apply(
             spec["mode"],
             limits,
-            scratch_dir=scratch or cwd,
+            scratch_dir=scratch,
             backend_port=backend_port(spec["backend"]["base_url"]),
             require=bool(sandbox_spec.get("require")),
             parent_pid=parent_pid,

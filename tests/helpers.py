@@ -1,0 +1,157 @@
+"""Shared test helpers: runtime directories with jobs, and the real `scoot` as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+SCOOT = shutil.which("scoot") or f"{sys.executable} -m scoot"
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + "}"
+    raise TypeError(value)
+
+
+def write_config(
+    home: Path,
+    *,
+    base_url: str = "http://127.0.0.1:9/v1",
+    jobs: Iterable[dict[str, Any]] = (),
+    schedule: dict[str, Any] | None = None,
+    sections: dict[str, dict[str, Any]] | None = None,
+) -> Path:
+    """A config.toml with the scheduler enabled, fast polls and the given jobs."""
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    body = {"enabled": True, "poll_ms": 100, "shutdown_grace_sec": 2, "kill_grace_sec": 1}
+    body.update(schedule or {})
+    all_sections = {"backend": {"base_url": base_url, "model": "scripted", "retries": 0}}
+    for name, values in (sections or {}).items():
+        all_sections.setdefault(name, {}).update(values)
+    lines = []
+    for name, values in all_sections.items():
+        lines.append(f"[{name}]")
+        lines += [f"{k} = {toml_value(v)}" for k, v in values.items()]
+    lines.append("[schedule]")
+    lines += [f"{k} = {toml_value(v)}" for k, v in body.items()]
+    for job in jobs:
+        lines.append("[[schedule.jobs]]")
+        lines += [f"{k} = {toml_value(v)}" for k, v in job.items()]
+    path = home / "config.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def clean_env(home: Path | None = None, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCOOT_")}
+    env.pop("OPENAI_API_KEY", None)
+    env.pop("NOTIFY_SOCKET", None)
+    if home is not None:
+        env["SCOOT_HOME"] = str(home)
+    env.update(extra)
+    return env
+
+
+def scoot_cmd(*args: str) -> list[str]:
+    return [*SCOOT.split(), *args]
+
+
+def run_scoot(
+    home: Path, *args: str, timeout: float = 30, cwd: Path | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        scoot_cmd(*args),
+        env=clean_env(home, **env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd or home,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def start_scoot(
+    home: Path, *args: str, cwd: Path | None = None, **env: str
+) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        scoot_cmd(*args),
+        env=clean_env(home, **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd or home,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Every line must parse: the records are only worth anything whole."""
+    if not path.exists():
+        return []
+    rows = []
+    for number, line in enumerate(path.read_bytes().splitlines(), 1):
+        assert line.strip(), f"{path}:{number}: empty line"
+        value = orjson.loads(line)  # raises on a torn or garbage line
+        assert isinstance(value, dict), f"{path}:{number}: not an object"
+        rows.append(value)
+    return rows
+
+
+def audit_kinds(home: Path) -> list[str]:
+    return [row["kind"] for row in read_jsonl(home / "logs" / "audit.jsonl")]
+
+
+def runs(home: Path) -> list[dict[str, Any]]:
+    return read_jsonl(home / "state" / "runs.jsonl")
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10, interval: float = 0.02) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def stop(proc: subprocess.Popen[str], timeout: float = 10) -> tuple[str, str]:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    return out, err
