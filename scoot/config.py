@@ -180,42 +180,50 @@ def _toml_position(exc: tomllib.TOMLDecodeError) -> tuple[int, int, str]:
     return 0, 0, text[: match.start()].strip() if match else text
 
 
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror}); check its permissions") from None
+
+
+def _unparseable(path: Path, exc: BaseException, syntax: str) -> ConfigError:
+    """A parser's failure without a position: nesting too deep, a number too long."""
+    if isinstance(exc, RecursionError):
+        what = "arrays or tables nested too deeply"
+    else:
+        what = str(exc).split(";")[0].strip() or type(exc).__name__
+    return ConfigError(f"{path}: {what}; fix the {syntax} there")
+
+
 def read_config_file(home: Home) -> tuple[dict[str, Any], Path | None]:
     """Parse config.toml, else config.json; ({}, None) when neither exists."""
     if home.config_toml.exists():
         path = home.config_toml
-        try:
-            raw = path.read_bytes().decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ConfigError(
-                f"{path}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8"
-            ) from None
-        except OSError as exc:
-            raise ConfigError(
-                f"{path}: cannot read ({exc.strerror}); check its permissions"
-            ) from None
+        raw = _read_text(path)
         try:
             return tomllib.loads(raw), path
         except tomllib.TOMLDecodeError as exc:
             line, col, what = _toml_position(exc)
             where = f"{path}:{line}:{col}" if line else f"{path}:end"
             raise ConfigError(f"{where}: {what}; fix the TOML syntax there") from None
+        except (RecursionError, ValueError) as exc:
+            raise _unparseable(path, exc, "TOML") from None
     if home.config_json.exists():
         path = home.config_json
+        raw = _read_text(path)
         try:
-            data = json.loads(path.read_bytes().decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise ConfigError(
-                f"{path}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8"
-            ) from None
+            data = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise ConfigError(
                 f"{path}:{exc.lineno}:{exc.colno}: {exc.msg}; fix the JSON syntax there"
             ) from None
-        except OSError as exc:
-            raise ConfigError(
-                f"{path}: cannot read ({exc.strerror}); check its permissions"
-            ) from None
+        except (RecursionError, ValueError) as exc:
+            raise _unparseable(path, exc, "JSON") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{path}:1:1: the top level must be an object")
         return data, path
