@@ -293,6 +293,11 @@ def overridable_fields() -> list[tuple[str, str]]:
     ]
 
 
+def _shown_key(name: str) -> str:
+    """A key as the user wrote it, quoted when it would not print as one plain line."""
+    return name if name and name.isprintable() and name.strip() == name else repr(name)
+
+
 def build_config(
     data: dict[str, Any], source_label: str, environ: dict[str, str]
 ) -> tuple[Config, list[str], list[str]]:
@@ -307,7 +312,7 @@ def build_config(
     for section, body in data.items():
         if section not in SECTION_CLASSES:
             if section not in TOLERATED_SECTIONS:
-                warnings.append(f"{source_label}: unknown section [{section}] ignored")
+                warnings.append(f"{source_label}: unknown section [{_shown_key(section)}] ignored")
             continue
         if not isinstance(body, dict):
             errors.append(f"{source_label}: [{section}] must be a table, got {body!r}")
@@ -316,7 +321,7 @@ def build_config(
         for name, value in body.items():
             if name not in known:
                 warnings.append(
-                    f"{source_label}: unknown key [{section}] {name} ignored "
+                    f"{source_label}: unknown key [{section}] {_shown_key(name)} ignored "
                     f"(known: {', '.join(sorted(known))})"
                 )
                 continue
