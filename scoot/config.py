@@ -112,6 +112,10 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("audit", "level"): ("debug", "info", "warn", "error"),
 }
 
+# Every integer field is at most this (about 68 years in seconds), so any value
+# fits a timer, a sleep or an rlimit.
+MAX_WHOLE = 2**31 - 1
+
 # Integer fields and their smallest sensible value.
 MINIMUMS: dict[tuple[str, str], int] = {
     ("backend", "timeout_ms"): 1,
@@ -243,6 +247,8 @@ def _check_value(section: str, name: str, value: Any, where: str) -> tuple[Any, 
         low = MINIMUMS.get((section, name))
         if low is not None and value < low:
             return None, f"{where}: {key} must be >= {low}, got {value}"
+        if value > MAX_WHOLE:
+            return None, f"{where}: {key} must be <= {MAX_WHOLE}, got {value}"
     elif kind is str:
         if not isinstance(value, str):
             return None, f"{where}: {key} must be a string, got {value!r}"

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from scoot.config import MAX_WHOLE
 from scoot.cron import CronError
 from scoot.policy import ModeResolution, effective_unattended_mode
 from scoot.triggers import Trigger
@@ -29,9 +30,8 @@ KNOWN_KEYS = frozenset(
     }
 )
 TRIGGER_KEYS = ("every_sec", "at_unix", "cron")
-# Bounds that keep every instant a job can produce a real UTC date and every
-# duration usable as a timer or an rlimit (2**31 - 1 s is about 68 years).
-MAX_WHOLE = 2**31 - 1
+# Keeps every instant a job can produce a real UTC date; durations and limits
+# share the config's bound (MAX_WHOLE) so they fit a timer or an rlimit.
 MAX_AT_UNIX = 253402300799  # 9999-12-31 23:59:59 UTC
 
 
