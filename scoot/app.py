@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scoot.config import LoadedConfig, load_config
-from scoot.home import Home, ensure_tree, resolve_home
+from scoot.home import Home, check_home, ensure_tree, resolve_home
 from scoot.jobs import JobSet, validate_jobs
 
 
@@ -43,6 +43,8 @@ def open_instance(
     home_warnings: list[str] = []
     if create:
         home_warnings = ensure_tree(home)
+    else:
+        check_home(home)
     loaded = load_config(home, env)
     jobset = validate_jobs(loaded.config.schedule.jobs)
     return Instance(home, loaded, jobset, tuple(home_warnings))

@@ -10,7 +10,7 @@ from typing import Any
 from scoot.app import Instance, open_instance
 from scoot.config import effective_values, env_var_name
 from scoot.errors import ScootError
-from scoot.home import permission_warnings, resolve_home
+from scoot.home import not_a_directory, permission_warnings, resolve_home
 from scoot.secrets import resolve_token, token_file_path
 
 
@@ -69,6 +69,10 @@ def _check(checks: list[dict[str, str]], name: str, status: str, detail: str) ->
 def run_doctor(home_option: str | None) -> dict[str, Any]:
     checks: list[dict[str, str]] = []
     home = resolve_home(home_option)
+    blocked = not_a_directory(home)
+    if blocked:
+        _check(checks, "runtime dir", "fail", blocked.message)
+        return _summary(checks, home.root)
     if not home.root.exists():
         _check(checks, "runtime dir", "fail", f"{home.root} does not exist; run `scoot setup`")
         return _summary(checks, home.root)

@@ -87,12 +87,35 @@ def resolve_home(option: str | None, environ: dict[str, str] | None = None) -> H
     return Home(Path.home() / ".scoot")
 
 
+def not_a_directory(home: Home) -> ScootError | None:
+    """The error for a home that is, or lies under, something other than a directory."""
+    for candidate in (home.root, *home.root.parents):
+        if candidate.exists():
+            if candidate.is_dir():
+                return None
+            what = (
+                f"runtime directory {home.root} is a file, not a directory"
+                if candidate == home.root
+                else f"runtime directory {home.root} cannot exist: {candidate} is a file"
+            )
+            return ScootError(f"{what}; choose another with --scoot-home or SCOOT_HOME")
+    return None
+
+
+def check_home(home: Home) -> None:
+    """For commands that create nothing: a home that cannot be a directory is an error."""
+    problem = not_a_directory(home)
+    if problem:
+        raise problem
+
+
 def ensure_tree(home: Home) -> list[str]:
     """Create the runtime tree (mode 0700) and return warnings about its permissions.
 
     Raises ScootError with a fix when the directory cannot be created or written.
     """
     warnings: list[str] = []
+    check_home(home)
     try:
         home.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         for sub in SUBDIRS:
