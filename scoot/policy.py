@@ -31,16 +31,7 @@ READONLY = "readonly"
 MODES: tuple[str, ...] = (UNRESTRICTED, GUARDED, READONLY)
 
 _READONLY_ACTIONS = ("file_read", "grep", "glob", "final")
-_ALL_ACTIONS = (
-    "bash",
-    "file_read",
-    "file_write",
-    "file_edit",
-    "grep",
-    "glob",
-    "http_request",
-    "final",
-)
+_ALL_ACTIONS = tuple(ACTIONS)
 
 
 def is_known_mode(mode: object) -> bool:
@@ -305,7 +296,9 @@ def confined_path_problem(path: str, cwd: str) -> str | None:
     normalised = posixpath.normpath(path)
     if normalised == ".." or normalised.startswith("../"):
         return f"{path!r} leaves the working directory (..)"
-    resolved = _resolve_under(cwd, _literal_prefix(normalised))
+    # Resolve the path as written: the kernel applies `..` after following a
+    # symlink (link/../x is beside the link's target), lexical normpath does not.
+    resolved = _resolve_under(cwd, _literal_prefix(path))
     if resolved is None:
         return f"{path!r} resolves outside the working directory (symlink)"
     for part in resolved.split("/"):

@@ -17,15 +17,17 @@ import signal
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, TYPE_CHECKING, BinaryIO, Protocol
 
 from scoot.actions import ParsedAction
 from scoot.policy import is_internal_address, parse_ip_literal
+
+if TYPE_CHECKING:
+    import urllib.request
+    from email.message import Message
 
 MAX_GREP_MATCHES = 200
 MAX_GLOB_RESULTS = 500
@@ -33,6 +35,7 @@ MAX_LINE_CHARS = 500
 # Bytes of one line kept for grep; the rest of a longer line is skipped.
 MAX_LINE_BYTES = 64 * 1024
 BINARY_SNIFF_BYTES = 8 * 1024
+MAX_EDIT_BYTES = 16 * 1024 * 1024
 # Output still buffered in the pipe when the shell exits is collected for this long.
 _DRAIN_AFTER_EXIT_S = 0.2
 _SECRET_ENV_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL")
@@ -261,10 +264,11 @@ def _resolve(cwd: str, path: str) -> Path:
 
 
 def _read_bytes_checked(cwd: str, path: str) -> bytes:
-    """The whole file, with one-line errors for the usual mistakes."""
+    """The file's bytes (at most MAX_EDIT_BYTES + 1), with one-line errors for the usual mistakes."""
     target = _resolve(cwd, path)
     try:
-        return target.read_bytes()
+        with target.open("rb") as handle:
+            return handle.read(MAX_EDIT_BYTES + 1)
     except FileNotFoundError:
         raise ToolError(f"file not found: {path}") from None
     except IsADirectoryError:
@@ -352,7 +356,8 @@ def _write_atomically(target: Path, data: bytes, shown: str) -> None:
     """Replace `target` with `data` via a temporary file in the same directory."""
     parent = target.parent
     if not parent.is_dir():
-        raise ToolError(f"directory does not exist: {parent.name or parent} (for {shown})")
+        missing = os.path.dirname(shown.rstrip("/")) or str(parent)
+        raise ToolError(f"directory does not exist: {missing} (create it first)")
     if target.is_dir():
         raise ToolError(f"{shown} is a directory")
     try:
@@ -391,6 +396,8 @@ def write_file(cwd: str, path: str, content: str) -> str:
 def edit_file(cwd: str, path: str, old: str, new: str) -> str:
     """Replace the one occurrence of `old` in `path` with `new`."""
     data = _read_bytes_checked(cwd, path)
+    if len(data) > MAX_EDIT_BYTES:
+        raise ToolError(f"{path} is too large to edit ({len(data)} bytes; limit {MAX_EDIT_BYTES})")
     if b"\x00" in data[:BINARY_SNIFF_BYTES]:
         raise ToolError(f"{path} looks like a binary file; only text files can be edited")
     try:
@@ -399,16 +406,21 @@ def edit_file(cwd: str, path: str, old: str, new: str) -> str:
         raise ToolError(f"{path} is not UTF-8 text; it cannot be edited") from None
     count = text.count(old)
     if count != 1:
-        times = "1 time" if count == 1 else f"{count} times"
         hint = "add surrounding lines to make it unique" if count else "copy it exactly"
-        raise ToolError(f"old text found {times} in {path}; it must match exactly once ({hint})")
+        raise ToolError(
+            f"old text found {count} times in {path}; it must match exactly once ({hint})"
+        )
     updated = text.replace(old, new, 1).encode("utf-8")
     _write_atomically(_resolve(cwd, path), updated, path)
     return f"edited {path}: replaced 1 occurrence ({len(data)} -> {len(updated)} bytes)"
 
 
 def grep_file(cwd: str, pattern: str, path: str, context: int, deadline: float) -> str:
-    """Lines of `path` matching the regex, numbered (`N:` match, `N-` context)."""
+    """Lines of `path` matching the regex, numbered (`N:` match, `N-` context).
+
+    The deadline is checked between lines; one pathological regex on one
+    line cannot be interrupted in-process, which the run's own timeout bounds.
+    """
     try:
         regex = re.compile(pattern)
     except re.error as error:
@@ -488,7 +500,7 @@ def glob_files(cwd: str, pattern: str, deadline: float) -> str:
 # --- http -------------------------------------------------------------------
 
 
-def _checked_connection(block_internal: bool):  # noqa: ANN202 - a socket factory
+def _checked_connection(block_internal: bool) -> Callable[..., socket.socket]:
     """socket.create_connection, refusing internal addresses after DNS when blocking.
 
     Resolving here and connecting to the checked address (not resolving
@@ -498,12 +510,14 @@ def _checked_connection(block_internal: bool):  # noqa: ANN202 - a socket factor
 
     def connect(
         address: tuple[str, int],
-        timeout: float | object = socket._GLOBAL_DEFAULT_TIMEOUT,  # type: ignore[attr-defined]
+        timeout: object = None,
         source_address: tuple[str, int] | None = None,
     ) -> socket.socket:
+        # http.client passes a float, or its "no timeout given" sentinel object.
+        seconds = float(timeout) if isinstance(timeout, (int, float)) else None
         host, port = address
         if not block_internal:
-            return socket.create_connection(address, timeout, source_address)  # type: ignore[arg-type]
+            return socket.create_connection(address, seconds, source_address)
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except socket.gaierror as error:
@@ -519,8 +533,7 @@ def _checked_connection(block_internal: bool):  # noqa: ANN202 - a socket factor
         for family, kind, proto, _, sockaddr in infos:
             sock = socket.socket(family, kind, proto)
             try:
-                if timeout is not socket._GLOBAL_DEFAULT_TIMEOUT:  # type: ignore[attr-defined]
-                    sock.settimeout(timeout)  # type: ignore[arg-type]
+                sock.settimeout(seconds)
                 sock.connect(sockaddr)
                 return sock
             except OSError as error:
@@ -532,6 +545,9 @@ def _checked_connection(block_internal: bool):  # noqa: ANN202 - a socket factor
 
 
 def _opener(block_internal: bool) -> urllib.request.OpenerDirector:
+    # Imported here: most runs never make a request, and every run pays for imports.
+    import urllib.request
+
     connect = _checked_connection(block_internal)
 
     class CheckedHTTPConnection(http.client.HTTPConnection):
@@ -553,7 +569,15 @@ def _opener(block_internal: bool) -> urllib.request.OpenerDirector:
             return self.do_open(CheckedHTTPSConnection, req)
 
     class RedirectHandler(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        def redirect_request(
+            self,
+            req: urllib.request.Request,
+            fp: IO[bytes],
+            code: int,
+            msg: str,
+            headers: Message,
+            newurl: str,
+        ) -> urllib.request.Request | None:
             if not newurl.lower().startswith(("http://", "https://")):
                 raise ToolError(f"refused redirect to a non-http URL: {newurl[:80]}")
             return super().redirect_request(req, fp, code, msg, headers, newurl)
@@ -587,6 +611,9 @@ def http_request(
     block_internal: bool,
 ) -> str:
     """Make one request; return status line, selected headers and at most `max_output_bytes` of body."""
+    import urllib.error
+    import urllib.request
+
     data = body.encode("utf-8") if body is not None else None
     request = urllib.request.Request(url, data=data, method=method, headers=dict(headers))
     if not request.has_header("User-agent"):
@@ -630,8 +657,12 @@ def http_request(
     return "\n".join(lines) + "\n\n" + text
 
 
+class _Body(Protocol):
+    def read(self, amount: int, /) -> bytes: ...
+
+
 def _read_bounded(
-    response: object, limit: int, deadline: float, timeout_s: float
+    response: _Body, limit: int, deadline: float, timeout_s: float
 ) -> tuple[bytes, bool]:
     """At most `limit` bytes of the body, giving up at `deadline` (slow servers)."""
     chunks = bytearray()
@@ -639,7 +670,7 @@ def _read_bounded(
         if time.monotonic() > deadline:
             raise ToolError(f"response body timed out after {timeout_s:g}s")
         try:
-            chunk = response.read(min(65536, limit + 1 - len(chunks)))  # type: ignore[attr-defined]
+            chunk = response.read(min(65536, limit + 1 - len(chunks)))
         except (TimeoutError, OSError, http.client.HTTPException) as error:
             raise ToolError(f"reading the response failed: {error}") from None
         if not chunk:
