@@ -1,0 +1,45 @@
+"""Nothing is left behind: a run's processes end with the run, even those that escape."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import psutil
+
+from scoot.testing.model_server import ScriptedModel
+from tests.helpers import read_jsonl, run_scoot, runs, write_config
+
+ESCAPE = "setsid sleep 77.5 >/dev/null 2>&1 < /dev/null &"
+
+
+def sleepers() -> list[int]:
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        if proc.info["cmdline"] == ["sleep", "77.5"] and proc.info["status"] != "zombie":
+            found.append(proc.pid)
+    return found
+
+
+def test_descendant_that_leaves_the_group_is_found_and_killed(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    script = {
+        "default": [
+            {"thought": "detach", "action": "bash", "action_input": ESCAPE},
+            {"final": "detached"},
+        ]
+    }
+    with ScriptedModel(script) as model:
+        write_config(
+            home,
+            base_url=model.base_url,
+            jobs=[{"id": "esc", "goal": "g", "every_sec": 3600, "mode": "unrestricted"}],
+        )
+        done = run_scoot(home, "schedule", "run", "--ticks", "1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert runs(home)[0]["answer"] == "detached"
+    time.sleep(0.2)
+    assert sleepers() == []
+    events = read_jsonl(home / "logs" / "audit.jsonl")
+    assert any(e["kind"] == "stragglers_killed" for e in events), json.dumps(events)[-2000:]
