@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,12 +18,7 @@ def render_history(rows: list[dict[str, Any]]) -> list[str]:
         return ["no runs recorded yet"]
     lines = [f"{'ENDED (UTC)':<20} {'JOB':<20} {'STATUS':<11} {'TIME':>8}  DETAIL"]
     for row in rows:
-        ended = row.get("ended_at")
-        when = (
-            time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ended))
-            if isinstance(ended, int | float)
-            else "?"
-        )
+        when = utc(row.get("ended_at")).removesuffix(" UTC")
         job = row.get("job_id") or row.get("session_id") or "?"
         duration = row.get("duration_ms")
         took = f"{duration / 1000:.1f}s" if isinstance(duration, int | float) else "-"

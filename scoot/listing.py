@@ -31,8 +31,14 @@ class JobRow:
     last_ended_at: float | None
 
 
-def utc(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
+def utc(ts: Any) -> str:
+    """A Unix time as a UTC date; "?" for what no date can show (a hand-edited record)."""
+    if isinstance(ts, bool) or not isinstance(ts, int | float):
+        return "?"
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
+    except (OverflowError, OSError, ValueError):
+        return "?"
 
 
 def row_for_job(
