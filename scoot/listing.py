@@ -127,8 +127,15 @@ def build_rows(
     return sorted(rows, key=lambda row: row.index)
 
 
+def printable(text: str) -> str:
+    """Text as one terminal-safe line: control characters shown as escapes, not obeyed."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 def shorten(text: str, width: int) -> str:
-    flat = " ".join(text.split())
+    flat = printable(" ".join(text.split()))
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
@@ -147,7 +154,7 @@ def render_text(rows: list[JobRow], header: dict[str, Any]) -> list[str]:
         return lines
     for row in rows:
         status = "ACTIVE" if row.active else "INACTIVE"
-        head = f"{status:<8} {row.id}"
+        head = f"{status:<8} {printable(row.id)}"
         if row.trigger:
             head += f"  {row.trigger}"
         if row.mode_effective:
