@@ -425,7 +425,7 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self.server.model._track(self.connection, open_=False)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def do_GET(self) -> None:
@@ -486,6 +486,7 @@ class ScriptedModel:
         """Bind and serve on a daemon thread; raises OSError if the address is taken."""
         if self._server is not None:
             return self
+        self._stopping.clear()
         self._server = _Server(self._address, self)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
