@@ -461,8 +461,9 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(exc.format_message())
         sys.exit(0)
     except click.UsageError as exc:
-        message = exc.format_message().replace("\n", " ")
-        click.echo(f"scoot: {message}; see `{_command_path(args)} --help`", err=True)
+        message = " ".join(exc.format_message().split()).rstrip(".")
+        where = exc.ctx.command_path if exc.ctx is not None else _command_path(args)
+        click.echo(f"scoot: {message}; see `{where} --help`", err=True)
         sys.exit(EXIT_USAGE)
     except click.exceptions.Abort:
         click.echo("scoot: aborted", err=True)
