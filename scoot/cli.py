@@ -134,10 +134,13 @@ def setup(ctx: click.Context, **options: Any) -> int:
 @click.pass_context
 def config_cmd(ctx: click.Context, as_json: bool) -> int:
     """Show the resolved runtime directory, config file and every effective value."""
+    from scoot.app import print_warnings
     from scoot.doctor import config_report, render_config
 
     instance = _instance(ctx)
     report = config_report(instance)
+    # The home and config warnings were printed on loading; a refused token file was not.
+    print_warnings(report["token_warnings"])
     if as_json:
         _print_json(report)
     else:

@@ -28,6 +28,7 @@ def config_report(instance: Instance) -> dict[str, Any]:
         "token_source": token.source,
         "jobs": {"valid": len(instance.jobset.jobs), "invalid": len(instance.jobset.invalid)},
         "warnings": list(instance.warnings) + list(token.warnings),
+        "token_warnings": list(token.warnings),
     }
 
 
