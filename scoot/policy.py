@@ -529,7 +529,7 @@ _FORK_BOMB = re.compile(
     r"(?:function)?([^\s(){}|;&]+)(?:\(\))?\{\1\|\1&\};?\1|([^\s(){}|;&]+)\(\)\{\2\|\2&\};?\2"
 )
 _FETCH_SUBSTITUTION = re.compile(r"(\$\(|<\(|`)\s*(\S*/)?(" + "|".join(_FETCHERS) + r")\b")
-_DEVICE_REDIRECT = re.compile(r">>?[|&]?\s*(/dev/\S+)")
+_REDIRECT_TARGET = re.compile(r">>?[|&]?\s*(/\S+)")
 
 
 def normalise_command(command: str) -> str:
@@ -718,12 +718,22 @@ def _reads_code_from_stdin(name: str, args: list[str]) -> bool:
     return True
 
 
+def _written_file_rule(path: str) -> str | None:
+    """The rule a write to `path` breaks: a block device, or the sysrq trigger."""
+    if path.startswith("/proc/sysrq-trigger"):
+        return "power state change (/proc/sysrq-trigger)"
+    if path.startswith("/dev/") and not _HARMLESS_DEVICE.fullmatch(path):
+        return f"write to a device ({path})"
+    return None
+
+
 def _check_segment(segment: str, *, piped: bool, runs_fetched_text: bool, depth: int) -> str | None:
     if not segment:
         return None
-    redirect = _DEVICE_REDIRECT.search(segment)
-    if redirect and not _HARMLESS_DEVICE.fullmatch(redirect.group(1)):
-        return f"write to a device ({redirect.group(1)})"
+    for redirect in _REDIRECT_TARGET.finditer(segment):
+        rule = _written_file_rule(redirect.group(1))
+        if rule is not None:
+            return rule
     words = _command_words(segment)
     if not words:
         return None
@@ -741,6 +751,14 @@ def _check_segment(segment: str, *, piped: bool, runs_fetched_text: bool, depth:
         if inner:
             return _check_command_text(inner, depth=depth + 1)
         return None
+    if name == "su":
+        for index, word in enumerate(args):
+            if word in ("-c", "--command") or word.startswith("--command="):
+                inner = " ".join(args[index + 1 :])
+                if word.startswith("--command="):
+                    inner = " ".join([word.split("=", 1)[1], *args[index + 1 :]])
+                return _check_command_text(inner, depth=depth + 1)
+        return None
     if name == "rm":
         if _has_flag(options, "r", "recursive") or _has_flag(options, "f", "force"):
             for target in operands:
@@ -756,8 +774,9 @@ def _check_segment(segment: str, *, piped: bool, runs_fetched_text: bool, depth:
         return None
     if name in ("tee", "shred", "cp"):
         for word in operands:
-            if word.startswith("/dev/") and not _HARMLESS_DEVICE.fullmatch(word):
-                return f"{name} onto a device ({word})"
+            rule = _written_file_rule(word)
+            if rule is not None:
+                return f"{name}: {rule}"
         return None
     if name in _POWER_COMMANDS:
         return f"power state change ({name})"

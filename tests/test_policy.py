@@ -458,6 +458,12 @@ CATASTROPHIC = [
     "mv $HOME /tmp/x",
     "find / -delete",
     "kill -9 -1",
+    "su -c 'rm -rf /'",
+    "sudo su root -c 'rm -rf ~'",
+    "ls 2>/dev/null > /dev/sda",
+    "echo b > /proc/sysrq-trigger",
+    "echo o | tee /proc/sysrq-trigger",
+    "tee /dev/sdb < image.iso",
 ]
 
 BENIGN = [
@@ -487,6 +493,9 @@ BENIGN = [
     "systemctl status nginx",
     "find . -name '*.pyc' -delete",
     "kill 12345",
+    "su -c 'ls /root'",
+    "tee out.log",
+    "cp a.txt /tmp/b.txt",
     "python3 -c 'print(1)'",
 ]
 
