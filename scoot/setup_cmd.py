@@ -33,7 +33,8 @@ class SetupAnswers:
 
 
 def toml_string(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    """A TOML basic string: JSON's escapes are TOML's, except that TOML also bans DEL."""
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def render_config(answers: SetupAnswers) -> str:
@@ -82,6 +83,24 @@ job_timeout_sec = 600
 """
 
 
+def _read_token_line() -> str:
+    try:
+        return sys.stdin.readline().strip()
+    except UnicodeDecodeError:
+        raise UsageError("the token on stdin is not UTF-8 text; pass it as plain text") from None
+
+
+def _require_utf8(values: dict[str, str | None]) -> None:
+    """Arguments decoded with surrogate escapes cannot be written to a UTF-8 file."""
+    for flag, value in values.items():
+        if value is None:
+            continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(f"{flag} is not valid UTF-8 text; retype it") from None
+
+
 def _prompt_answers(options: dict[str, Any], interactive: bool) -> SetupAnswers:
     defaults = BackendConfig()
 
@@ -112,7 +131,7 @@ def _prompt_answers(options: dict[str, Any], interactive: bool) -> SetupAnswers:
         api_key_cmd = click.prompt("Command that prints the token")
     if source == "file":
         if options.get("token_stdin"):
-            token_value = sys.stdin.readline().strip()
+            token_value = _read_token_line()
         elif interactive:
             token_value = click.prompt(
                 "Paste the token (stored in a 0600 file, never in config)",
@@ -135,6 +154,15 @@ def _prompt_answers(options: dict[str, Any], interactive: bool) -> SetupAnswers:
         raise UsageError(f"--base-url must start with http:// or https://, got {base_url!r}")
     if not str(model).strip():
         raise UsageError("--model must not be empty")
+    _require_utf8(
+        {
+            "--base-url": str(base_url),
+            "--model": str(model),
+            "--api-key-env": str(api_key_env),
+            "--api-key-cmd": str(api_key_cmd),
+            "the token": token_value,
+        }
+    )
     return SetupAnswers(
         str(base_url),
         str(model),
