@@ -103,6 +103,13 @@ def _require_utf8(values: dict[str, str | None]) -> None:
 
 def _prompt_answers(options: dict[str, Any], interactive: bool) -> SetupAnswers:
     defaults = BackendConfig()
+    if options.get("token_stdin"):
+        if options.get("token_source") not in (None, "file"):
+            raise UsageError(
+                "--token-stdin stores the token in the 0600 token file; "
+                "use it with --token-source file (or leave --token-source out)"
+            )
+        options = {**options, "token_source": "file"}
 
     def ask(key: str, text: str, default: Any, **kwargs: Any) -> Any:
         if options.get(key) is not None:
