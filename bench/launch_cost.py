@@ -1,0 +1,115 @@
+"""Worker launch cost, fork of the parent vs exec of a fresh interpreter: launch to `hello`.
+
+Run: python bench/launch_cost.py [--runs 50]
+Prints medians and p95 in milliseconds, and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import select
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import orjson
+
+from scoot.launch import launch_worker
+
+# The exec variant pays what a fresh worker would: interpreter start-up, the
+# worker's imports, the sandbox, then the hello frame.
+EXEC_CHILD = r"""
+import os, sys
+from worker.main import FrameWriter, _hello
+from worker import sandbox, agent  # noqa: F401  (what a real run imports before hello)
+emit = FrameWriter(1)
+spec = {"run_id": "r", "job_id": "bench", "mode": "readonly"}
+limits = sandbox.Limits.from_config({}, None)
+report = sandbox.apply("readonly", limits, scratch_dir=sys.argv[1], backend_port=9, require=False, parent_pid=os.getppid())
+emit(_hello(spec, report.to_dict()))
+"""
+
+
+def hello_body_spec(scratch: str) -> dict:
+    return {
+        "run_id": "r",
+        "session_id": "s",
+        "job_id": "bench",
+        "goal": "g",
+        "mode": "readonly",
+        "cwd": scratch,
+        "token": None,
+        "backend": {
+            "base_url": "http://127.0.0.1:9/v1",
+            "model": "m",
+            "api": "chat",
+            "timeout_ms": 1000,
+            "extra_body": {},
+            "retries": 0,
+        },
+        "agent": {"max_turns": 1},
+        "tools": {"timeout_ms": 1000, "confine_writes": True, "block_internal_http": True},
+        "sandbox": {"require": False, "limits": {}, "scratch_dir": scratch},
+    }
+
+
+def fork_once(scratch: str) -> float:
+    started = time.perf_counter()
+    worker = launch_worker(hello_body_spec(scratch))
+    buffer = b""
+    while b"\n" not in buffer:
+        select.select([worker.frame_fd], [], [], 5)
+        try:
+            buffer += os.read(worker.frame_fd, 65536)
+        except BlockingIOError:
+            continue
+    took = time.perf_counter() - started
+    assert orjson.loads(buffer.split(b"\n", 1)[0])["type"] == "hello"
+    os.killpg(worker.pid, 9)
+    os.waitpid(worker.pid, 0)
+    os.close(worker.frame_fd)
+    os.close(worker.output_fd)
+    return took
+
+
+def exec_once(scratch: str) -> float:
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", EXEC_CHILD, scratch], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    took = time.perf_counter() - started
+    assert orjson.loads(line)["type"] == "hello", line
+    proc.kill()
+    proc.wait()
+    return took
+
+
+def summarise(name: str, samples: list[float]) -> float:
+    ms = sorted(s * 1000 for s in samples)
+    median = statistics.median(ms)
+    p95 = ms[int(len(ms) * 0.95) - 1]
+    print(f"{name:<6} median {median:7.2f} ms   p95 {p95:7.2f} ms   (n={len(ms)})")
+    return median
+
+
+def main() -> None:
+    import worker.agent  # noqa: F401  (the supervisor preloads these before its loop)
+    import worker.main  # noqa: F401
+    import worker.sandbox  # noqa: F401
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=50)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        fork_samples = [fork_once(scratch) for _ in range(args.runs)]
+        exec_samples = [exec_once(scratch) for _ in range(args.runs)]
+    fork_median = summarise("fork", fork_samples)
+    exec_median = summarise("exec", exec_samples)
+    print(f"exec / fork median ratio: {exec_median / fork_median:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
