@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -11,6 +12,7 @@ from scoot.app import Instance, open_instance
 from scoot.config import effective_values, env_var_name
 from scoot.errors import ScootError
 from scoot.home import not_a_directory, permission_warnings, resolve_home
+from scoot.listing import printable
 from scoot.secrets import resolve_token, token_file_path
 
 
@@ -56,10 +58,11 @@ def render_config(report: dict[str, Any]) -> list[str]:
 
 
 def _show(value: Any) -> str:
+    """A value as TOML-like text on one line (strings and tables quoted and escaped)."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str):
-        return f'"{value}"'
+    if isinstance(value, str | dict):
+        return printable(json.dumps(value, ensure_ascii=False, default=str))
     return str(value)
 
 
