@@ -7,6 +7,7 @@ to a user (`config`, `doctor`, the audit log) names its source instead.
 from __future__ import annotations
 
 import os
+import signal
 import stat
 import subprocess
 from dataclasses import dataclass
@@ -79,21 +80,29 @@ def resolve_token(
 
 
 def _run_token_command(command: str, timeout_ms: int) -> tuple[str | None, str | None]:
+    # A session of its own, so a timeout ends the whole command, not just its shell.
     try:
-        done = subprocess.run(
+        proc = subprocess.Popen(
             ["/bin/sh", "-c", command],
-            capture_output=True,
-            timeout=timeout_ms / 1000,
             stdin=subprocess.DEVNULL,
-            check=False,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
-    except subprocess.TimeoutExpired:
-        return None, f"api_key_cmd did not finish within {timeout_ms} ms; fix the command"
     except OSError as exc:
         return None, f"api_key_cmd could not run ({exc.strerror})"
-    if done.returncode != 0:
-        return None, f"api_key_cmd exited with status {done.returncode}; fix the command"
-    value = done.stdout.decode("utf-8", "replace").strip()
+    try:
+        out, _ = proc.communicate(timeout=timeout_ms / 1000)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        proc.communicate()
+        return None, f"api_key_cmd did not finish within {timeout_ms} ms; fix the command"
+    if proc.returncode != 0:
+        return None, f"api_key_cmd exited with status {proc.returncode}; fix the command"
+    value = out.decode("utf-8", "replace").strip()
     return (value, None) if value else (None, "api_key_cmd printed nothing")
 
 
