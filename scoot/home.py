@@ -131,7 +131,10 @@ def ensure_tree(home: Home) -> list[str]:
             "choose another with --scoot-home or SCOOT_HOME"
         ) from None
     except OSError as exc:
-        raise ScootError(f"cannot create runtime directory {home.root}: {exc.strerror}") from None
+        raise ScootError(
+            f"cannot create runtime directory {home.root}: {exc.strerror}; "
+            "choose another with --scoot-home or SCOOT_HOME"
+        ) from None
     if not os.access(home.root, os.W_OK | os.X_OK):
         raise ScootError(
             f"runtime directory {home.root} is not writable by this user; "
