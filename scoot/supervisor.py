@@ -410,9 +410,11 @@ class Supervisor:
             pass
 
     def _reap(self) -> None:
+        finished = 0
         for pid, run in list(self.active.items()):
             if run.exited:
                 self._finish(run)
+                finished += 1
                 continue
             try:
                 reaped, status, usage = os.wait4(pid, os.WNOHANG)
@@ -423,7 +425,10 @@ class Supervisor:
             run.wait_status = status
             run.rusage_maxrss_kb = int(usage.ru_maxrss) if usage else None
             self._finish(run)
-        if self.settings.reap_orphans:
+            finished += 1
+        # Escaped descendants are reparented to us when their run's processes end; the
+        # sweep scans the process table, so it runs only then, not on every wake-up.
+        if finished and self.settings.reap_orphans:
             self._reap_orphans()
 
     def _finish(self, run: ActiveRun) -> None:
