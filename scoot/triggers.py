@@ -66,7 +66,10 @@ class Trigger:
         if self.kind not in given:
             raise TriggerError(f'trigger kind must be "every", "at" or "cron", got {self.kind!r}')
         if not given[self.kind] or sum(given.values()) != 1:
-            raise TriggerError(f"a {self.kind!r} trigger needs its own value and no other")
+            own_value = {"every": "every_sec", "at": "at_unix", "cron": "cron"}[self.kind]
+            raise TriggerError(
+                f"trigger kind {self.kind!r} needs {own_value} and no other trigger value"
+            )
         if self.kind == "every":
             every_sec = self.every_sec
             if isinstance(every_sec, bool) or not isinstance(every_sec, int) or every_sec < 1:
