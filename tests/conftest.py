@@ -1,0 +1,132 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+from click.testing import CliRunner
+
+from scoot.home import Home, ensure_tree
+
+# --- runtime directory and the scoot command line ------------------------------------
+
+# The console script installed next to this interpreter (not a shim found on PATH).
+SCOOT_SCRIPT = Path(sys.executable).with_name("scoot")
+
+
+class ScootResult(NamedTuple):
+    """What one `scoot` invocation ended with; unpacks as (code, out, err)."""
+
+    code: int
+    out: str
+    err: str
+
+
+def clean_env(user_home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A minimal environment: no SCOOT_*, no token variable, HOME pointing at `user_home`."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(user_home),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    env.update(extra or {})
+    return env
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Home:
+    """A runtime directory with its tree created (mode 0700), no config file yet."""
+    created = Home(tmp_path / "scoot-home")
+    ensure_tree(created)
+    return created
+
+
+@pytest.fixture
+def user_home(tmp_path: Path) -> Path:
+    """The HOME a scoot subprocess sees, so `~/.scoot` never touches the real one."""
+    path = tmp_path / "user-home"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def run_scoot(user_home: Path) -> Callable[..., ScootResult]:
+    """Run the real `scoot` console script: run_scoot(*args, env=..., input=..., cwd=...)."""
+
+    def run(
+        *args: str,
+        env: Mapping[str, str] | None = None,
+        input: str | None = None,
+        cwd: Path | None = None,
+        timeout: float = 20,
+    ) -> ScootResult:
+        done = subprocess.run(
+            [str(SCOOT_SCRIPT), *args],
+            env=clean_env(user_home, env),
+            input=input if input is not None else "",
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            timeout=timeout,
+            check=False,
+        )
+        return ScootResult(done.returncode, done.stdout, done.stderr)
+
+    return run
+
+
+@pytest.fixture
+def run_main(user_home: Path) -> Callable[..., ScootResult]:
+    """Run `scoot.cli.main` in this process (same error handling as the script), faster.
+
+    The environment is cleaned of SCOOT_* and the token variable for the call.
+    """
+
+    def run(
+        *args: str, env: Mapping[str, str] | None = None, input: str | None = None
+    ) -> ScootResult:
+        return invoke_main(list(args), user_home, env=env, input=input)
+
+    return run
+
+
+def invoke_main(
+    args: list[str],
+    user_home: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    input: str | None = None,
+) -> ScootResult:
+    """`scoot.cli.main(args)` with captured stdio and an isolated environment."""
+    from scoot.cli import main
+
+    overrides: dict[str, str | None] = {
+        name: None for name in os.environ if name.startswith("SCOOT_") or name == "OPENAI_API_KEY"
+    }
+    overrides["HOME"] = str(user_home)
+    overrides.update(env or {})
+    runner = CliRunner()
+    with runner.isolation(input=input, env=overrides) as (out, err, _):
+        try:
+            main(args)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        return ScootResult(
+            code,
+            out.getvalue().decode("utf-8", "replace"),
+            err.getvalue().decode("utf-8", "replace"),
+        )
+
+
+# --- end of runtime directory and command line fixtures ------------------------------
