@@ -38,7 +38,10 @@ class Notifier:
             fields.pop("WATCHDOG")
             if not fields:
                 return False
-        message = "\n".join(f"{key}={value}" for key, value in fields.items()).encode()
+        # A newline inside a value would start a new assignment (STATUS="x\nREADY=1").
+        message = "\n".join(
+            f"{key}={' '.join(str(value).splitlines())}" for key, value in fields.items()
+        ).encode()
         address = self.address
         if address.startswith("@"):
             address = "\0" + address[1:]  # abstract namespace socket
