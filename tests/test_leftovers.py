@@ -11,7 +11,7 @@ import psutil
 from scoot.testing.model_server import ScriptedModel
 from tests.helpers import read_jsonl, run_scoot, runs, write_config
 
-ESCAPE = "setsid sleep 77.5 >/dev/null 2>&1 < /dev/null &"
+ESCAPE = "setsid -f sleep 77.5 >/dev/null 2>&1 < /dev/null; sleep 0.3"
 
 
 def sleepers() -> list[int]:
