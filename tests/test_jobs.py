@@ -1,0 +1,249 @@
+"""Validation of `[[schedule.jobs]]` entries: ids, triggers, modes, goals and per-job keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from scoot.config import MAX_WHOLE
+from scoot.jobs import MAX_AT_UNIX, InvalidJob, Job, validate_job, validate_jobs
+
+
+def entry(**keys: Any) -> dict[str, Any]:
+    """A valid job entry, changed by `keys` (a value of None removes the key)."""
+    base: dict[str, Any] = {"id": "job-1", "goal": "Summarize disk usage", "every_sec": 60}
+    base.update(keys)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def valid(raw: dict[str, Any]) -> Job:
+    job, bad, _ = validate_job(raw, 1)
+    assert bad is None, bad
+    assert job is not None
+    return job
+
+
+def invalid(raw: Any) -> InvalidJob:
+    job, bad, _ = validate_job(raw, 1)
+    assert job is None, job
+    assert bad is not None
+    return bad
+
+
+# --- ids ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("job_id", ["a", "A.b_c-9", "x" * 64, "..a", "-"])
+def test_good_ids(job_id: str) -> None:
+    assert valid(entry(id=job_id)).id == job_id
+
+
+@pytest.mark.parametrize(
+    "job_id",
+    ["", "x" * 65, "../x", "a/b", "a b", ".", "..", "é", "a\nb", "a\x00b", 5, None, ["a"]],
+)
+def test_bad_ids(job_id: Any) -> None:
+    bad = invalid(entry(id=job_id) if job_id is not None else entry(id=None))
+    assert "id" in bad.reason
+    assert "A-Z a-z 0-9 . _ -" in bad.reason
+
+
+def test_duplicate_id_makes_the_second_invalid_and_keeps_the_first() -> None:
+    jobset = validate_jobs(
+        [entry(id="a", goal="first"), entry(id="b"), entry(id="a", goal="second")]
+    )
+    assert [job.id for job in jobset.jobs] == ["a", "b"]
+    assert jobset.by_id()["a"].goal == "first"
+    (bad,) = jobset.invalid
+    assert (bad.index, bad.id) == (3, "a")
+    assert "duplicate id 'a'" in bad.reason and "#1" in bad.reason
+    assert any("job 'a' skipped: duplicate id" in w for w in jobset.warnings)
+
+
+def test_non_table_job_is_invalid() -> None:
+    jobset = validate_jobs(["not a table", 3])
+    assert jobset.jobs == ()
+    assert [bad.reason for bad in jobset.invalid] == ["a job must be a table"] * 2
+    assert [bad.index for bad in jobset.invalid] == [1, 2]
+
+
+# --- triggers ----------------------------------------------------------------------------
+
+
+def test_exactly_one_trigger() -> None:
+    assert "no trigger" in invalid(entry(every_sec=None)).reason
+    reason = invalid(entry(cron="* * * * *")).reason
+    assert "several triggers" in reason and "every_sec" in reason and "cron" in reason
+    assert "several triggers" in invalid(entry(every_sec=None, at_unix=1, cron="@x")).reason
+
+
+@pytest.mark.parametrize("every", [1, 5, 86_400, MAX_WHOLE])
+def test_good_every_sec(every: int) -> None:
+    job = valid(entry(every_sec=every))
+    assert job.trigger.kind == "every" and job.trigger.every_sec == every
+
+
+@pytest.mark.parametrize("every", [0, -1, 1.5, 5.0, True, False, "5", None, MAX_WHOLE + 1])
+def test_bad_every_sec(every: Any) -> None:
+    raw = entry(every_sec=every) if every is not None else {**entry(), "every_sec": None}
+    bad = invalid(raw)
+    assert bad.reason.startswith("every_sec must be")
+
+
+@pytest.mark.parametrize("at", [0, 1_700_000_000, 1_700_000_000.5, MAX_AT_UNIX])
+def test_good_at_unix(at: float) -> None:
+    job = valid(entry(every_sec=None, at_unix=at))
+    assert job.trigger.kind == "at" and job.trigger.at_unix == float(at)
+
+
+@pytest.mark.parametrize(
+    "at", [-1, "2030-01-01", True, float("nan"), float("inf"), MAX_AT_UNIX + 1, 10**30]
+)
+def test_bad_at_unix(at: Any) -> None:
+    assert invalid(entry(every_sec=None, at_unix=at)).reason.startswith("at_unix must be")
+
+
+@pytest.mark.parametrize(
+    "cron", ["* * * * *", "*/5 9-17 * * mon-fri", "0 0 1,15 * 0", "0 0 * * 7", "30 2 29 feb *"]
+)
+def test_good_cron(cron: str) -> None:
+    job = valid(entry(every_sec=None, cron=cron))
+    assert job.trigger.kind == "cron"
+
+
+@pytest.mark.parametrize(
+    "cron",
+    ["* * * *", "* * * * * *", "60 * * * *", "* 24 * * *", "0 0 30 2 *", "a b c d e", ""],
+)
+def test_bad_cron_names_the_cron_error(cron: str) -> None:
+    reason = invalid(entry(every_sec=None, cron=cron)).reason
+    assert reason.startswith(f"invalid cron {cron!r}: ")
+    assert len(reason) > len(f"invalid cron {cron!r}: ")
+
+
+def test_cron_must_be_a_string() -> None:
+    assert "cron must be a string" in invalid(entry(every_sec=None, cron=5)).reason
+
+
+# --- modes -------------------------------------------------------------------------------
+
+
+def test_default_mode_is_readonly_without_coercion() -> None:
+    job = valid(entry())
+    assert (job.mode.requested, job.mode.effective, job.mode.coerced) == (None, "readonly", False)
+
+
+def test_guarded_is_coerced_to_readonly() -> None:
+    job = valid(entry(mode="guarded"))
+    assert (job.mode.effective, job.mode.coerced) == ("readonly", True)
+
+
+def test_explicit_unrestricted_stays_unrestricted_with_a_warning() -> None:
+    job = valid(entry(mode="unrestricted"))
+    assert (job.mode.effective, job.mode.coerced) == ("unrestricted", False)
+    assert job.mode.warning
+
+
+@pytest.mark.parametrize("mode", ["yolo", "Unrestricted", "UNRESTRICTED", " readonly", 5, True])
+def test_unknown_mode_never_loosens(mode: Any) -> None:
+    job, bad, warnings = validate_job(entry(mode=mode), 1)
+    assert bad is None and job is not None
+    assert (job.mode.effective, job.mode.coerced) == ("readonly", True)
+    assert len(warnings) == 1 and "readonly" in warnings[0] and "job-1" in warnings[0]
+
+
+# --- goal and the other keys ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("goal", [None, "", "   \n", 5, ["do it"]])
+def test_missing_or_empty_goal_is_invalid(goal: Any) -> None:
+    raw = entry(goal=goal) if goal is not None else entry(goal=None)
+    assert "goal" in invalid(raw).reason
+
+
+def test_goal_is_stripped() -> None:
+    assert valid(entry(goal="  look around \n")).goal == "look around"
+
+
+def test_optional_keys_are_read() -> None:
+    job = valid(
+        entry(
+            timeout_sec=30,
+            catch_up="once",
+            max_late_sec=120,
+            cwd="/srv/data",
+            cpu_sec=10,
+            address_space_mb=512,
+            nofile=64,
+            nproc=0,
+            fsize_mb=1,
+        )
+    )
+    assert job.timeout_sec == 30
+    assert job.catch_up == "once"
+    assert job.max_late_sec == 120.0
+    assert job.cwd == "/srv/data"
+    assert job.limits == {
+        "cpu_sec": 10,
+        "address_space_mb": 512,
+        "nofile": 64,
+        "nproc": 0,
+        "fsize_mb": 1,
+    }
+
+
+def test_optional_keys_default() -> None:
+    job = valid(entry())
+    assert (job.timeout_sec, job.catch_up, job.max_late_sec, job.cwd, job.limits) == (
+        None,
+        "skip",
+        None,
+        None,
+        {},
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("timeout_sec", 0),
+        ("timeout_sec", -5),
+        ("timeout_sec", 1.5),
+        ("timeout_sec", "10"),
+        ("timeout_sec", True),
+        ("timeout_sec", MAX_WHOLE + 1),
+        ("catch_up", "always"),
+        ("catch_up", True),
+        ("catch_up", ["once"]),
+        ("max_late_sec", -1),
+        ("max_late_sec", "5"),
+        ("max_late_sec", float("nan")),
+        ("max_late_sec", float("inf")),
+        ("max_late_sec", False),
+        ("cwd", ""),
+        ("cwd", 3),
+        ("cpu_sec", -1),
+        ("address_space_mb", 1.5),
+        ("nofile", "64"),
+        ("nproc", True),
+        ("fsize_mb", 2**63),
+    ],
+)
+def test_bad_optional_keys(key: str, value: Any) -> None:
+    assert invalid(entry(**{key: value})).reason.startswith(f"{key} must be")
+
+
+def test_unknown_job_key_is_warned_not_fatal() -> None:
+    job, bad, warnings = validate_job(entry(colour="blue"), 1)
+    assert job is not None and bad is None
+    assert warnings == ["job 'job-1': unknown key 'colour' ignored"]
+
+
+def test_every_invalid_job_gets_one_warning_naming_it() -> None:
+    jobset = validate_jobs([entry(id="ok"), entry(id="bad", every_sec=0), {"goal": "x"}])
+    assert [job.id for job in jobset.jobs] == ["ok"]
+    assert jobset.warnings == (
+        "job 'bad' skipped: every_sec must be between 1 and 2147483647, got 0",
+        "job #3 skipped: missing id (1 to 64 of A-Z a-z 0-9 . _ -)",
+    )
