@@ -393,18 +393,21 @@ def _plan_cron(
                 next_due=next_after(expr, now),
             )
         return _nothing(next_due=next_after(expr, now))
-    if now < last_instant:
-        return _nothing(next_due=next_after(expr, last_instant))
-    latest = prev_at_or_before(expr, now, not_before=last_instant)
-    if latest is None or latest <= last_instant:
-        return _nothing(next_due=next_after(expr, now))
+    # One search settles the common case, nothing new due; it also covers a clock
+    # behind the ledger, since instants up to last_instant stay done.
+    first_due = next_after(expr, last_instant)
+    if first_due > now:
+        return _nothing(next_due=first_due)
+    latest = prev_at_or_before(expr, now, not_before=first_due)
+    if latest is None:  # unreachable: first_due itself matches and is <= now
+        latest = first_due
     fires = _within_grace(now - latest, _CRON_MINUTE_SEC, catch_up, max_late_sec)
     # Missed: every instant in (last_instant, latest), plus latest itself if it does not fire.
     missed_until = latest - 1 if fires else latest
     missed, capped = count_matches(expr, last_instant, missed_until, cap=MISSED_COUNT_CAP)
     first_missed = last_missed = None
     if missed:
-        first_missed = next_after(expr, last_instant)
+        first_missed = first_due
         last_missed = prev_at_or_before(expr, missed_until)
     return Plan(
         fire_instant=latest if fires else None,
