@@ -37,12 +37,16 @@ from dataclasses import dataclass, field
 __all__ = [
     "CronError",
     "CronExpr",
+    "civil_from_days",
     "count_matches",
+    "days_from_civil",
+    "days_in_month",
     "describe_cron",
     "matches",
     "next_after",
     "parse_cron",
     "prev_at_or_before",
+    "weekday_of",
 ]
 
 MINUTES_PER_DAY = 1440
@@ -291,6 +295,7 @@ def weekday_of(days: int) -> int:
 
 
 def days_in_month(year: int, month: int) -> int:
+    """Number of days in a month of the proleptic Gregorian calendar."""
     if month == 2:
         leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
         return 29 if leap else 28
