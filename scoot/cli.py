@@ -191,6 +191,10 @@ def schedule_list(ctx: click.Context, as_json: bool) -> int:
         try:
             ledger._read()  # a plain read: `list` never creates or locks anything
             entries = ledger.entries
+            if ledger.problem:
+                from scoot.app import print_warnings
+
+                print_warnings([ledger.problem])
         except OSError:
             entries = {}
     rows_runs, _ = read_runs(home.runs)
