@@ -23,6 +23,7 @@ from scoot.lifecycle import (
 )
 from scoot.procs import is_alive
 from scoot.sdnotify import Notifier
+from scoot.signals import SignalQueue
 from scoot.supervisor import Hooks, Supervisor
 
 STATE_REFRESH_SEC = 30.0
@@ -91,6 +92,10 @@ def daemon_run(instance: Instance, *, ticks: int, home_option: str | None) -> in
         return 1
     lock = DaemonLock(home)
     lock.acquire()  # raises AlreadyRunning with the refusal message
+    # From here on a signal is queued for the loop, never fatal: a SIGTERM or SIGHUP
+    # that arrives while the daemon starts is handled once the loop runs.
+    signals = SignalQueue()
+    signals.install()
     try:
         before = probe(home)
         if before.recorded_running:
@@ -124,7 +129,12 @@ def daemon_run(instance: Instance, *, ticks: int, home_option: str | None) -> in
                 flush=True,
             )
             summary, code = run_schedule(
-                instance, ticks=ticks, home_option=home_option, hooks=hooks, daemon=True
+                instance,
+                ticks=ticks,
+                home_option=home_option,
+                hooks=hooks,
+                daemon=True,
+                signals=signals,
             )
             stop_reason = summary.stop_reason if summary else "loop_end"
             if stop_reason in ("SIGTERM", "SIGINT"):
@@ -140,6 +150,7 @@ def daemon_run(instance: Instance, *, ticks: int, home_option: str | None) -> in
             print(f"[scoot] daemon stopped ({stop_reason})", flush=True)
         return code
     finally:
+        signals.uninstall()
         lock.release()
 
 

@@ -21,6 +21,7 @@ from scoot.recorder import Recorder
 from scoot.runner import Outcome, RunRequest
 from scoot.scheduler import Scheduler, recover_interrupted
 from scoot.secrets import resolve_token
+from scoot.signals import SignalQueue
 from scoot.spec import cli_session_id, job_session_id, new_run_id
 from scoot.supervisor import Hooks, RunLog, Settings, Summary, Supervisor
 
@@ -110,6 +111,7 @@ def run_schedule(
     home_option: str | None,
     hooks: Hooks | None = None,
     daemon: bool = False,
+    signals: SignalQueue | None = None,
 ) -> tuple[Summary | None, int]:
     """The scheduler loop; returns the summary and the exit code."""
     config = instance.config
@@ -157,6 +159,7 @@ def run_schedule(
         scheduler=scheduler,
         hooks=hooks,
         reload=make_reloader(home_option, runlog) if daemon else None,
+        signals=signals,
     )
     supervisor_ref.append(supervisor)
     try:

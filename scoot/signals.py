@@ -19,8 +19,13 @@ class SignalQueue:
         self._signals = signals
         self._previous: dict[int, object] = {}
         self._previous_wakeup = -1
+        self.installed = False
 
     def install(self) -> None:
+        """Idempotent: a daemon installs early so no signal during start-up is lost."""
+        if self.installed:
+            return
+        self.installed = True
         self._previous_wakeup = signal.set_wakeup_fd(self.write_fd, warn_on_full_buffer=False)
         for signum in self._signals:
             self._previous[signum] = signal.signal(signum, self._handle)
@@ -41,6 +46,9 @@ class SignalQueue:
         return items
 
     def uninstall(self) -> None:
+        if not self.installed:
+            return
+        self.installed = False
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)  # type: ignore[arg-type]
         signal.set_wakeup_fd(self._previous_wakeup)

@@ -122,6 +122,7 @@ class Supervisor:
         retries: int | None = None,
         clock: Callable[[], float] = time.time,
         worker_body: WorkerBody | None = None,
+        signals: SignalQueue | None = None,
     ) -> None:
         self.home = home
         self._worker_body = worker_body
@@ -137,7 +138,8 @@ class Supervisor:
         self.retries = retries
         self.clock = clock
         self.selector = selectors.DefaultSelector()
-        self.signals = SignalQueue()
+        self.signals = signals or SignalQueue()
+        self._owns_signals = signals is None  # a daemon keeps its queue until it has stopped
         self.active: dict[int, ActiveRun] = {}
         self.queue: deque[RunRequest] = deque()
         self.summary = Summary()
@@ -192,7 +194,8 @@ class Supervisor:
             self.hooks.ready(self)
             self._loop()
         finally:
-            self.signals.uninstall()
+            if self._owns_signals:
+                self.signals.uninstall()
             self.selector.close()
         self.summary.stop_reason = self._stop_reason or (
             "ticks" if self.settings.ticks else "loop_end"
