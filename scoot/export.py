@@ -599,7 +599,7 @@ def kubernetes_schedule(job: Job) -> str:
     assert interval is not None
     if interval == _WEEK_SEC:
         return "0 0 * * 4"  # Thursdays, as the epoch was
-    if interval % 60 == 0 and 60 % (interval // 60) == 0:
+    if interval % 60 == 0 and interval < 3600 and 60 % (interval // 60) == 0:
         minutes = interval // 60
         return "* * * * *" if minutes == 1 else f"*/{minutes} * * * *"
     if interval % 3600 == 0 and 24 % (interval // 3600) == 0:
