@@ -389,3 +389,22 @@ def test_rejected_key_ends_the_run_without_showing_it(workdir: Path) -> None:
     assert result["error"].startswith("model backend rejected the API key (HTTP 401)")
     assert len(requests) == 1
     assert TOKEN not in json.dumps(frames) + json.dumps(result)
+
+
+@pytest.mark.parametrize(("mode", "reached"), [("unrestricted", True), ("guarded", False)])
+def test_internal_http_is_blocked_in_guarded_runs_only(
+    workdir: Path, mode: str, reached: bool
+) -> None:
+    with ScriptedModel({"default": [{"final": "x"}]}) as target:
+        url = target.base_url + "/models"
+        script = {
+            "default": [
+                {"thought": "fetch", "action": "http_request", "action_input": url},
+                {"final": "fetched"},
+            ]
+        }
+        _, frames, _ = run_script(script, workdir, mode=mode)
+        hits = [r for r in target.requests if r.path.endswith("/models")]
+    assert bool(hits) is reached
+    if not reached:
+        assert audits(frames, "policy_deny")

@@ -194,7 +194,11 @@ class _Run:
             tools.get("max_observation_chars"), DEFAULT_OBSERVATION_CHARS
         )
         self.confine_writes = bool(tools.get("confine_writes", True))
-        self.block_internal_http = bool(tools.get("block_internal_http", True))
+        # Like the gate, the tool's own connect-time check binds guarded runs, not
+        # unrestricted ones (their operator opted in to any destination).
+        self.block_internal_http = (
+            bool(tools.get("block_internal_http", True)) and self.mode != "unrestricted"
+        )
         # The token's variable is kept out of tool subprocesses, wherever it came from.
         key_env = spec.get("api_key_env")
         self.scrub_env = (key_env,) if isinstance(key_env, str) and key_env else ()
