@@ -132,7 +132,6 @@ def run_schedule(
         runlog.warn(text)
     recorder = make_recorder(instance, token.value, runlog.warn)
     ledger = Ledger(instance.home.ledger, instance.home.ledger_lock)
-    record_interrupted(ledger, recorder, runlog)
     try:
         ledger.load()
     except OSError as exc:
@@ -140,6 +139,7 @@ def run_schedule(
     if ledger.problem:
         runlog.warn(ledger.problem)
         recorder.event("config_warning", ledger.problem)
+    record_interrupted(ledger, recorder, runlog)
     for text in instance.warnings:
         recorder.event("config_warning", text)
     supervisor_ref: list[Supervisor] = []

@@ -181,3 +181,69 @@ def test_history_and_trigger(tmp_path: Path, model) -> None:
     assert "last run: ok" in listing.stdout
     missing = run_scoot(home, "schedule", "trigger", "nope")
     assert missing.returncode == 2 and "no job 'nope'" in missing.stderr
+
+
+def write_ledger(home: Path, jobs: dict) -> None:
+    (home / "state").mkdir(parents=True, exist_ok=True)
+    body = {"format": "scoot.ledger.v1", "jobs": jobs}
+    (home / "state" / "ledger.json").write_text(json.dumps(body))
+
+
+def test_corrupt_ledger_falls_back_to_reset_with_warning(tmp_path: Path, model) -> None:
+    home = tmp_path / "home"
+    write_config(home, base_url=model.base_url, jobs=[{"id": "e", "goal": "g", "every_sec": 3600}])
+    (home / "state").mkdir(parents=True, exist_ok=True)
+    (home / "state" / "ledger.json").write_text('{"format": "scoot.ledger.v1", "jo')
+    done = run_scoot(home, "schedule", "run", "--ticks", "1")
+    assert done.returncode == 0
+    assert "unreadable" in done.stderr and "reset" in done.stderr
+    assert len(runs(home)) == 1  # fired as after a restart
+    assert (home / "state" / "ledger.json.corrupt").exists()
+    json.loads((home / "state" / "ledger.json").read_text())  # rewritten whole
+
+
+def test_missed_every_instants_coalesce_into_one_fire_and_are_audited(
+    tmp_path: Path, model
+) -> None:
+    home = tmp_path / "home"
+    write_config(home, base_url=model.base_url, jobs=[{"id": "e", "goal": "g", "every_sec": 60}])
+    last = time.time() - 3600 - 30
+    write_ledger(home, {"e": {"trigger": "every:60", "last_instant": last, "in_flight": []}})
+    done = run_scoot(home, "schedule", "run", "--ticks", "1")
+    assert done.returncode == 0, done.stderr
+    (row,) = runs(home)
+    assert abs(row["instant"] - (last + 3600)) < 1e-3  # the latest instant, on the grid
+    (missed,) = [r for r in read_jsonl(home / "logs" / "audit.jsonl") if r["kind"] == "job_missed"]
+    assert missed["count"] == 59
+    assert missed["first_instant"] == pytest.approx(last + 60)
+
+
+@pytest.mark.parametrize(("catch_up", "fired"), [("skip", 0), ("once", 1)])
+def test_catch_up_decides_about_instants_missed_while_down(
+    tmp_path: Path, model, catch_up: str, fired: int
+) -> None:
+    home = tmp_path / "home"
+    now = time.time()
+    # A daily job whose last run was two days ago; today's instant is hours old.
+    hour = (time.gmtime(now).tm_hour - 3) % 24
+    cron = f"0 {hour} * * *"
+    write_config(
+        home,
+        base_url=model.base_url,
+        jobs=[{"id": "d", "goal": "g", "cron": cron, "catch_up": catch_up}],
+    )
+    write_ledger(
+        home,
+        {
+            "d": {
+                "trigger": f"cron:{cron}",
+                "last_instant": now - 2 * 86400 - 4 * 3600,
+                "in_flight": [],
+            }
+        },
+    )
+    done = run_scoot(home, "schedule", "run", "--ticks", "1")
+    assert done.returncode == 0, done.stderr
+    assert len(runs(home)) == fired
+    kinds = audit_kinds(home)
+    assert "job_missed" in kinds
