@@ -505,6 +505,8 @@ def _kubernetes_units(
     container: dict[str, Any] = {
         "name": "scoot",
         "image": image,
+        # Explicit, so an image loaded into the nodes (kind, minikube) works even as :latest.
+        "imagePullPolicy": "IfNotPresent",
         "command": _trigger_argv(scoot_bin, job.id),
         "env": [
             {"name": "SCOOT_HOME", "value": home_path},

@@ -7,6 +7,7 @@ import signal
 import socket
 import statistics
 import struct
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from scoot.sdnotify import Notifier
 from scoot.testing.model_server import ScriptedModel
 from tests.helpers import start_scoot, stop, write_config
 
+UNIT_DIR = Path(__file__).resolve().parent.parent / "deploy" / "systemd"
 Datagram = tuple[float, int, dict[str, str]]  # (monotonic arrival, sender pid, fields)
 
 
@@ -181,7 +183,10 @@ def test_daemon_notifies_ready_watchdog_reload_and_stop(
             assert max(gaps) < 0.4, f"a gap reached the whole watchdog period: {gaps}"
             assert any("STATUS" in fields for _, _, fields in listener.received)
 
-            proc.send_signal(signal.SIGHUP)
+            # `systemctl reload` runs the unit's ExecReload with $MAINPID set: run that very line.
+            reload_line = (UNIT_DIR / "scoot.service").read_text().split("\nExecReload=")[1]
+            reload_argv = reload_line.split("\n")[0].replace("$MAINPID", str(proc.pid)).split()
+            assert subprocess.run(reload_argv, timeout=10, check=False).returncode == 0
             listener.wait_for(lambda f: f.get("RELOADING") == "1", timeout=5)
             listener.wait_for(lambda f: f.get("READY") == "1", timeout=5)
 
@@ -197,5 +202,7 @@ def test_daemon_notifies_ready_watchdog_reload_and_stop(
         if {"READY", "RELOADING", "STOPPING"} & fields.keys()
     ]
     assert order == ["READY", "RELOADING", "READY", "STOPPING"], order
+    # What journalctl shows: the daemon's own lines on stdout.
+    assert "[scoot] daemon started" in out and "[scoot] daemon stopped" in out, out
     # NotifyAccess=main: every datagram must come from the daemon process itself.
     assert {pid for _, pid, _ in listener.received} == {proc.pid}, (out, err)

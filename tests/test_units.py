@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
+import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from scoot.config import ScheduleConfig
-from scoot.export import SYSTEM_HARDENING, USER_HARDENING
+from scoot.export import SYSTEM_HARDENING, USER_HARDENING, export_jobs
+from scoot.jobs import validate_jobs
+from scoot.testing.model_server import ScriptedModel
+from tests import test_sdnotify
 
 ROOT = Path(__file__).resolve().parent.parent
 SYSTEMD_DIR = ROOT / "deploy" / "systemd"
@@ -300,3 +306,362 @@ def test_containerfile_builds_a_non_root_scoot_image() -> None:
     # USER comes after the last RUN, so nothing at run time is root.
     order = [name.upper() for name, *_ in instructions]
     assert max(i for i, n in enumerate(order) if n == "RUN") < order.index("USER")
+
+
+# --- docs/systemd.md, command by command --------------------------------------------------------
+#
+# Every command in the guide's `sh` blocks has a mirror here: the same command
+# run locally where it can be (the scoot commands, with /var/lib/scoot mapped to
+# a temporary directory and `sudo -u scoot` dropped), and otherwise the check of
+# what the command relies on (a unit it installs verifies, a name it uses exists).
+
+DOCS = ROOT / "docs"
+SETUP_COMMAND = (
+    "sudo -u scoot scoot --scoot-home /var/lib/scoot setup --non-interactive "
+    "--enable-schedule --base-url http://127.0.0.1:11434/v1"
+)
+
+
+def doc_commands(path: Path) -> list[str]:
+    """The commands of a Markdown file's `sh` blocks, continuation lines joined."""
+    commands: list[str] = []
+    inside = False
+    pending = ""
+    for line in path.read_text().splitlines():
+        if line.strip().startswith("```"):
+            inside = line.strip() == "```sh"
+            continue
+        if not inside or not line.strip() or line.lstrip().startswith("#"):
+            continue
+        pending += line.strip()
+        if pending.endswith("\\"):
+            pending = pending[:-1].strip() + " "
+            continue
+        commands.append(pending)
+        pending = ""
+    return commands
+
+
+def local_argv(command: str, mapping: dict[str, Path]) -> list[str]:
+    """A documented command as argv to run here: no sudo, real scoot, paths mapped."""
+    for prefix in ("sudo -u scoot ", "sudo "):
+        if command.startswith(prefix):
+            command = command[len(prefix) :]
+            break
+    argv = shlex.split(command)
+    if argv[0] == "scoot":
+        argv[0] = installed_scoot()
+    mapped = []
+    for arg in argv:
+        for documented, local in sorted(mapping.items(), key=lambda item: -len(item[0])):
+            if arg == documented or arg.startswith(documented + "/"):
+                arg = str(local) + arg[len(documented) :]
+                break
+        mapped.append(arg)
+    return mapped
+
+
+def run_local(
+    argv: list[str], *, home: Path | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SCOOT_")}
+    environment.pop("NOTIFY_SOCKET", None)
+    environment.update(env)
+    return subprocess.run(
+        argv,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=home,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def cli_has_export() -> bool:
+    done = run_local([installed_scoot(), "schedule", "export", "--help"])
+    return done.returncode == 0
+
+
+def require_cli_export() -> None:
+    if not cli_has_export():
+        reason = "`scoot schedule export` is not part of the command line yet"
+        print(f"SKIP: {reason}")
+        pytest.skip(reason)
+
+
+class DocContext:
+    """One runtime directory walked through the guide's steps, shared by the mirrors."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.home = root / "var-lib-scoot"
+        self._provisioned = False
+        self._tick: subprocess.CompletedProcess[str] | None = None
+
+    @property
+    def mapping(self) -> dict[str, Path]:
+        return {"/var/lib/scoot": self.home, "/tmp/scoot-units": self.root / "scoot-units"}
+
+    def scoot(self, command: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return run_local(
+            local_argv(command, self.mapping), home=self.root, HOME=str(self.root), **env
+        )
+
+    def provisioned(self) -> Path:
+        """The home after `install -d` and the documented `setup`, with one job added."""
+        if not self._provisioned:
+            self.home.mkdir(mode=0o700)
+            done = self.scoot(SETUP_COMMAND)
+            assert done.returncode == 0, done.stderr
+            with (self.home / "config.toml").open("a") as config:
+                config.write(
+                    '\n[[schedule.jobs]]\nid = "disk-report"\n'
+                    'goal = "Report the five largest directories under /var/log"\n'
+                    'cron = "* * * * *"\ntimeout_sec = 60\n'
+                )
+            self._provisioned = True
+        return self.home
+
+    def tick(self) -> subprocess.CompletedProcess[str]:
+        """What scoot-schedule.service runs, run here once against a scripted model."""
+        if self._tick is None:
+            home = self.provisioned()
+            exec_start = one(load(SYSTEMD_DIR, "scoot-schedule.service"), "Service", "ExecStart")
+            argv = [installed_scoot(), *exec_start.split()[1:]]
+            with ScriptedModel({"default": [{"final": "disk report ok"}]}) as model:
+                self._tick = run_local(
+                    argv,
+                    home=home,
+                    SCOOT_HOME=str(home),
+                    SCOOT_BACKEND_BASE_URL=model.base_url,
+                    HOME=str(self.root),
+                )
+        return self._tick
+
+
+def _verify_copies(ctx: DocContext, directory: Path, names: tuple[str, ...], *, user: bool) -> None:
+    systemd_analyze()
+    folder = ctx.root / f"verify-{len(list(ctx.root.glob('verify-*')))}"
+    copies = [
+        verifiable_copy((directory / name).read_text(), folder, name, installed_scoot())
+        for name in names
+    ]
+    assert verify_problems(copies, user=user, runtime_dir=ctx.root / "rt") == []
+
+
+def mirror_install(command: str, ctx: DocContext) -> None:
+    # pip puts console scripts next to the environment's python; the link is what units start.
+    assert Path(installed_scoot()).parent == Path(sys.executable).parent
+    assert 'scoot = "scoot.cli:main"' in (ROOT / "pyproject.toml").read_text()
+    if command.startswith("sudo ln -s"):
+        target = command.split()[-1]
+        for directory in (SYSTEMD_DIR,):
+            for name in ("scoot.service", "scoot-schedule.service"):
+                assert one(load(directory, name), "Service", "ExecStart").split()[0] == target
+
+
+def mirror_useradd(command: str, ctx: DocContext) -> None:
+    argv = shlex.split(command)
+    user, home = argv[-1], argv[argv.index("--home-dir") + 1]
+    for name in ("scoot.service", "scoot-schedule.service"):
+        unit = load(SYSTEMD_DIR, name)
+        assert one(unit, "Service", "User") == user
+        assert f"SCOOT_HOME={home}" in unit["Service"]["Environment"]
+        assert home == "/var/lib/" + one(unit, "Service", "StateDirectory")
+
+
+def mirror_install_dir(command: str, ctx: DocContext) -> None:
+    argv = shlex.split(command)
+    assert argv[argv.index("-m") + 1] == one(
+        load(SYSTEMD_DIR, "scoot.service"), "Service", "StateDirectoryMode"
+    )
+    assert argv[argv.index("-o") + 1] == one(load(SYSTEMD_DIR, "scoot.service"), "Service", "User")
+    local = ctx.root / "install-d" / "var" / "lib" / "scoot"
+    done = run_local(["install", "-d", "-m", "0700", str(local)])
+    assert done.returncode == 0 and stat.S_IMODE(local.stat().st_mode) == 0o700
+
+
+def mirror_setup(command: str, ctx: DocContext) -> None:
+    home = ctx.provisioned()
+    assert command == SETUP_COMMAND
+    config = (home / "config.toml").read_text()
+    assert re.search(r"^enabled = true", config, re.MULTILINE), config
+    assert stat.S_IMODE((home / "config.toml").stat().st_mode) == 0o600
+
+
+def mirror_scoot(expect: str) -> Callable[[str, DocContext], None]:
+    """Run the documented scoot command here; it must succeed and print `expect`."""
+
+    def mirror(command: str, ctx: DocContext) -> None:
+        ctx.provisioned()
+        if "schedule history" in command:
+            assert ctx.tick().returncode == 0
+        done = ctx.scoot(command)
+        assert done.returncode == 0, done.stderr
+        assert expect in done.stdout, done.stdout
+
+    return mirror
+
+
+def mirror_install_units(command: str, ctx: DocContext) -> None:
+    names = tuple(Path(arg).name for arg in shlex.split(command)[4:-1])
+    assert shlex.split(command)[-1] == "/etc/systemd/system/"
+    _verify_copies(ctx, SYSTEMD_DIR, names, user=False)
+
+
+def mirror_verify(command: str, ctx: DocContext) -> None:
+    _verify_copies(ctx, SYSTEMD_DIR, (Path(command.split()[-1]).name,), user=False)
+
+
+def mirror_daemon_reload(command: str, ctx: DocContext) -> None:
+    user = "--user" in command
+    _verify_copies(ctx, USER_DIR if user else SYSTEMD_DIR, UNIT_NAMES, user=user)
+
+
+def mirror_enable(command: str, ctx: DocContext) -> None:
+    unit_name = command.split()[-1]
+    user = "--user" in command
+    unit = load(USER_DIR if user else SYSTEMD_DIR, unit_name)
+    wanted = (
+        "timers.target"
+        if unit_name.endswith(".timer")
+        else ("default.target" if user else "multi-user.target")
+    )
+    assert one(unit, "Install", "WantedBy") == wanted
+    if unit_name == "scoot-schedule.timer":
+        tick = ctx.tick()  # what each activation of the timer runs
+        assert tick.returncode == 0, tick.stderr
+        assert "job disk-report OK" in tick.stdout + tick.stderr
+    else:
+        # Starting the daemon as systemd does is tests/test_sdnotify.py's end-to-end test.
+        assert callable(test_sdnotify.test_daemon_notifies_ready_watchdog_reload_and_stop)
+        assert one(unit, "Service", "Type") == "notify"
+
+
+def mirror_daemon_lifecycle(command: str, ctx: DocContext) -> None:
+    # status (STATUS=), reload (ExecReload run for real), stop (SIGTERM, exit 0) and the
+    # journal (the daemon's stdout) are all exercised by the sd_notify end-to-end test.
+    assert callable(test_sdnotify.test_daemon_notifies_ready_watchdog_reload_and_stop)
+    unit = load(SYSTEMD_DIR, "scoot.service")
+    assert "StandardOutput" not in unit["Service"], "the journal must get the daemon's lines"
+    assert one(unit, "Service", "KillMode") == "mixed"
+
+
+def mirror_list_timers(command: str, ctx: DocContext) -> None:
+    spec = one(load(SYSTEMD_DIR, command.split()[-1]), "Timer", "OnCalendar")
+    assert len(calendar_elapses([spec], datetime(2025, 1, 1, 0, 0, 30, tzinfo=UTC), 2)) == 2
+
+
+def mirror_tick_journal(command: str, ctx: DocContext) -> None:
+    tick = ctx.tick()
+    assert "[scoot]" in tick.stdout + tick.stderr
+
+
+def mirror_user_files(command: str, ctx: DocContext) -> None:
+    user_home = ctx.root / "user-home"
+    if command.startswith("mkdir"):
+        argv = ["mkdir", "-p", str(user_home / ".config" / "systemd" / "user")]
+    else:
+        source = ROOT / shlex.split(command)[1]
+        argv = ["cp", str(source), str(user_home / ".config" / "systemd" / "user") + "/"]
+        (user_home / ".config" / "systemd" / "user").mkdir(parents=True, exist_ok=True)
+    assert run_local(argv).returncode == 0
+    if command.startswith("cp"):
+        copied = user_home / ".config" / "systemd" / "user" / "scoot.service"
+        assert copied.read_text() == (USER_DIR / "scoot.service").read_text()
+        _verify_copies(ctx, copied.parent, ("scoot.service",), user=True)
+
+
+def mirror_linger(command: str, ctx: DocContext) -> None:
+    # Lingering starts the user's default.target at boot, which the user daemon is wanted by.
+    assert one(load(USER_DIR, "scoot.service"), "Install", "WantedBy") == "default.target"
+
+
+def mirror_user_journal(command: str, ctx: DocContext) -> None:
+    assert "StandardOutput" not in load(USER_DIR, "scoot.service")["Service"]
+
+
+def mirror_export(command: str, ctx: DocContext) -> None:
+    require_cli_export()
+    ctx.provisioned()
+    done = ctx.scoot(command)
+    assert done.returncode == 0, done.stderr
+    out = ctx.mapping["/tmp/scoot-units"]
+    names = ("scoot-job-disk-report.service", "scoot-job-disk-report.timer")
+    assert sorted(path.name for path in out.iterdir()) == sorted(names)
+    _verify_copies(ctx, out, names, user=False)
+
+
+def mirror_install_exported(command: str, ctx: DocContext) -> None:
+    jobs = validate_jobs([{"id": "disk-report", "goal": "g", "cron": "0 6 * * *"}]).jobs
+    result = export_jobs(
+        jobs, fmt="systemd", home_path="/var/lib/scoot", now=0, default_timeout_sec=600
+    )
+    sources = [Path(arg).name for arg in shlex.split(command)[4:-1]]
+    assert sorted(sources) == sorted(result.files)
+
+
+def mirror_enable_exported(command: str, ctx: DocContext) -> None:
+    jobs = validate_jobs([{"id": "disk-report", "goal": "g", "cron": "0 6 * * *"}]).jobs
+    result = export_jobs(
+        jobs, fmt="systemd", home_path="/var/lib/scoot", now=0, default_timeout_sec=600
+    )
+    timer = parse_unit(result.files[command.split()[-1]])
+    assert timer["Install"]["WantedBy"] == ["timers.target"]
+
+
+def mirror_disable(command: str, ctx: DocContext) -> None:
+    for name in command.split()[4:]:
+        assert (SYSTEMD_DIR / name).exists(), name
+
+
+SYSTEMD_DOC_MIRRORS: dict[str, Callable[[str, DocContext], None]] = {
+    "sudo python3 -m venv /opt/scoot": mirror_install,
+    "sudo /opt/scoot/bin/pip install .": mirror_install,
+    "sudo ln -s /opt/scoot/bin/scoot /usr/local/bin/scoot": mirror_install,
+    "sudo useradd --system --home-dir /var/lib/scoot --shell /usr/sbin/nologin scoot": mirror_useradd,
+    "sudo install -d -m 0700 -o scoot -g scoot /var/lib/scoot": mirror_install_dir,
+    SETUP_COMMAND: mirror_setup,
+    "sudo -u scoot scoot --scoot-home /var/lib/scoot schedule list": mirror_scoot("disk-report"),
+    "sudo install -m 0644 deploy/systemd/scoot.service /etc/systemd/system/": mirror_install_units,
+    "sudo systemd-analyze verify /etc/systemd/system/scoot.service": mirror_verify,
+    "sudo systemctl daemon-reload": mirror_daemon_reload,
+    "sudo systemctl enable --now scoot.service": mirror_enable,
+    "systemctl status scoot.service": mirror_daemon_lifecycle,
+    "sudo -u scoot scoot --scoot-home /var/lib/scoot daemon status": mirror_scoot("daemon:"),
+    "sudo systemctl reload scoot.service": mirror_daemon_lifecycle,
+    "sudo systemctl stop scoot.service": mirror_daemon_lifecycle,
+    "sudo install -m 0644 deploy/systemd/scoot-schedule.service deploy/systemd/scoot-schedule.timer /etc/systemd/system/": mirror_install_units,
+    "sudo systemctl enable --now scoot-schedule.timer": mirror_enable,
+    "systemctl list-timers scoot-schedule.timer": mirror_list_timers,
+    "journalctl -u scoot-schedule.service": mirror_tick_journal,
+    "sudo -u scoot scoot --scoot-home /var/lib/scoot schedule history": mirror_scoot("disk-report"),
+    "mkdir -p ~/.config/systemd/user": mirror_user_files,
+    "cp deploy/systemd/user/scoot.service ~/.config/systemd/user/": mirror_user_files,
+    "systemctl --user daemon-reload": mirror_daemon_reload,
+    "systemctl --user enable --now scoot.service": mirror_enable,
+    'loginctl enable-linger "$USER"': mirror_linger,
+    "journalctl --user -u scoot.service": mirror_user_journal,
+    "journalctl -u scoot.service -f": mirror_daemon_lifecycle,
+    "sudo -u scoot scoot --scoot-home /var/lib/scoot schedule export --format systemd --out /tmp/scoot-units": mirror_export,
+    "sudo install -m 0644 /tmp/scoot-units/scoot-job-disk-report.service /tmp/scoot-units/scoot-job-disk-report.timer /etc/systemd/system/": mirror_install_exported,
+    "sudo systemctl enable --now scoot-job-disk-report.timer": mirror_enable_exported,
+    "sudo systemctl disable --now scoot.service scoot-schedule.timer": mirror_disable,
+}
+
+
+@pytest.fixture(scope="module")
+def doc_context(tmp_path_factory: pytest.TempPathFactory) -> DocContext:
+    return DocContext(tmp_path_factory.mktemp("systemd-doc"))
+
+
+def test_every_command_in_the_systemd_guide_has_a_mirror() -> None:
+    commands = doc_commands(DOCS / "systemd.md")
+    assert set(commands) == set(SYSTEMD_DOC_MIRRORS), set(commands) ^ set(SYSTEMD_DOC_MIRRORS)
+
+
+@pytest.mark.parametrize("command", list(SYSTEMD_DOC_MIRRORS))
+def test_systemd_guide_command(command: str, doc_context: DocContext) -> None:
+    SYSTEMD_DOC_MIRRORS[command](command, doc_context)
