@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import stat
+import subprocess
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,11 +45,17 @@ from scoot.export import (
     write_export,
 )
 from scoot.jobs import Job, validate_jobs
+from scoot.testing.model_server import ScriptedModel
 from tests.test_units import (
     calendar_elapses,
+    doc_commands,
     installed_scoot,
+    local_argv,
     parse_unit,
+    require_cli_export,
+    run_local,
     systemd_analyze,
+    test_containerfile_builds_a_non_root_scoot_image,
     verifiable_copy,
     verify_problems,
 )
@@ -650,3 +659,217 @@ def test_the_volume_claim_and_shell_pod_fit_the_cronjobs() -> None:
     )
     containerfile = (ROOT / "deploy" / "container" / "Containerfile").read_text()
     assert f"--uid {KUBERNETES_UID}" in containerfile
+
+
+# --- docs/kubernetes.md and deploy/container/README.md, command by command ----------------------
+#
+# A cluster is not at hand, so each kubectl or podman command is mirrored by
+# what it relies on (the manifest it applies parses and names what the others
+# use); the scoot, sed and install commands run here for real.
+
+IMAGE = "registry.example.com/scoot:1"
+K8S_DOCS = (ROOT / "docs" / "kubernetes.md", ROOT / "deploy" / "container" / "README.md")
+EXAMPLE_JOB = {
+    "id": "disk-report",
+    "goal": "Report the five largest directories under /var/log",
+    "cron": "0 6 * * *",
+    "timeout_sec": 300,
+}
+
+
+def example_cronjob() -> dict[str, Any]:
+    return read_yaml((ROOT / "deploy" / "kubernetes" / "cronjob-example.yaml").read_text())
+
+
+def pod_spec_of(cronjob: dict[str, Any]) -> dict[str, Any]:
+    return cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+
+
+def shell_pod() -> dict[str, Any]:
+    return read_yaml((ROOT / "deploy" / "kubernetes" / "shell-pod.yaml").read_text())
+
+
+class K8sDocContext:
+    """A local stand-in for the volume: /var/lib/scoot mapped to a temporary directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.volume = root / "volume"
+        self.volume.mkdir()
+
+    @property
+    def mapping(self) -> dict[str, Path]:
+        return {"/var/lib/scoot": self.volume, "k8s": self.root / "k8s", "config.toml": self.config}
+
+    @property
+    def config(self) -> Path:
+        path = self.root / "config.toml"
+        if not path.exists():
+            toml = "\n".join(f"{key} = {json.dumps(value)}" for key, value in EXAMPLE_JOB.items())
+            path.write_text(f"[schedule]\nenabled = false\n\n[[schedule.jobs]]\n{toml}\n")
+        return path
+
+    def home(self) -> Path:
+        """The volume after the guide's `install -d` and `kubectl cp` steps."""
+        home = self.volume / "home"
+        home.mkdir(mode=0o700, exist_ok=True)
+        if not (home / "config.toml").exists():
+            (home / "config.toml").write_bytes(self.config.read_bytes())
+        return home
+
+
+def mirror_build(command: str, ctx: K8sDocContext) -> None:
+    argv = shlex.split(command)
+    assert argv[argv.index("-f") + 1] == "deploy/container/Containerfile"
+    assert argv[-1] == "."
+    tag = argv[argv.index("-t") + 1]
+    assert tag in (IMAGE, "scoot:latest")
+    test_containerfile_builds_a_non_root_scoot_image()
+
+
+def mirror_push(command: str, ctx: K8sDocContext) -> None:
+    assert command.split()[-1] == IMAGE  # the tag built above and exported below
+
+
+def mirror_apply_claim(command: str, ctx: K8sDocContext) -> None:
+    claim = read_yaml((ROOT / command.split()[-1]).read_text())
+    assert claim["kind"] == "PersistentVolumeClaim"
+    (volume,) = [
+        v for v in pod_spec_of(example_cronjob())["volumes"] if "persistentVolumeClaim" in v
+    ]
+    assert volume["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+
+
+def mirror_secret(command: str, ctx: K8sDocContext) -> None:
+    argv = shlex.split(command)
+    name = argv[4]
+    key = argv[5].split("=", 2)[1]
+    (container,) = pod_spec_of(example_cronjob())["containers"]
+    refs = [item["valueFrom"]["secretKeyRef"] for item in container["env"] if "valueFrom" in item]
+    assert refs == [{"name": name, "key": key, "optional": True}]
+    assert '"$OPENAI_API_KEY"' in command  # the default [backend] api_key_env
+
+
+def mirror_shell_pod(command: str, ctx: K8sDocContext) -> None:
+    left, right = command.split(" | ")
+    argv = shlex.split(left)
+    argv[-1] = str(ROOT / argv[-1])
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=True)
+    pod = read_yaml(done.stdout)
+    assert pod["kind"] == "Pod" and pod["spec"]["containers"][0]["image"] == IMAGE
+    assert right == "kubectl apply -f -"
+
+
+def mirror_pod_name(command: str, ctx: K8sDocContext) -> None:
+    name = command.split()[-1].removeprefix("pod/")
+    assert name == shell_pod()["metadata"]["name"]
+
+
+def mirror_make_home(command: str, ctx: K8sDocContext) -> None:
+    argv = shlex.split(command)
+    assert argv[2] == shell_pod()["metadata"]["name"]
+    assert argv[-1] == KUBERNETES_HOME
+    (mount,) = shell_pod()["spec"]["containers"][0]["volumeMounts"]
+    assert KUBERNETES_HOME.startswith(mount["mountPath"] + "/")
+    local = local_argv(" ".join(argv[4:]), ctx.mapping)
+    assert subprocess.run(local, timeout=10, check=False).returncode == 0
+    assert stat.S_IMODE((ctx.volume / "home").stat().st_mode) == 0o700
+
+
+def mirror_copy_config(command: str, ctx: K8sDocContext) -> None:
+    source, target = shlex.split(command)[2:]
+    pod, _, path = target.partition(":")
+    assert pod == shell_pod()["metadata"]["name"]
+    assert path == f"{KUBERNETES_HOME}/config.toml"
+    assert source == "config.toml"
+    assert (ctx.home() / "config.toml").read_text() == ctx.config.read_text()
+
+
+def mirror_schedule_list(command: str, ctx: K8sDocContext) -> None:
+    ctx.home()
+    argv = local_argv(command.split(" -- ", 1)[1], ctx.mapping)
+    done = run_local(argv, home=ctx.root, HOME=str(ctx.root))
+    assert done.returncode == 0, done.stderr
+    assert "disk-report" in done.stdout
+
+
+def mirror_export_cli(command: str, ctx: K8sDocContext) -> None:
+    require_cli_export()
+    home = ctx.home()
+    done = run_local(local_argv(command, ctx.mapping), home=ctx.root, SCOOT_HOME=str(home))
+    assert done.returncode == 0, done.stderr
+    written = read_yaml((ctx.root / "k8s" / "scoot-job-disk-report.yaml").read_text())
+    assert pod_spec_of(written)["containers"][0]["image"] == IMAGE
+    assert written["spec"]["schedule"] == "0 6 * * *"
+
+
+def mirror_apply_export(command: str, ctx: K8sDocContext) -> None:
+    result = kubernetes(EXAMPLE_JOB, {"id": "hourly", "every_sec": 3600}, image=IMAGE)
+    for name, text in result.files.items():
+        assert name.endswith(".yaml") and read_yaml(text)["kind"] == "CronJob"
+
+
+def mirror_get_cronjobs(command: str, ctx: K8sDocContext) -> None:
+    key, value = command.split("-l ", 1)[1].split("=")
+    assert example_cronjob()["metadata"]["labels"][key] == value
+
+
+def mirror_create_job(command: str, ctx: K8sDocContext) -> None:
+    cronjob_name = command.split("--from=cronjob/", 1)[1].split()[0]
+    assert (
+        cronjob_name == kubernetes_name(EXAMPLE_JOB["id"]) == example_cronjob()["metadata"]["name"]
+    )
+
+
+def mirror_logs(command: str, ctx: K8sDocContext) -> None:
+    # What the pod runs, run here: its container command, against the volume, with a model.
+    home = ctx.home()
+    (container,) = pod_spec_of(example_cronjob())["containers"]
+    argv = [installed_scoot(), *container["command"][1:]]
+    env = {item["name"]: item["value"] for item in container["env"] if "value" in item}
+    assert env["SCOOT_HOME"] == KUBERNETES_HOME
+    with ScriptedModel({"default": [{"final": "disk report ok"}]}) as model:
+        done = run_local(
+            argv,
+            home=ctx.root,
+            SCOOT_HOME=str(home),
+            SCOOT_BACKEND_BASE_URL=model.base_url,
+            HOME=str(ctx.root),
+        )
+    assert done.returncode == 0, done.stderr
+    assert "disk report ok" in done.stdout + done.stderr
+
+
+K8S_DOC_MIRRORS: dict[str, Callable[[str, K8sDocContext], None]] = {
+    f"podman build -f deploy/container/Containerfile -t {IMAGE} .": mirror_build,
+    "podman build -f deploy/container/Containerfile -t scoot:latest .": mirror_build,
+    f"podman push {IMAGE}": mirror_push,
+    "kubectl apply -f deploy/kubernetes/pvc.yaml": mirror_apply_claim,
+    'kubectl create secret generic scoot-backend --from-literal=api-key="$OPENAI_API_KEY"': mirror_secret,
+    f'sed \'s#"scoot:latest"#"{IMAGE}"#\' deploy/kubernetes/shell-pod.yaml | kubectl apply -f -': mirror_shell_pod,
+    "kubectl wait --for=condition=Ready pod/scoot-shell": mirror_pod_name,
+    "kubectl exec scoot-shell -- install -d -m 0700 /var/lib/scoot/home": mirror_make_home,
+    "kubectl cp config.toml scoot-shell:/var/lib/scoot/home/config.toml": mirror_copy_config,
+    "kubectl exec scoot-shell -- scoot --scoot-home /var/lib/scoot/home schedule list": mirror_schedule_list,
+    "kubectl delete pod scoot-shell": mirror_pod_name,
+    f"scoot schedule export --format kubernetes --image {IMAGE} --out k8s/": mirror_export_cli,
+    "kubectl apply -f k8s/": mirror_apply_export,
+    "kubectl get cronjobs -l app.kubernetes.io/name=scoot": mirror_get_cronjobs,
+    "kubectl create job --from=cronjob/scoot-job-disk-report disk-report-now": mirror_create_job,
+    "kubectl logs job/disk-report-now": mirror_logs,
+}
+
+
+@pytest.fixture(scope="module")
+def k8s_doc_context(tmp_path_factory: pytest.TempPathFactory) -> K8sDocContext:
+    return K8sDocContext(tmp_path_factory.mktemp("kubernetes-doc"))
+
+
+def test_every_command_in_the_kubernetes_guide_has_a_mirror() -> None:
+    commands = {command for path in K8S_DOCS for command in doc_commands(path)}
+    assert commands == set(K8S_DOC_MIRRORS), commands ^ set(K8S_DOC_MIRRORS)
+
+
+@pytest.mark.parametrize("command", list(K8S_DOC_MIRRORS))
+def test_kubernetes_guide_command(command: str, k8s_doc_context: K8sDocContext) -> None:
+    K8S_DOC_MIRRORS[command](command, k8s_doc_context)
