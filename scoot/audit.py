@@ -108,7 +108,13 @@ def set_aside_torn_tail(path: Path) -> int:
 
 
 class AuditLog:
-    """Appends audit events; `path=None` (audit.to_file = false) keeps them in memory only."""
+    """Appends audit events; `path=None` (audit.to_file = false) keeps them in memory only.
+
+    Every append holds an flock on `<path>.lock` (a file that is never
+    rotated), so appends from several processes, rotation and `seq` stay
+    consistent. Before each write the descriptor is checked against the
+    name: if another process rotated the file, it is reopened.
+    """
 
     def __init__(
         self,
@@ -118,31 +124,58 @@ class AuditLog:
         level: str = "info",
         clock: Callable[[], float] = time.time,
         on_error: Callable[[str], None] | None = None,
+        max_bytes: int = 0,
+        keep: int = 5,
     ) -> None:
         self.path = path
         self.redactor = redactor or Redactor()
         self.level = level
         self._clock = clock
         self._on_error = on_error
+        self.max_bytes = max_bytes  # 0: never rotate
+        self.keep = keep
         self._fd: int | None = None
+        self._lock_fd: int | None = None
         self._seq = 0
         self._known_size = -1
         self.torn_bytes = 0
         self.write_errors = 0
         self._failing = False
 
-    def _open(self) -> int:
-        if self._fd is None:
-            assert self.path is not None
-            self._fd = os.open(
-                self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600
-            )
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+    @property
+    def lock_path(self) -> Path:
+        assert self.path is not None
+        return self.path.with_name(self.path.name + ".lock")
+
+    def _lock(self) -> int:
+        if self._lock_fd is None:
+            self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        return self._lock_fd
+
+    def _current_fd(self) -> int:
+        """The descriptor of the file now named `path` (reopened after a rotation)."""
+        assert self.path is not None
+        if self._fd is not None:
             try:
-                self.torn_bytes = set_aside_torn_tail(self.path)
-            finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                if os.fstat(self._fd).st_ino == os.stat(self.path).st_ino:
+                    return self._fd
+            except FileNotFoundError:
+                pass
+            os.close(self._fd)
+            self._fd = None
+            self._known_size = -1
+        first_open = self.torn_bytes == 0 and self._known_size == -1
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        if first_open:
+            self.torn_bytes = set_aside_torn_tail(self.path)
         return self._fd
+
+    def _last_seq(self) -> int:
+        assert self.path is not None
+        from scoot.retention import generation
+
+        return last_seq_in(self.path) or last_seq_in(generation(self.path, 1))
 
     def event(
         self,
@@ -172,19 +205,11 @@ class AuditLog:
             record["seq"] = self._seq
             return record
         try:
-            fd = self._open()
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            lock = self._lock()
             try:
-                size = os.fstat(fd).st_size
-                if size != self._known_size:
-                    self._seq = last_seq_in(self.path)
-                self._seq += 1
-                record["seq"] = self._seq
-                line = orjson.dumps(record) + b"\n"
-                write_all(fd, line)
-                self._known_size = size + len(line)
+                self._append(record)
             finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+                fcntl.flock(lock, fcntl.LOCK_UN)
             if self._failing:
                 self._failing = False
                 self._report(f"audit log {self.path} is writable again")
@@ -194,9 +219,37 @@ class AuditLog:
             if not self._failing:
                 self._failing = True
                 self._report(
-                    f"cannot write audit log {self.path}: {exc.strerror}; events are lost until it recovers"
+                    f"cannot write audit log {self.path}: {exc.strerror}; "
+                    "events are lost until it recovers"
                 )
         return record
+
+    def _append(self, record: dict[str, Any]) -> None:
+        """Write one line under the lock: rotate first if it would not fit, never half a line."""
+        assert self.path is not None
+        fd = self._current_fd()
+        size = os.fstat(fd).st_size
+        if size != self._known_size:
+            self._seq = self._last_seq()
+        record["seq"] = self._seq + 1
+        line = orjson.dumps(record) + b"\n"
+        if self.max_bytes and size and size + len(line) > self.max_bytes:
+            from scoot.retention import gaps_path_for, rotate
+
+            rotate(self.path, self.keep, gaps=gaps_path_for(self.path), stream="audit")
+            fd = self._current_fd()
+            size = 0
+        try:
+            write_all(fd, line)
+        except OSError:
+            # A short write (ENOSPC) must not leave half a line behind.
+            try:
+                os.ftruncate(fd, size)
+            except OSError:
+                pass
+            raise
+        self._seq += 1
+        self._known_size = size + len(line)
 
     def _report(self, text: str) -> None:
         if self._on_error:
@@ -215,17 +268,30 @@ class AuditLog:
             self.sync()
             os.close(self._fd)
             self._fd = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
 
 class SessionLog:
-    """Appends one run's transcript to state/sessions/<session_id>.jsonl."""
+    """Appends one run's transcript to state/sessions/<session_id>.jsonl, rotating by size."""
 
     def __init__(
-        self, directory: Path, redactor: Redactor, clock: Callable[[], float] = time.time
+        self,
+        directory: Path,
+        redactor: Redactor,
+        clock: Callable[[], float] = time.time,
+        *,
+        max_bytes: int = 0,
+        keep: int = 5,
+        gaps: Path | None = None,
     ) -> None:
         self.directory = directory
         self.redactor = redactor
         self._clock = clock
+        self.max_bytes = max_bytes
+        self.keep = keep
+        self.gaps = gaps
 
     def path_of(self, session_id: str) -> Path:
         return self.directory / f"{session_id}.jsonl"
@@ -237,18 +303,35 @@ class SessionLog:
             "role": role,
             "content": self.redactor.text(content),
         }
+        line = orjson.dumps(record) + b"\n"
+        path = self.path_of(session_id)
         try:
-            fd = os.open(
-                self.path_of(session_id),
-                os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
-                0o600,
-            )
+            lock = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError:
             return False
         try:
-            write_all(fd, orjson.dumps(record) + b"\n")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self.max_bytes and self.gaps is not None:
+                try:
+                    size = path.stat().st_size
+                except FileNotFoundError:
+                    size = 0
+                if size and size + len(line) > self.max_bytes:
+                    from scoot.retention import rotate
+
+                    rotate(path, self.keep, gaps=self.gaps, stream=f"session:{session_id}")
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                size = os.fstat(fd).st_size
+                try:
+                    write_all(fd, line)
+                except OSError:
+                    os.ftruncate(fd, size)  # never half a line
+                    raise
+            finally:
+                os.close(fd)
         except OSError:
             return False
         finally:
-            os.close(fd)
+            os.close(lock)
         return True

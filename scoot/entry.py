@@ -18,6 +18,7 @@ from scoot.jobs import JOB_ID_PATTERN
 from scoot.ledger import Ledger
 from scoot.policy import effective_unattended_mode, is_known_mode
 from scoot.recorder import Recorder
+from scoot.retention import gaps_path_for
 from scoot.runner import Outcome, RunRequest
 from scoot.scheduler import Scheduler, recover_interrupted
 from scoot.secrets import resolve_token
@@ -43,8 +44,23 @@ def make_recorder(instance: Instance, token: str | None, warn: Callable[[str], N
     config = instance.config
     redactor = Redactor([token])
     audit_path = instance.home.audit_log if config.audit.to_file else None
-    audit = AuditLog(audit_path, redactor, level=config.audit.level, on_error=warn)
-    sessions = SessionLog(instance.home.sessions, redactor)
+    max_bytes = config.audit.max_file_mb * 1024 * 1024
+    keep = config.audit.max_retained_generations
+    audit = AuditLog(
+        audit_path,
+        redactor,
+        level=config.audit.level,
+        on_error=warn,
+        max_bytes=max_bytes,
+        keep=keep,
+    )
+    sessions = SessionLog(
+        instance.home.sessions,
+        redactor,
+        max_bytes=max_bytes,
+        keep=keep,
+        gaps=gaps_path_for(instance.home.audit_log),
+    )
     return Recorder(instance.home, audit, sessions, warn=warn)
 
 
