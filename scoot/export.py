@@ -64,7 +64,14 @@ __all__ = [
     "USER_HARDENING",
     "ExportError",
     "ExportResult",
+    "Refused",
+    "at_calendar",
+    "cron_calendars",
+    "every_calendars",
     "export_jobs",
+    "kubernetes_cron",
+    "kubernetes_name",
+    "kubernetes_schedule",
     "refusal_lines",
     "to_yaml",
     "write_export",
@@ -133,8 +140,8 @@ class ExportResult:
     refused: list[tuple[str, str]] = field(default_factory=list)
 
 
-class _Refused(Exception):
-    """A job the target cannot run exactly; the message says why and what to do."""
+class Refused(Exception):
+    """A job the target cannot fire exactly; the message says why and what to do instead."""
 
 
 def export_jobs(
@@ -178,7 +185,7 @@ def export_jobs(
                 files = _systemd_units(job, home_path, scoot_bin, timing, now, scope)
             else:
                 files = _kubernetes_units(job, home_path, scoot_bin, image, timing, api_key_env)
-        except _Refused as refusal:
+        except Refused as refusal:
             result.refused.append((job.id, str(refusal)))
             continue
         result.files.update(files)
@@ -237,15 +244,15 @@ class _Timing:
         return self.timeout_of(job) + self.kill_grace_sec + BACKSTOP_MARGIN_SEC
 
     def stop_sec(self) -> int:
-        # The daemon's own drain (grace, then kill grace) plus the start-up margin's half.
+        # scoot's own drain on SIGTERM (grace, then kill grace), plus time to record it.
         return self.shutdown_grace_sec + self.kill_grace_sec + BACKSTOP_MARGIN_SEC // 2
 
 
 def _check_path(what: str, path: str) -> None:
-    if not _SAFE_PATH.fullmatch(path):
+    if not _SAFE_PATH.fullmatch(path) or ".." in path.split("/"):
         raise ExportError(
-            f"{what} {path!r} must be an absolute path of letters, digits and / . _ + - "
-            "(unit files cannot carry other characters unquoted)"
+            f"{what} {path!r} must be an absolute path without '..', of letters, digits "
+            "and / . _ + - (unit files cannot carry other characters unquoted)"
         )
 
 
@@ -341,14 +348,14 @@ def _systemd_units(
 
 
 def _systemd_schedule(job: Job, now: float) -> tuple[list[str], bool, str]:
-    """(OnCalendar= values, Persistent=, a note for the header); raises _Refused."""
+    """(OnCalendar= values, Persistent=, a note for the header); raises Refused."""
     trigger = job.trigger
     late = job.max_late_sec
     if trigger.kind == "every":
         interval = trigger.every_sec
         assert interval is not None
         if late is not None and late < interval:
-            raise _Refused(
+            raise Refused(
                 f"max_late_sec={late:g} is below the interval; a systemd timer cannot bound "
                 "how late a missed instant runs (remove max_late_sec to export it)"
             )
@@ -359,7 +366,7 @@ def _systemd_schedule(job: Job, now: float) -> tuple[list[str], bool, str]:
             f"instants are multiples of {interval} s since the Unix epoch; a missed one runs once.",
         )
     if late is not None:
-        raise _Refused(
+        raise Refused(
             f"max_late_sec={late:g} cannot be expressed: a systemd timer runs a missed instant "
             "at boot however late (Persistent=true) or never (remove max_late_sec to export it)"
         )
@@ -381,7 +388,7 @@ def every_calendars(interval: int) -> list[str]:
     if interval == _WEEK_SEC:
         return ["Thu *-*-* 00:00:00 UTC"]  # 1970-01-01, the epoch, was a Thursday
     if _DAY_SEC % interval:
-        raise _Refused(
+        raise Refused(
             f"every_sec={interval} does not divide a day (86400 s) evenly, so no calendar "
             "repeats it exactly; use a divisor of 86400 (such as 60, 300, 900 or 3600) or 604800"
         )
@@ -413,7 +420,7 @@ def every_calendars(interval: int) -> list[str]:
             )
             lines.append((*first, text))
     if len(lines) > MAX_CALENDAR_LINES:
-        raise _Refused(
+        raise Refused(
             f"every_sec={interval} would need {len(lines)} OnCalendar= patterns "
             f"(at most {MAX_CALENDAR_LINES}); use an interval such as 60, 300, 900 or 3600"
         )
@@ -421,9 +428,9 @@ def every_calendars(interval: int) -> list[str]:
 
 
 def at_calendar(at_unix: float, now: float) -> str:
-    """The one-time `OnCalendar=` value of an instant; raises _Refused when it cannot fire."""
+    """The one-time `OnCalendar=` value of an instant; raises Refused when it cannot fire."""
     if at_unix <= now:
-        raise _Refused(
+        raise Refused(
             "at_unix is already past, so a timer would never fire it; run it now with "
             "`scoot schedule trigger <id>` if it has not run"
         )
@@ -434,7 +441,7 @@ def at_calendar(at_unix: float, now: float) -> str:
     day, second_of_day = divmod(whole, _DAY_SEC)
     year, month, mday = civil_from_days(day)
     if year > _LAST_SYSTEMD_YEAR:
-        raise _Refused(f"at_unix falls in {year}; systemd calendar events end in 2199")
+        raise Refused(f"at_unix falls in {year}; systemd calendar events end in 2199")
     hour, rest = divmod(second_of_day, 3600)
     minute, second = divmod(rest, 60)
     fraction = f".{micros:06d}" if micros else ""
@@ -587,10 +594,10 @@ def _kubernetes_units(
 
 
 def kubernetes_schedule(job: Job) -> str:
-    """The 5-field schedule firing exactly at the job's instants; raises _Refused."""
+    """The 5-field schedule firing exactly at the job's instants; raises Refused."""
     trigger = job.trigger
     if trigger.kind == "at":
-        raise _Refused(
+        raise Refused(
             "a CronJob cannot fire once; run a one-off Kubernetes Job with the same pod "
             "template at that time instead"
         )
@@ -607,7 +614,7 @@ def kubernetes_schedule(job: Job) -> str:
     if interval % 3600 == 0 and 24 % (interval // 3600) == 0:
         hours = interval // 3600
         return "0 * * * *" if hours == 1 else ("0 0 * * *" if hours == 24 else f"0 */{hours} * * *")
-    raise _Refused(
+    raise Refused(
         f"every_sec={interval} is not a whole number of minutes dividing an hour, of hours "
         "dividing a day, nor one week, so one cron schedule cannot repeat it exactly; "
         "use e.g. 300, 3600 or 7200"
@@ -636,7 +643,7 @@ def kubernetes_cron(expr: CronExpr) -> str:
         days = _cron_values(expr.days, 1, 31)
         weekdays = "*"
     else:
-        raise _Refused(
+        raise Refused(
             f'cron "{expr.source}" needs a day that matches both day fields; Kubernetes '
             "treats both as restricted and would fire when either matches (write the days "
             "as a single field, or keep this job on the scoot daemon)"
@@ -664,12 +671,12 @@ def _cron_values(values: tuple[int, ...], low: int, high: int, *, star: bool = T
 
 
 def _starting_deadline(job: Job) -> int | None:
-    """startingDeadlineSeconds: the job's grace (None: unlimited); raises _Refused."""
+    """startingDeadlineSeconds: the job's grace (None: unlimited); raises Refused."""
     trigger = job.trigger
     if job.max_late_sec is not None:
         deadline = math.floor(job.max_late_sec)
         if deadline < KUBERNETES_MIN_DEADLINE_SEC:
-            raise _Refused(
+            raise Refused(
                 f"max_late_sec={job.max_late_sec:g} is below 10 s; the CronJob controller "
                 "looks every 10 s and might never start the job (use 10 or more)"
             )

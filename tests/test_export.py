@@ -383,6 +383,7 @@ def test_kubernetes_refuses_what_a_cronjob_cannot_fire_exactly() -> None:
         ({"fmt": "nomad"}, "unknown export format"),
         ({"home_path": "relative/home"}, "absolute path"),
         ({"home_path": "/srv/my scoot"}, "absolute path"),
+        ({"fmt": "kubernetes", "home_path": "/var/lib/scoot/../../etc"}, "without '..'"),
         ({"scoot_bin": "/opt/sc%oot"}, "scoot executable"),
         ({"fmt": "kubernetes", "home_path": "/data/scoot"}, "outside the volume"),
         ({"image": " "}, "image is empty"),
