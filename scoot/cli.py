@@ -271,6 +271,71 @@ def schedule_history(ctx: click.Context, job_id: str | None, limit: int, as_json
     return 0
 
 
+@schedule.command("export")
+@home_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["systemd", "kubernetes"]),
+    required=True,
+    help="Target engine.",
+)
+@click.option("--out", "out_dir", metavar="DIR", help="Write the files here (default: print them).")
+@click.option(
+    "--image", default="scoot:latest", show_default=True, help="Kubernetes: container image."
+)
+@click.option(
+    "--scoot-bin", default="/usr/local/bin/scoot", show_default=True, help="systemd: scoot's path."
+)
+@click.option(
+    "--home-path",
+    metavar="PATH",
+    help="SCOOT_HOME where the units run (default: this home; Kubernetes: the volume).",
+)
+@click.option(
+    "--user", "user_units", is_flag=True, help="systemd: user units instead of system units."
+)
+@click.pass_context
+def schedule_export(
+    ctx: click.Context,
+    fmt: str,
+    out_dir: str | None,
+    image: str,
+    scoot_bin: str,
+    home_path: str | None,
+    user_units: bool,
+) -> int:
+    """Turn the configured jobs into systemd timers or Kubernetes CronJobs."""
+    from pathlib import Path
+
+    from scoot.export import KUBERNETES_HOME, export_jobs, refusal_lines, write_export
+
+    instance = _instance(ctx, create=False)
+    config = instance.config
+    if home_path is None:
+        home_path = KUBERNETES_HOME if fmt == "kubernetes" else str(instance.home.root)
+    result = export_jobs(
+        instance.jobset.jobs,
+        fmt=fmt,  # type: ignore[arg-type]
+        home_path=home_path,
+        now=time.time(),
+        default_timeout_sec=config.schedule.job_timeout_sec,
+        scoot_bin=scoot_bin,
+        image=image,
+        kill_grace_sec=config.schedule.kill_grace_sec,
+        shutdown_grace_sec=config.schedule.shutdown_grace_sec,
+        api_key_env=config.backend.api_key_env,
+        scope="user" if user_units else "system",
+    )
+    for line in write_export(result, Path(out_dir) if out_dir else None):
+        click.echo(line)
+    for line in refusal_lines(result):
+        click.echo(line, err=True)
+    if not result.files and not result.refused:
+        click.echo("scoot: no valid jobs to export", err=True)
+    return 1 if result.refused else 0
+
+
 # -- daemon ------------------------------------------------------------------------
 @cli.group()
 @home_option

@@ -1,0 +1,104 @@
+"""Every `scoot` command shown in README.md and docs/ is a valid command line.
+
+Each one is parsed by the real click command tree (options, arguments,
+choices), so a renamed flag or command cannot leave the docs behind. The
+behaviour behind them is exercised by the other tests.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import warnings
+from pathlib import Path
+
+import click
+import pytest
+
+from scoot.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
+SHELL_LANGUAGES = {"", "sh", "bash", "console", "shell"}
+ENV_ASSIGNMENT = re.compile(r"^[A-Z_][A-Z0-9_]*=\S*$")
+
+
+def shell_lines(text: str) -> list[str]:
+    lines: list[str] = []
+    for language, block in FENCE.findall(text):
+        if language not in SHELL_LANGUAGES:
+            continue
+        pending = ""
+        for raw in block.splitlines():
+            if raw.rstrip().endswith("\\"):
+                pending += raw.rstrip()[:-1] + " "
+                continue
+            lines.append(pending + raw)
+            pending = ""
+    return lines
+
+
+def command_words(part: str) -> list[str] | None:
+    """The words of a `scoot ...` command, without env assignments, sudo or a trailing &."""
+    if not re.search(r"(?:^|\s|/)scoot\s", part):
+        return None
+    try:
+        words = shlex.split(part, comments=True)
+    except ValueError:
+        return None  # heredoc bodies and prose, not commands
+    while words and ENV_ASSIGNMENT.match(words[0]):
+        words.pop(0)
+    if words[:1] == ["sudo"]:
+        words.pop(0)
+        while words and words[0].startswith("-"):
+            words = words[2:] if words[0] in ("-u", "-g") else words[1:]
+    if words and words[-1] == "&":
+        words.pop()
+    if words and words[0] in ("scoot", "/usr/local/bin/scoot"):
+        return words
+    return None
+
+
+def scoot_commands() -> list[tuple[str, str]]:
+    found = []
+    for path in DOCS:
+        for line in shell_lines(path.read_text()):
+            for part in re.split(r"\s(?:&&|\|\||;|\|)\s", line):
+                words = command_words(part)
+                if words:
+                    found.append((path.name, shlex.join(words)))
+    return found
+
+
+COMMANDS = scoot_commands()
+
+
+def _remaining(context: click.Context) -> list[str]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # click 9 folds these into args
+        return [*context.protected_args, *context.args]
+
+
+def parse(args: list[str]) -> None:
+    """Resolve and parse a command line exactly as `scoot` would, without running it."""
+    context = cli.make_context("scoot", list(args), resilient_parsing=False)
+    command: click.Command = cli
+    remaining = _remaining(context)
+    while isinstance(command, click.Group) and remaining:
+        name, sub, rest = command.resolve_command(context, remaining)
+        assert sub is not None, f"unknown command {name}"
+        context = sub.make_context(name, rest, parent=context)
+        command = sub
+        remaining = _remaining(context) if isinstance(sub, click.Group) else []
+
+
+def test_the_docs_show_commands() -> None:
+    assert len(COMMANDS) > 30
+    words = {word for _, command in COMMANDS for word in command.split()}
+    assert {"schedule", "daemon", "setup", "demo", "-e", "doctor", "export"} <= words
+
+
+@pytest.mark.parametrize(("page", "command"), COMMANDS, ids=[f"{p}:{c}" for p, c in COMMANDS])
+def test_documented_command_parses(page: str, command: str) -> None:
+    parse(shlex.split(command)[1:])
