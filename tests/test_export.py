@@ -46,6 +46,7 @@ from scoot.export import (
 )
 from scoot.jobs import Job, validate_jobs
 from scoot.testing.model_server import ScriptedModel
+from tests import test_units
 from tests.test_units import (
     calendar_elapses,
     doc_commands,
@@ -55,7 +56,6 @@ from tests.test_units import (
     require_cli_export,
     run_local,
     systemd_analyze,
-    test_containerfile_builds_a_non_root_scoot_image,
     verifiable_copy,
     verify_problems,
 )
@@ -725,7 +725,7 @@ def mirror_build(command: str, ctx: K8sDocContext) -> None:
     assert argv[-1] == "."
     tag = argv[argv.index("-t") + 1]
     assert tag in (IMAGE, "scoot:latest")
-    test_containerfile_builds_a_non_root_scoot_image()
+    test_units.test_containerfile_builds_a_non_root_scoot_image()
 
 
 def mirror_push(command: str, ctx: K8sDocContext) -> None:
