@@ -118,6 +118,8 @@ def test_doctor_warns_when_a_gap_exists(tmp_path: Path) -> None:
     write_config(home)
     run_scoot(home, "config")
     gaps = gaps_path_for(home / "logs" / "audit.jsonl")
-    gaps.write_text('{"stream": "audit", "file": "audit.jsonl.5", "lines": 10, "first_seq": 1, "last_seq": 10}\n')
+    gaps.write_text(
+        '{"stream": "audit", "file": "audit.jsonl.5", "lines": 10, "first_seq": 1, "last_seq": 10}\n'
+    )
     done = run_scoot(home, "doctor")
     assert "evicted" in done.stdout
