@@ -76,6 +76,9 @@ def child_main(spec_fd: int, frame_fd: int, parent_pid: int) -> int:
     key_env = spec.get("api_key_env")
     if key_env:
         os.environ.pop(key_env, None)
+    # systemd's channel to the daemon is the daemon's alone.
+    for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID"):
+        os.environ.pop(name, None)
     from worker import sandbox
 
     sandbox_spec = spec.get("sandbox") or {}
