@@ -20,6 +20,7 @@ from scoot.policy import effective_unattended_mode, is_known_mode
 from scoot.recorder import Recorder
 from scoot.retention import gaps_path_for
 from scoot.runner import Outcome, RunRequest
+from scoot.runs import recently_recorded_run_ids
 from scoot.scheduler import Scheduler, recover_interrupted
 from scoot.secrets import resolve_token
 from scoot.signals import SignalQueue
@@ -86,7 +87,10 @@ def record_interrupted(ledger: Ledger, recorder: Recorder, runlog: RunLog) -> in
     except OSError as exc:
         runlog.warn(f"cannot update the ledger ({exc.strerror})")
         return 0
+    recorded = recently_recorded_run_ids(recorder.home.runs)
     for job_id, flight in lost:
+        if flight.run_id in recorded:
+            continue  # it finished and was recorded; only its in-flight mark was left
         request = RunRequest(
             run_id=flight.run_id,
             session_id=job_session_id(job_id),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -37,3 +38,23 @@ def last_run_by_job(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]
         if isinstance(job_id, str):
             last[job_id] = row
     return last
+
+
+def recently_recorded_run_ids(path: Path, window: int = 1024 * 1024) -> set[str]:
+    """Run ids in the last `window` bytes of runs.jsonl (recent enough for crash recovery)."""
+    try:
+        with open(path, "rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, size - window))
+            tail = handle.read()
+    except FileNotFoundError:
+        return set()
+    found: set[str] = set()
+    for line in tail.splitlines():
+        marker = line.find(b'"run_id":"')
+        if marker >= 0:
+            start = marker + len(b'"run_id":"')
+            end = line.find(b'"', start)
+            if end > start:
+                found.add(line[start:end].decode("utf-8", "replace"))
+    return found

@@ -90,6 +90,11 @@ class Settings:
     schedule: bool = True  # False: run only submitted requests, then exit
     exit_when_idle: bool = True  # schedule run: stop when nothing can ever fire again
     reap_orphans: bool = False  # as child subreaper, kill descendants that escaped a run
+    # Occurrences are claimed in the ledger this long before their instant, so the
+    # claim's fsyncs are done when the instant comes and the fork happens right on it.
+    claim_lead_sec: float = 0.05
+    # Finished runs leave the ledger's in-flight table in batches, at most this late.
+    release_delay_sec: float = 1.0
 
 
 @dataclass
@@ -148,6 +153,7 @@ class Supervisor:
         self.stopping = False
         self.shutdown_deadline: float | None = None
         self._finished: list[RunRequest] = []
+        self._release_due_mono: float | None = None
         self._next_poll_mono = time.monotonic()
         self._next_heartbeat = 0.0
         self._stop_reason: str | None = None
@@ -211,9 +217,10 @@ class Supervisor:
             if self.scheduling:
                 self._schedule()
             self._launch_queued()
-            self._release_finished()
+            self._release_finished(force=False)
             self._heartbeat()
             if self._done():
+                self._release_finished(force=True)
                 return
             self._wait(self._sleep_for())
 
@@ -239,7 +246,11 @@ class Supervisor:
             if self.scheduler:
                 due = self.scheduler.next_due()
                 if due is not None:
-                    candidates.append(due - self.clock())
+                    candidates.append(due - self.settings.claim_lead_sec - self.clock())
+        if self.queue and len(self.active) < self.settings.max_concurrent and not self.stopping:
+            candidates.append(self._start_at(self.queue[0]) - self.clock())
+        if self._release_due_mono is not None:
+            candidates.append(self._release_due_mono - now_mono)
         for run in self.active.values():
             if run.deadline_mono is not None and not run.timed_out:
                 candidates.append(run.deadline_mono - now_mono)
@@ -322,7 +333,7 @@ class Supervisor:
                 self._next_poll_mono = now_mono + period
         if self.scheduler is not None:
             try:
-                verdicts = self.scheduler.decide(self.clock())
+                verdicts = self.scheduler.decide(self.clock() + self.settings.claim_lead_sec)
             except OSError as exc:
                 self.runlog.warn(
                     f"cannot write the ledger ({exc.strerror}); nothing is fired until it is writable"
@@ -347,8 +358,18 @@ class Supervisor:
             self.scheduling = False
             self._stop_reason = "ticks"
 
+    @staticmethod
+    def _start_at(request: RunRequest) -> float:
+        """A claimed occurrence starts at its instant; anything else at once."""
+        if request.origin == "schedule" and request.instant is not None:
+            return request.instant
+        return 0.0
+
     def _launch_queued(self) -> None:
+        now = self.clock()
         while self.queue and not self.stopping and len(self.active) < self.settings.max_concurrent:
+            if self._start_at(self.queue[0]) > now:
+                return  # claimed ahead of its instant; the loop wakes for it
             self._launch(self.queue.popleft())
 
     def _launch(self, request: RunRequest) -> None:
@@ -520,16 +541,29 @@ class Supervisor:
             ):
                 run.kill()
 
-    def _release_finished(self) -> None:
+    def _release_finished(self, *, force: bool) -> None:
+        """Drop finished runs from the ledger's in-flight table, in batches.
+
+        Nothing waits on this but another process's overlap check, so one
+        transaction per `release_delay_sec` keeps fsyncs off the firing path.
+        """
         if not self._finished or self.scheduler is None:
             self._finished.clear()
+            self._release_due_mono = None
+            return
+        now_mono = time.monotonic()
+        if self._release_due_mono is None:
+            self._release_due_mono = now_mono + self.settings.release_delay_sec
+        if not force and now_mono < self._release_due_mono:
             return
         try:
             self.scheduler.release(self._finished)
         except OSError as exc:
             self.runlog.warn(f"cannot update the ledger ({exc.strerror}); will retry")
+            self._release_due_mono = now_mono + self.settings.release_delay_sec
             return
         self._finished.clear()
+        self._release_due_mono = None
 
     def _heartbeat(self) -> None:
         interval = self.hooks.heartbeat_interval()

@@ -247,3 +247,32 @@ def test_catch_up_decides_about_instants_missed_while_down(
     assert len(runs(home)) == fired
     kinds = audit_kinds(home)
     assert "job_missed" in kinds
+
+
+def test_recovery_marks_lost_runs_interrupted_but_not_runs_already_recorded(
+    tmp_path: Path, model
+) -> None:
+    home = tmp_path / "home"
+    write_config(
+        home, base_url=model.base_url, jobs=[{"id": "a", "goal": "g", "cron": "0 0 1 1 *"}]
+    )
+    dead = {"owner_pid": 999999, "owner_start": 1.0, "started_at": 1.0, "instant": 60.0}
+    write_ledger(
+        home,
+        {
+            "a": {
+                "trigger": "cron:0 0 1 1 *",
+                "last_instant": 60.0,
+                "in_flight": [{"run_id": "lost-run", **dead}, {"run_id": "done-run", **dead}],
+            }
+        },
+    )
+    (home / "state" / "runs.jsonl").write_text(
+        json.dumps({"run_id": "done-run", "job_id": "a", "status": "ok"}) + "\n"
+    )
+    done = run_scoot(home, "schedule", "run", "--ticks", "1")
+    assert done.returncode == 0, done.stderr
+    statuses = [(r["run_id"], r["status"]) for r in runs(home)]
+    assert statuses == [("done-run", "ok"), ("lost-run", "interrupted")]
+    ledger = json.loads((home / "state" / "ledger.json").read_text())
+    assert ledger["jobs"]["a"]["in_flight"] == []
