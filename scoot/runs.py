@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
+
+import orjson
 from typing import Any
 
 from scoot.files import append_line, read_json_lines
@@ -51,10 +53,10 @@ def recently_recorded_run_ids(path: Path, window: int = 1024 * 1024) -> set[str]
         return set()
     found: set[str] = set()
     for line in tail.splitlines():
-        marker = line.find(b'"run_id":"')
-        if marker >= 0:
-            start = marker + len(b'"run_id":"')
-            end = line.find(b'"', start)
-            if end > start:
-                found.add(line[start:end].decode("utf-8", "replace"))
+        try:
+            row = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue  # the window's first line may be cut
+        if isinstance(row, dict) and isinstance(row.get("run_id"), str):
+            found.add(row["run_id"])
     return found
