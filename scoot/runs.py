@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import orjson
-from typing import Any
 
 from scoot.files import append_line, read_json_lines
 
