@@ -212,6 +212,10 @@ def _parse_field(index: int, text: str) -> tuple[int, ...]:
     low, high, max_step = _FIELD_BOUNDS[index]
     # `*` means the real days of the week, 0-6; 7 is only an alternative spelling of Sunday.
     star_high = 6 if index == 4 else high
+    if text == "*":  # the common cases first: config files with thousands of jobs
+        return tuple(range(low, star_high + 1))
+    if text.isascii() and text.isdigit():
+        return (_parse_value(index, text, text),)
     selected: set[int] = set()
     for item in text.split(","):
         if not item:
@@ -315,8 +319,10 @@ def _next_matching_day(expr: CronExpr, day: int, last_day: int) -> int | None:
             continue
         month_days = days_in_month(year, month)
         while mday <= month_days:
+            if day > last_day:
+                return None  # the window ends inside this month
             if expr.day_matches(year, month, mday, weekday_of(day)):
-                return day if day <= last_day else None
+                return day
             mday += 1
             day += 1
         year, month, mday = (year + 1, 1, 1) if month == 12 else (year, month + 1, 1)
@@ -336,8 +342,10 @@ def _prev_matching_day(expr: CronExpr, day: int, first_day: int) -> int | None:
             day = days_from_civil(year, month, mday)
             continue
         while mday >= 1:
+            if day < first_day:
+                return None  # the window ends inside this month
             if expr.day_matches(year, month, mday, weekday_of(day)):
-                return day if day >= first_day else None
+                return day
             mday -= 1
             day -= 1
         year, month = (year - 1, 12) if month == 1 else (year, month - 1)
