@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 import tomllib
@@ -258,11 +259,38 @@ def _check_value(section: str, name: str, value: Any, where: str) -> tuple[Any, 
     elif kind is dict:
         if not isinstance(value, dict):
             return None, f"{where}: {key} must be a table, got {value!r}"
+        problem = _json_problem(value, name)
+        if problem:
+            return None, f"{where}: {key} must hold only JSON values: {problem}"
     elif kind is tuple:
         if not isinstance(value, list):
             return None, f"{where}: {key} must be an array of tables, got {value!r}"
         value = tuple(value)
     return value, None
+
+
+def _json_problem(value: Any, path: str) -> str | None:
+    """Why `value` cannot travel as JSON (to the worker, then the model server), or None."""
+    if isinstance(value, bool | str):
+        return None
+    if isinstance(value, int):
+        # orjson, which carries the run spec, stops at 64 bits.
+        return None if -(2**63) <= value < 2**64 else f"{path} = {value} is too large"
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{path} = {value} is not a finite number"
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            problem = _json_problem(item, f"{path}[{index}]")
+            if problem:
+                return problem
+        return None
+    if isinstance(value, dict):
+        for item_key, item in value.items():
+            problem = _json_problem(item, f"{path}.{item_key}")
+            if problem:
+                return problem
+        return None
+    return f"{path} is a {type(value).__name__}; use a string, number, boolean, array or table"
 
 
 def _parse_env_value(section: str, name: str, text: str) -> Any:
