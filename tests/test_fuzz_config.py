@@ -238,7 +238,12 @@ def put_config(home: Home, name: str, data: bytes) -> None:
 
 
 def assert_clean_outcome(run_main, home: Home) -> None:
-    for args in (["schedule", "list"], ["schedule", "list", "--json"], ["config"]):
+    for args in (
+        ["schedule", "list"],
+        ["schedule", "list", "--json"],
+        ["config"],
+        ["config", "--json"],
+    ):
         code, out, err = run_main(
             "--scoot-home", str(home.root), *args, env={"OPENAI_API_KEY": "fuzz-token"}
         )
