@@ -107,6 +107,49 @@ def set_aside_torn_tail(path: Path) -> int:
         os.close(fd)
 
 
+def append_whole_line(path: Path, line: bytes, *, sync: bool = False) -> None:
+    """Append one line so that `path` only ever holds whole lines.
+
+    Must be called with the file's flock held. A last line torn by a crash
+    is set aside to `<path>.torn` first (or the new line would be glued to
+    it and both lost), and a write cut short (ENOSPC, EIO, the file size
+    limit) is truncated back to where it started.
+    """
+    set_aside_torn_tail(path)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            write_all(fd, line)
+            if sync:
+                os.fsync(fd)
+        except OSError:
+            try:
+                os.ftruncate(fd, size)
+            except OSError:
+                pass
+            raise
+    finally:
+        os.close(fd)
+
+
+def append_record(path: Path, value: Any, *, sync: bool = False) -> None:
+    """Append one JSON object as one whole line, under an flock on `<path>.lock`.
+
+    Several scoot processes may append to the same file (a daemon and a
+    timer's tick both write runs.jsonl); the lock keeps their lines whole.
+    """
+    line = orjson.dumps(value) + b"\n"
+    lock = os.open(
+        path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
+    )
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        append_whole_line(path, line, sync=sync)
+    finally:
+        os.close(lock)
+
+
 class AuditLog:
     """Appends audit events; `path=None` (audit.to_file = false) keeps them in memory only.
 
@@ -320,16 +363,7 @@ class SessionLog:
                     from scoot.retention import rotate
 
                     rotate(path, self.keep, gaps=self.gaps, stream=f"session:{session_id}")
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            try:
-                size = os.fstat(fd).st_size
-                try:
-                    write_all(fd, line)
-                except OSError:
-                    os.ftruncate(fd, size)  # never half a line
-                    raise
-            finally:
-                os.close(fd)
+            append_whole_line(path, line)
         except OSError:
             return False
         finally:

@@ -10,11 +10,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from scoot.audit import AuditLog, SessionLog
+from scoot.audit import AuditLog, SessionLog, append_record
 from scoot.frames import AuditFrame, FrameError, Hello, ResultFrame, SessionFrame
 from scoot.home import Home
 from scoot.runner import ActiveRun, Outcome, RunRequest
-from scoot.runs import record_run
 
 ANSWER_CHARS_IN_RUNS = 4000
 
@@ -130,7 +129,8 @@ class Recorder:
 
     def write_run(self, record: dict[str, Any]) -> None:
         try:
-            record_run(self.home.runs, record)
+            # fsync: this line is the run's proof.
+            append_record(self.home.runs, record, sync=True)
             if self._runs_failing:
                 self._runs_failing = False
                 self._warn(f"{self.home.runs} is writable again")
