@@ -9,6 +9,7 @@ A ticker job fires every second throughout and must stay on time.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import time
@@ -26,11 +27,14 @@ from tests.faults.support import (
     processes_running,
     runs,
     start_daemon,
+    supervise,
     survivors,
     tally,
     worker_pids,
 )
 from tests.helpers import stop, wait_for, write_config
+from worker import sandbox
+from worker.main import FrameWriter, read_spec
 
 SCENARIO = "workers misbehaving"
 GIB = 1 << 30
@@ -197,3 +201,60 @@ def assert_ticker_on_time(events: list[dict]) -> None:
     assert all(abs(gap - 1.0) < 1e-6 for gap in gaps), gaps
     lateness = [e["ts"] / 1000 - e["instant"] for e in starts + skipped]
     assert max(lateness) < 1.0, lateness
+
+
+# --- in this process: a real Supervisor, worker bodies that misbehave -----------------
+
+
+def signal_the_parent(spec_fd: int, frame_fd: int, parent_pid: int) -> int:
+    """A readonly worker that, once confined as every readonly run is, signals its parent."""
+    emit = FrameWriter(frame_fd)
+    spec = read_spec(spec_fd)
+    report = sandbox.apply(
+        spec["mode"],
+        sandbox.Limits.from_config(spec["sandbox"]["limits"]),
+        scratch_dir=spec["sandbox"]["scratch_dir"],
+        backend_port=None,
+        require=True,
+        parent_pid=parent_pid,
+    )
+    emit(
+        {
+            "type": "hello",
+            "pid": os.getpid(),
+            "run_id": spec["run_id"],
+            "job_id": spec["job_id"],
+            "mode": spec["mode"],
+            "sandbox": report.to_dict(),
+        }
+    )
+    if spec["goal"] == "behave":
+        emit({"type": "result", "status": "ok", "answer": "fine", "error": None})
+        return 0
+    outcomes = []
+    for signum in (0, signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        try:
+            os.kill(parent_pid, signum)
+            outcomes.append("delivered")
+        except OSError as exc:
+            outcomes.append(errno.errorcode.get(exc.errno or 0, str(exc.errno)))
+    emit({"type": "result", "status": "ok", "answer": " ".join(outcomes), "error": None})
+    return 0
+
+
+def test_a_readonly_run_cannot_signal_the_daemon(tmp_path: Path) -> None:
+    abi, why = sandbox.landlock_abi()
+    if abi < 6:
+        pytest.skip(f"signal scoping needs Landlock ABI 6: {why}")
+    # One slot: had a signal got through, the run queued behind would be interrupted.
+    supervisor, _ = supervise(
+        tmp_path / "home", signal_the_parent, ["attack", "behave"], max_concurrent=1
+    )
+    (attack, attacked), (behave, behaved) = supervisor.summary.outcomes
+    assert attacked.answer == "EPERM EPERM EPERM EPERM"
+    assert behaved.status == "ok"
+    assert supervisor.summary.stop_reason == "loop_end"
+    check_records(tmp_path / "home", SCENARIO)
+    counts = tally(SCENARIO)
+    counts.trials += 1
+    counts.faults_survived += 4
