@@ -96,9 +96,9 @@ def summarise(name: str, samples: list[float]) -> float:
 
 
 def main() -> None:
-    import worker.agent  # noqa: F401  (the supervisor preloads these before its loop)
-    import worker.main  # noqa: F401
-    import worker.sandbox  # noqa: F401
+    from scoot.supervisor import _preload_worker
+
+    _preload_worker()  # what the supervisor does before its loop
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=50)
