@@ -57,6 +57,11 @@ class Recorder:
             mode=request.mode,
             instant=request.instant,
             origin=request.origin,
+            warning=(
+                "unrestricted: explicit opt-in to unattended writes and network"
+                if request.mode == "unrestricted" and request.origin != "cli"
+                else None
+            ),
         )
 
     def frame(self, run: ActiveRun, frame: Any) -> None:

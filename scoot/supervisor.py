@@ -58,6 +58,8 @@ class RunLog:
     def started(self, request: RunRequest) -> None:
         who = f"job {request.job_id}" if request.job_id else "run"
         self.out(f"[scoot] {who} started (mode={request.mode}): {_short(request.goal, 120)}")
+        if request.mode == "unrestricted" and request.origin != "cli":
+            self.warn(f"{who} runs unrestricted: it may write files and use the network unattended")
 
     def step(self, request: RunRequest, kind: str, msg: str) -> None: ...
 
