@@ -26,6 +26,10 @@ def test_demo_runs_every_kind_of_job_and_says_where_to_look(tmp_path: Path) -> N
     assert (target / "workspace" / "old" / "stale.tmp").exists()  # the denied bash did nothing
     audit = read_jsonl(target / "logs" / "audit.jsonl")
     assert any(e["kind"] == "policy_deny" and e["job_id"] == "cleanup" for e in audit)
+    assert "job write-report runs unrestricted" in done.stderr
+    starts = {e["job_id"]: e for e in audit if e["kind"] == "job_start"}
+    assert "unrestricted" in starts["write-report"]["warning"]
+    assert "warning" not in starts["disk-check"]
     assert "policy denials recorded: 1" in done.stdout
     assert "schedule history" in done.stdout and str(target) in done.stdout
 
