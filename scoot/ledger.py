@@ -9,6 +9,7 @@ history: an instant is claimed once, whoever claims it.
 from __future__ import annotations
 
 import fcntl
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from typing import Any
 import orjson
 
 from scoot.files import atomic_write_bytes
+from scoot.jobs import MAX_AT_UNIX
 
 FORMAT = "scoot.ledger.v1"
 
@@ -65,7 +67,13 @@ def _entry_from(raw: Any) -> JobEntry | None:
     entry = JobEntry(raw["trigger"])
     for key in ("last_instant", "last_fired"):
         value = raw.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        # A hand-edited or damaged time outside any real calendar counts as no history.
+        if (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and 0 <= value <= MAX_AT_UNIX
+        ):
             setattr(entry, key, float(value))
     if isinstance(raw.get("last_run_id"), str):
         entry.last_run_id = raw["last_run_id"]

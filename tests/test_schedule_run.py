@@ -276,3 +276,14 @@ def test_recovery_marks_lost_runs_interrupted_but_not_runs_already_recorded(
     assert statuses == [("done-run", "ok"), ("lost-run", "interrupted")]
     ledger = json.loads((home / "state" / "ledger.json").read_text())
     assert ledger["jobs"]["a"]["in_flight"] == []
+
+
+def test_ledger_times_outside_the_calendar_count_as_no_history(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    write_config(home, jobs=[{"id": "c", "goal": "g", "cron": "*/5 * * * *"}])
+    write_ledger(
+        home, {"c": {"trigger": "cron:*/5 * * * *", "last_instant": -1e300, "in_flight": []}}
+    )
+    listing = run_scoot(home, "schedule", "list", "--json")
+    (job,) = json.loads(listing.stdout)["jobs"]
+    assert job["next_fire_unix"] > time.time() - 300
