@@ -166,7 +166,7 @@ def _set_title(title: str) -> None:
 def status_report(home: Home) -> dict[str, Any]:
     """The recorded state, the pid file, and whether that daemon really runs."""
     live = probe(home)
-    locked = DaemonLock(home).is_held_elsewhere()
+    locked = live.lock_held
     if live.stale and not locked:
         verdict = "stale"
     elif live.alive:
@@ -188,7 +188,7 @@ def status_report(home: Home) -> dict[str, Any]:
 
 def reconcile_stale(home: Home, live: Liveness) -> bool:
     """A `running` state whose process is gone becomes `stopped (unclean)`; pid file removed."""
-    if not live.stale or DaemonLock(home).is_held_elsewhere():
+    if not live.stale or live.lock_held:
         return False
     assert live.state is not None
     mark_stale_state(home, live.state)

@@ -67,8 +67,11 @@ class Liveness:
     state_problem: str | None
     pid_file_pid: int | None
     recorded_running: bool
-    alive: bool  # the recorded pid runs and is the same process (start time matches)
+    # The recorded pid runs, is the same process (start time matches) and the lock is
+    # not free: the files can be stale or forged, but a running daemon always holds it.
+    alive: bool
     agree: bool  # daemon.json says running with the pid in daemon.pid
+    lock_held: bool | None  # None: the lock file cannot be opened to tell
 
     @property
     def pid(self) -> int | None:
@@ -85,9 +88,10 @@ def probe(home: Home) -> Liveness:
     running = bool(state and state.get("status") == "running")
     pid = _int(state.get("pid")) if state else None
     started = _num(state.get("pid_start_time")) if state else None
-    alive = bool(running and pid and is_alive(pid, started))
+    lock_held = DaemonLock(home).is_held_elsewhere()
+    alive = bool(running and pid and lock_held is not False and is_alive(pid, started))
     agree = bool(running and pid is not None and pid == pid_file_pid)
-    return Liveness(state, problem, pid_file_pid, running, alive, agree)
+    return Liveness(state, problem, pid_file_pid, running, alive, agree, lock_held)
 
 
 class DaemonLock:
@@ -118,12 +122,14 @@ class DaemonLock:
             os.close(self.fd)
             self.fd = None
 
-    def is_held_elsewhere(self) -> bool:
-        """True when another process holds the lock (used by status)."""
+    def is_held_elsewhere(self) -> bool | None:
+        """True when another process holds the lock; None when that cannot be told."""
         try:
             fd = os.open(self.home.daemon_lock, os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return False  # every daemon creates it: none runs here
         except OSError:
-            return False
+            return None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
