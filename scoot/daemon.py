@@ -150,8 +150,29 @@ def daemon_run(instance: Instance, *, ticks: int, home_option: str | None) -> in
             print(f"[scoot] daemon stopped ({stop_reason})", flush=True)
         return code
     finally:
-        signals.uninstall()
+        _stop_listening(signals)
         lock.release()
+
+
+# Signals that ask a daemon to stop or reload: once it has stopped, more of them change nothing.
+STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
+
+
+def _stop_listening(signals: SignalQueue) -> None:
+    """Take the signal queue down, leaving SIGTERM, SIGINT and SIGHUP ignored.
+
+    The daemon has stopped and written its state; a late signal (a storm, a
+    `daemon stop` racing the end of `--ticks`) must not turn that clean exit
+    into death by signal in the process's last milliseconds. The signals are
+    blocked while the queue's handlers go, so none meets its default action.
+    """
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        signals.uninstall()
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)  # also discards one already pending
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
 
 def _set_title(title: str) -> None:

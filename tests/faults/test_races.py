@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import subprocess
@@ -19,6 +20,7 @@ from tests.faults.support import (
     audit,
     check_records,
     daemon_state,
+    runs,
     start_daemon,
     tally,
     trials,
@@ -145,6 +147,45 @@ def test_stale_pid_of_a_live_stranger_is_never_signalled(tmp_path: Path, model, 
     counts = tally(SCENARIO)
     counts.trials += 1
     counts.faults_survived += 1
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("moment", ["idle", "busy"])
+def test_sigterm_storm_stops_cleanly(tmp_path: Path, moment: str) -> None:
+    home = tmp_path / "home"
+    delay = 20000 if moment == "busy" else 0
+    with ScriptedModel({"default": [{"final": "late", "delay_ms": delay}]}) as model:
+        write_config(
+            home,
+            base_url=model.base_url,
+            sections={"backend": {"timeout_ms": 60000}},
+            jobs=[{"id": f"j{n}", "goal": "g", "every_sec": 3600} for n in range(3)],
+        )
+        for _ in range(trials(3, 10)):
+            daemon = start_daemon(home)
+            if moment == "busy":
+                wait_for(lambda: len([e for e in audit(home) if e["kind"] == "sandbox"]) >= 3)
+            sent = 0
+            while daemon.poll() is None and sent < 5000:
+                try:
+                    os.kill(daemon.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    break
+                sent += 1
+            out, err = daemon.communicate(timeout=15)
+            assert daemon.returncode == 0, (daemon.returncode, sent, err)
+            assert "Traceback" not in out + err
+            assert_stopped_cleanly(home)
+            assert daemon_state(home)["stop_reason"] == "signal:SIGTERM"
+            counts = tally(SCENARIO)
+            counts.trials += 1
+            counts.faults_survived += 1
+            # Leave the one-hour jobs due again for the next start.
+            (home / "state" / "ledger.json").unlink(missing_ok=True)
+    check_records(home, SCENARIO)
+    assert account_runs(home, SCENARIO) == (0, 0)
+    if moment == "busy":
+        assert {r["status"] for r in runs(home)} == {"interrupted"}
 
 
 @pytest.mark.timeout(120)
