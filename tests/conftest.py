@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -13,11 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from scoot.home import Home, ensure_tree
+from tests import helpers
 
 # --- runtime directory and the scoot command line ------------------------------------
-
-# The console script installed next to this interpreter (not a shim found on PATH).
-SCOOT_SCRIPT = Path(sys.executable).with_name("scoot")
 
 
 class ScootResult(NamedTuple):
@@ -26,19 +23,6 @@ class ScootResult(NamedTuple):
     code: int
     out: str
     err: str
-
-
-def clean_env(user_home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """A minimal environment: no SCOOT_*, no token variable, HOME pointing at `user_home`."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(user_home),
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-    env.update(extra or {})
-    return env
 
 
 @pytest.fixture
@@ -68,15 +52,8 @@ def run_scoot(user_home: Path) -> Callable[..., ScootResult]:
         cwd: Path | None = None,
         timeout: float = 20,
     ) -> ScootResult:
-        done = subprocess.run(
-            [str(SCOOT_SCRIPT), *args],
-            env=clean_env(user_home, env),
-            input=input if input is not None else "",
-            capture_output=True,
-            text=True,
-            cwd=cwd,
-            timeout=timeout,
-            check=False,
+        done = helpers.run_scoot(
+            None, *args, timeout=timeout, cwd=cwd, input=input, user_home=user_home, **(env or {})
         )
         return ScootResult(done.returncode, done.stdout, done.stderr)
 

@@ -59,10 +59,15 @@ def write_config(
     return path
 
 
-def clean_env(home: Path | None = None, **extra: str) -> dict[str, str]:
+def clean_env(
+    home: Path | None = None, *, user_home: Path | None = None, **extra: str
+) -> dict[str, str]:
+    """This environment without SCOOT_*, the token variable or systemd's socket."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCOOT_")}
     env.pop("OPENAI_API_KEY", None)
     env.pop("NOTIFY_SOCKET", None)
+    if user_home is not None:
+        env["HOME"] = str(user_home)
     if home is not None:
         env["SCOOT_HOME"] = str(home)
     env.update(extra)
@@ -74,16 +79,24 @@ def scoot_cmd(*args: str) -> list[str]:
 
 
 def run_scoot(
-    home: Path, *args: str, timeout: float = 30, cwd: Path | None = None, **env: str
+    home: Path | None,
+    *args: str,
+    timeout: float = 30,
+    cwd: Path | None = None,
+    input: str | None = None,
+    user_home: Path | None = None,
+    **env: str,
 ) -> subprocess.CompletedProcess[str]:
+    """The real `scoot` console script, with `home` as SCOOT_HOME (None: not set)."""
     return subprocess.run(
         scoot_cmd(*args),
-        env=clean_env(home, **env),
+        env=clean_env(home, user_home=user_home, **env),
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=cwd or home,
-        stdin=subprocess.DEVNULL,
+        input=input if input is not None else "",
+        check=False,
     )
 
 
