@@ -7,7 +7,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from scoot.errors import ScootError
+from scoot.errors import ScootError, UsageError
 
 SUBDIRS = ("logs", "state", "state/sessions", "skills")
 
@@ -98,7 +98,7 @@ def not_a_directory(home: Home) -> ScootError | None:
                 if candidate == home.root
                 else f"runtime directory {home.root} cannot exist: {candidate} is a file"
             )
-            return ScootError(f"{what}; choose another with --scoot-home or SCOOT_HOME")
+            return UsageError(f"{what}; choose another with --scoot-home or SCOOT_HOME")
     return None
 
 
@@ -112,7 +112,8 @@ def check_home(home: Home) -> None:
 def ensure_tree(home: Home) -> list[str]:
     """Create the runtime tree (mode 0700) and return warnings about its permissions.
 
-    Raises ScootError with a fix when the directory cannot be created or written.
+    Raises UsageError (exit 2) with a fix when the directory cannot be created or written:
+    the runtime directory is something the user names.
     """
     warnings: list[str] = []
     check_home(home)
@@ -121,22 +122,22 @@ def ensure_tree(home: Home) -> list[str]:
         for sub in SUBDIRS:
             (home.root / sub).mkdir(mode=0o700, exist_ok=True)
     except PermissionError:
-        raise ScootError(
+        raise UsageError(
             f"cannot create runtime directory {home.root}: permission denied; "
             "choose another with --scoot-home or SCOOT_HOME"
         ) from None
     except NotADirectoryError:
-        raise ScootError(
+        raise UsageError(
             f"runtime directory {home.root} is not a directory; "
             "choose another with --scoot-home or SCOOT_HOME"
         ) from None
     except OSError as exc:
-        raise ScootError(
+        raise UsageError(
             f"cannot create runtime directory {home.root}: {exc.strerror}; "
             "choose another with --scoot-home or SCOOT_HOME"
         ) from None
     if not os.access(home.root, os.W_OK | os.X_OK):
-        raise ScootError(
+        raise UsageError(
             f"runtime directory {home.root} is not writable by this user; "
             "fix its ownership or choose another with --scoot-home"
         )

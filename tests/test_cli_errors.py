@@ -130,5 +130,5 @@ def test_home_problems_are_one_line(run_main, tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
     code, _, err = run_main("--scoot-home", str(blocker), "schedule", "list")
-    assert code == 1
+    assert code == 2
     assert "is a file" in one_error_line(err)

@@ -101,7 +101,7 @@ def test_home_that_is_a_file_is_one_clear_error(run_main, tmp_path: Path) -> Non
     for args in (["config"], ["schedule", "list"], ["schedule", "history"]):
         code, out, err = run_main("--scoot-home", str(blocker), *args)
         line = one_error_line(err)
-        assert code == 1, (args, err)
+        assert code == 2, (args, err)  # the home is user input: a usage error
         assert f"{blocker} is a file" in line and "--scoot-home" in line
         assert blocker.read_text() == "x"
 
@@ -111,7 +111,7 @@ def test_home_under_a_file_is_one_clear_error(run_main, tmp_path: Path) -> None:
     for args in (["config"], ["schedule", "list"]):
         code, _, err = run_main("--scoot-home", str(blocker / "sub" / "home"), *args)
         line = one_error_line(err)
-        assert code == 1
+        assert code == 2
         assert f"{blocker} is a file" in line
 
 
@@ -124,7 +124,7 @@ def test_home_under_an_unwritable_parent(run_main, tmp_path: Path) -> None:
         code, _, err = run_main("--scoot-home", str(parent / "home"), "config")
     finally:
         parent.chmod(0o700)
-    assert code == 1
+    assert code == 2
     assert "permission denied" in one_error_line(err)
 
 
