@@ -46,6 +46,7 @@ class Scheduler:
         self._heap: list[tuple[float, int, str]] = []
         self._generation: dict[str, int] = {}
         self._is_running = is_running
+        self._last_now: float | None = None  # the clock reading of the previous decision
         self._owner_pid = os.getpid()
         self._owner_start = start_time_of(self._owner_pid)
         for job in jobs:
@@ -86,6 +87,16 @@ class Scheduler:
     def has_future(self) -> bool:
         return self.next_due() is not None
 
+    def _replan_all(self, now: float) -> None:
+        """Make every scheduled job due at `now`, so the planner looks at each again."""
+        live = {
+            job_id
+            for _, generation, job_id in self._heap
+            if job_id in self.jobs and self._generation.get(job_id) == generation
+        }
+        for job_id in live:
+            self._push(job_id, now)
+
     # -- decisions ------------------------------------------------------------
     def _busy_elsewhere(self, entry: JobEntry) -> InFlight | None:
         for flight in entry.in_flight.values():
@@ -101,6 +112,12 @@ class Scheduler:
         Raises OSError when the ledger cannot be written; then nothing was
         claimed and the due jobs are retried at `now + retry_in`.
         """
+        if self._last_now is not None and now < self._last_now:
+            # The wall clock stepped back: due times computed before the step lie in
+            # the future now (an every_sec job would stall for as long as the step).
+            # The planner re-anchors what it must and keeps what was decided.
+            self._replan_all(now)
+        self._last_now = now
         due_ids = self._pop_due(now)
         verdicts = Verdicts()
         if not due_ids:
