@@ -7,6 +7,7 @@ in the parent, so a worker that crashes or misbehaves cannot corrupt it.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,8 @@ from scoot.home import Home
 from scoot.runner import ActiveRun, Outcome, RunRequest
 
 ANSWER_CHARS_IN_RUNS = 4000
+# Run records that could not be written (a full disk) wait in memory, up to this many.
+MAX_UNWRITTEN_RUNS = 1000
 
 
 def clip(text: str | None, limit: int) -> str | None:
@@ -43,6 +46,8 @@ class Recorder:
         self._warn = warn
         self._clock = clock
         self._runs_failing = False
+        self._sessions_failing = False
+        self._unwritten: deque[dict[str, Any]] = deque()  # oldest first
 
     def event(self, kind: str, msg: str, **details: Any) -> None:
         self.audit.event(kind, msg, **details)
@@ -84,10 +89,17 @@ class Recorder:
         elif isinstance(frame, AuditFrame):
             self.audit.event(frame.kind, frame.msg, job_id=request.job_id, **ids)
         elif isinstance(frame, SessionFrame):
-            if not self.sessions.append(
+            written = self.sessions.append(
                 request.session_id, request.run_id, frame.role, frame.content
-            ):
-                self._warn(f"cannot write session file for {request.session_id}")
+            )
+            if not written and not self._sessions_failing:
+                self._warn(
+                    f"cannot write session file for {request.session_id}; "
+                    "transcript lines are lost until it recovers"
+                )
+            elif written and self._sessions_failing:
+                self._warn(f"session files in {self.sessions.directory} are writable again")
+            self._sessions_failing = not written
         elif isinstance(frame, ResultFrame):
             pass  # recorded with the run's end, together with how the process exited
 
@@ -133,16 +145,38 @@ class Recorder:
         return record
 
     def write_run(self, record: dict[str, Any]) -> None:
-        try:
-            # fsync: this line is the run's proof.
-            append_record(self.home.runs, record, sync=True)
-            if self._runs_failing:
-                self._runs_failing = False
-                self._warn(f"{self.home.runs} is writable again")
-        except OSError as exc:
-            if not self._runs_failing:
-                self._runs_failing = True
-                self._warn(f"cannot write {self.home.runs}: {exc.strerror}")
+        """Append a run's record; if the disk refuses, keep it and retry (`flush_runs`)."""
+        if len(self._unwritten) >= MAX_UNWRITTEN_RUNS:
+            dropped = self._unwritten.popleft()
+            self._warn(
+                f"dropped the record of run {dropped.get('run_id')}: "
+                f"{MAX_UNWRITTEN_RUNS} records already wait for {self.home.runs}"
+            )
+        self._unwritten.append(record)
+        self.flush_runs()
+
+    def flush_runs(self) -> bool:
+        """Write the run records still waiting, oldest first; True when none is left."""
+        while self._unwritten:
+            try:
+                # fsync: this line is the run's proof.
+                append_record(self.home.runs, self._unwritten[0], sync=True)
+            except OSError as exc:
+                if not self._runs_failing:
+                    self._runs_failing = True
+                    self._warn(
+                        f"cannot write {self.home.runs}: {exc.strerror}; "
+                        "run records are kept and retried"
+                    )
+                return False
+            self._unwritten.popleft()
+        if self._runs_failing:
+            self._runs_failing = False
+            self._warn(f"{self.home.runs} is writable again")
+        return True
+
+    def unwritten_run_ids(self) -> set[str]:
+        return {str(record.get("run_id")) for record in self._unwritten}
 
     def run_never_started(self, request: RunRequest, status: str, reason: str) -> None:
         """A claimed occurrence that ended without a worker (interrupted, refused)."""

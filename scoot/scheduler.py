@@ -27,6 +27,7 @@ class Verdicts:
 
     claimed: list[RunRequest] = field(default_factory=list)
     events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    wrote_ledger: bool = False  # a ledger transaction was committed
 
 
 class Scheduler:
@@ -133,6 +134,7 @@ class Scheduler:
             for job_id in due_ids:
                 self._push(job_id, now + 1.0)
             raise
+        verdicts.wrote_ledger = True
         for job_id, due in next_dues.items():
             self._push(job_id, due)
         return verdicts

@@ -160,6 +160,7 @@ class Supervisor:
         self._next_heartbeat = 0.0
         self._stop_reason: str | None = None
         self._own_children: set[int] = set()  # children that predate the loop are not orphans
+        self._ledger_failing = False  # warn once per outage, not at every retry
 
     # -- public ---------------------------------------------------------------
     @property
@@ -223,6 +224,7 @@ class Supervisor:
             self._heartbeat()
             if self._done():
                 self._release_finished(force=True)
+                self._warn_unwritten()
                 return
             self._wait(self._sleep_for())
 
@@ -336,8 +338,10 @@ class Supervisor:
         if self.scheduler is not None:
             try:
                 verdicts = self.scheduler.decide(self.clock() + self.settings.claim_lead_sec)
+                if verdicts.wrote_ledger:
+                    self._ledger_ok()
             except OSError as exc:
-                self.runlog.warn(
+                self._ledger_failed(
                     f"cannot write the ledger ({exc.strerror}); nothing is fired until it is writable"
                 )
                 verdicts = None
@@ -548,7 +552,11 @@ class Supervisor:
 
         Nothing waits on this but another process's overlap check, so one
         transaction per `release_delay_sec` keeps fsyncs off the firing path.
+        A run whose record could not be written yet (a full disk) stays in
+        flight: should this process die before writing it, the next start
+        records it interrupted instead of losing it.
         """
+        self.recorder.flush_runs()
         if not self._finished or self.scheduler is None:
             self._finished.clear()
             self._release_due_mono = None
@@ -558,14 +566,38 @@ class Supervisor:
             self._release_due_mono = now_mono + self.settings.release_delay_sec
         if not force and now_mono < self._release_due_mono:
             return
-        try:
-            self.scheduler.release(self._finished)
-        except OSError as exc:
-            self.runlog.warn(f"cannot update the ledger ({exc.strerror}); will retry")
-            self._release_due_mono = now_mono + self.settings.release_delay_sec
-            return
-        self._finished.clear()
-        self._release_due_mono = None
+        unwritten = self.recorder.unwritten_run_ids()
+        releasable = [r for r in self._finished if r.run_id not in unwritten]
+        if releasable:
+            try:
+                self.scheduler.release(releasable)
+            except OSError as exc:
+                self._ledger_failed(f"cannot update the ledger ({exc.strerror}); will retry")
+                self._release_due_mono = now_mono + self.settings.release_delay_sec
+                return
+            self._ledger_ok()
+        self._finished = [r for r in self._finished if r.run_id in unwritten]
+        self._release_due_mono = (
+            now_mono + self.settings.release_delay_sec if self._finished else None
+        )
+
+    def _warn_unwritten(self) -> None:
+        waiting = len(self.recorder.unwritten_run_ids())
+        if waiting:
+            self.runlog.warn(
+                f"{waiting} run record(s) could not be written to {self.home.runs}; "
+                "runs the ledger still holds are recorded interrupted at the next start"
+            )
+
+    def _ledger_failed(self, warning: str) -> None:
+        if not self._ledger_failing:
+            self._ledger_failing = True
+            self.runlog.warn(warning)
+
+    def _ledger_ok(self) -> None:
+        if self._ledger_failing and self.scheduler is not None:
+            self._ledger_failing = False
+            self.runlog.warn(f"the ledger {self.scheduler.ledger.path} is writable again")
 
     def _heartbeat(self) -> None:
         interval = self.hooks.heartbeat_interval()
