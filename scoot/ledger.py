@@ -77,7 +77,10 @@ def _entry_from(raw: Any) -> JobEntry | None:
             setattr(entry, key, float(value))
     if isinstance(raw.get("last_run_id"), str):
         entry.last_run_id = raw["last_run_id"]
-    for item in raw.get("in_flight") or []:
+    flights = raw.get("in_flight")
+    for item in flights if isinstance(flights, list) else []:
+        if not isinstance(item, dict):
+            continue  # a damaged entry is dropped; the rest of the ledger still counts
         try:
             flight = InFlight(
                 str(item["run_id"]),
@@ -86,7 +89,7 @@ def _entry_from(raw: Any) -> JobEntry | None:
                 int(item["owner_pid"]),
                 None if item.get("owner_start") is None else float(item["owner_start"]),
             )
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             continue
         entry.in_flight[flight.run_id] = flight
     return entry
