@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from scoot.app import Instance
-from scoot.entry import DISABLED_HINT, run_schedule
+from scoot.entry import DISABLED_HINT, refuse_foreign_home, run_schedule
 from scoot.errors import ScootError
 from scoot.home import Home
 from scoot.lifecycle import (
@@ -87,6 +87,7 @@ class DaemonHooks(Hooks):
 def daemon_run(instance: Instance, *, ticks: int, home_option: str | None) -> int:
     home = instance.home
     config = instance.config
+    refuse_foreign_home(home)
     if not config.schedule.enabled:
         print(DISABLED_HINT.format(config=instance.config_label), file=sys.stderr)
         return 1

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from scoot.app import Instance, open_instance, print_warnings
 from scoot.audit import AuditLog, Redactor, SessionLog
 from scoot.errors import ConfigError, ScootError, UsageError
+from scoot.home import Home
 from scoot.jobs import JOB_ID_PATTERN
 from scoot.ledger import Ledger
 from scoot.policy import effective_unattended_mode, is_known_mode
@@ -39,6 +40,31 @@ def _out(text: str) -> None:
 
 def _err(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
+
+
+def trusted_owner(owner_uid: int, euid: int) -> bool:
+    """Whose runtime directory may decide what runs as `euid`: its own, or root's."""
+    return owner_uid in (euid, 0)
+
+
+def refuse_foreign_home(home: Home) -> None:
+    """Refuse to run jobs from a runtime directory that another user owns.
+
+    Its config decides what runs, and with which powers: running it would
+    let that user act as us (as root, if we are root). Read-only commands
+    only warn about it.
+    """
+    try:
+        owner = home.root.stat().st_uid
+    except OSError:
+        return  # not there yet; creating it reports what is wrong
+    euid = os.geteuid()
+    if not trusted_owner(owner, euid):
+        raise ScootError(
+            f"refusing to run jobs from {home.root}: it belongs to uid {owner}, whose config "
+            f"would run as uid {euid}; run scoot as uid {owner}, or `chown -R {euid} "
+            f"{home.root}` if you trust what it holds"
+        )
 
 
 def make_recorder(instance: Instance, token: str | None, warn: Callable[[str], None]) -> Recorder:
@@ -134,6 +160,7 @@ def run_schedule(
     signals: SignalQueue | None = None,
 ) -> tuple[Summary | None, int]:
     """The scheduler loop; returns the summary and the exit code."""
+    refuse_foreign_home(instance.home)
     config = instance.config
     if not config.schedule.enabled:
         _err(DISABLED_HINT.format(config=instance.config_label))
@@ -193,6 +220,7 @@ def run_schedule(
 
 def trigger_job(instance: Instance, job_id: str) -> int:
     """Run one configured job now, through the same worker path and rules."""
+    refuse_foreign_home(instance.home)
     job = instance.jobset.by_id().get(job_id)
     if job is None:
         bad = [b for b in instance.jobset.invalid if b.id == job_id]
@@ -287,6 +315,7 @@ def run_goal(
     unattended: bool,
 ) -> int:
     """`scoot -e`: one goal, now, under the configured (or given) policy."""
+    refuse_foreign_home(instance.home)
     config = instance.config
     if not goal.strip():
         raise UsageError('the goal is empty; pass it as: scoot -e "<goal>"')

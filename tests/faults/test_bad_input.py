@@ -436,6 +436,35 @@ def test_a_runtime_dir_open_to_everyone_is_run_with_a_warning(tmp_path: Path) ->
     count_inputs()
 
 
+def test_a_runtime_dir_of_another_user_runs_nothing_but_can_be_read(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    write_config(home, jobs=[{"id": "a", "goal": "g", "every_sec": 3600}])
+    (home / "state").mkdir(parents=True, exist_ok=True)
+    (home / "state" / "runs.jsonl").write_text(json.dumps(GOOD_RUN) + "\n")
+    for path in [home, *home.rglob("*")]:
+        os.chown(path, 65534, 65534)
+    user_home = tmp_path / "user"
+    user_home.mkdir()
+    for args in (
+        ["daemon", "run", "--ticks", "1"],
+        ["schedule", "run", "--ticks", "1"],
+        ["schedule", "trigger", "a"],
+        ["-e", "anything"],
+    ):
+        result = invoke_main(["--scoot-home", str(home), *args], user_home)
+        one_clean_line(result)
+        assert result.code == 1, (args, result)
+        assert "refusing to run jobs" in result.err and "uid 65534" in result.err
+        count_inputs()
+    assert not (home / "state" / "daemon.json").exists()
+    assert not (home / "logs" / "audit.jsonl").exists()
+    for args in (["schedule", "list"], ["schedule", "history"], ["daemon", "status"]):
+        result = invoke_main(["--scoot-home", str(home), *args], user_home)
+        one_clean_line(result)
+        assert result.code == 0, (args, result)
+        count_inputs()
+
+
 # --- the command line -------------------------------------------------------------------
 
 ids = st.text(max_size=70) | st.from_regex(r"[A-Za-z0-9._-]{1,64}", fullmatch=True)
