@@ -15,6 +15,7 @@ import signal
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from scoot.testing.model_server import ScriptedModel
@@ -258,3 +259,109 @@ def test_a_readonly_run_cannot_signal_the_daemon(tmp_path: Path) -> None:
     counts = tally(SCENARIO)
     counts.trials += 1
     counts.faults_survived += 4
+
+
+def misbehaving_body(spec_fd: int, frame_fd: int, parent_pid: int) -> int:
+    """What each job's worker does is named by its goal; the ticker behaves."""
+    emit = FrameWriter(frame_fd)
+    spec = read_spec(spec_fd)
+    goal = spec["goal"]
+    emit(
+        {
+            "type": "hello",
+            "pid": os.getpid(),
+            "run_id": spec["run_id"],
+            "job_id": spec["job_id"],
+            "mode": spec["mode"],
+            "sandbox": {"summary": "test body"},
+        }
+    )
+    if goal == "stubborn":  # ignores SIGTERM and hangs past its timeout
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        time.sleep(60)
+    elif goal == "mute":  # exits without a result
+        return 3
+    elif goal == "breeder":  # leaves busy children in its process group
+        for _ in range(3):
+            if os.fork() == 0:
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                while True:
+                    time.sleep(1)
+    emit({"type": "result", "status": "ok", "answer": goal, "error": None})
+    return 0
+
+
+@pytest.mark.timeout(60)
+def test_workers_that_ignore_sigterm_or_say_nothing_never_delay_other_jobs(tmp_path: Path) -> None:
+    from scoot.app import open_instance
+    from scoot.entry import make_recorder
+    from scoot.ledger import Ledger
+    from scoot.scheduler import Scheduler
+    from scoot.supervisor import RunLog, Settings, Supervisor
+
+    home = tmp_path / "home"
+    write_config(
+        home,
+        jobs=[
+            {"id": "ticker", "goal": "tick", "every_sec": 1},
+            {"id": "stubborn", "goal": "stubborn", "at_unix": time.time(), "timeout_sec": 1},
+            {"id": "mute", "goal": "mute", "every_sec": 1},
+            {"id": "breeder", "goal": "breeder", "at_unix": time.time()},
+        ],
+    )
+    instance = open_instance(str(home))
+    lines: list[str] = []
+    recorder = make_recorder(instance, None, lines.append)
+    ledger = Ledger(instance.home.ledger, instance.home.ledger_lock)
+    holder: list[Supervisor] = []
+    scheduler = Scheduler(
+        instance.jobset.jobs,
+        ledger,
+        is_running=lambda job_id: holder[0].is_job_running(job_id),
+        now=time.time(),
+    )
+    supervisor = Supervisor(
+        home=instance.home,
+        config=instance.config,
+        token=None,
+        recorder=recorder,
+        runlog=RunLog(lines.append, lines.append),
+        settings=Settings(ticks=40, poll_ms=100, kill_grace_sec=1, max_concurrent=4),
+        scheduler=scheduler,
+        worker_body=misbehaving_body,
+    )
+    holder.append(supervisor)
+    try:
+        summary = supervisor.run()
+    finally:
+        recorder.audit.close()
+    by_job: dict[str, list[str]] = {}
+    for request, outcome in summary.outcomes:
+        by_job.setdefault(str(request.job_id), []).append(outcome.status)
+    assert by_job["stubborn"] == ["timeout"]
+    assert set(by_job["mute"]) == {"crashed"} and len(by_job["mute"]) >= 3
+    assert by_job["breeder"] == ["ok"]
+    events = audit(home)
+    stragglers = [e for e in events if e["kind"] == "stragglers_killed"]
+    assert sum(e["count"] for e in stragglers) >= 3
+    assert_ticker_on_time(events)
+    workers = worker_pids(home)
+    assert survivors(workers, within=1.0) == []
+    time.sleep(0.1)
+    assert group_members(set(workers)) == []  # each worker led its group: nothing is left in one
+    check_records(home, SCENARIO)
+    assert account_runs(home, SCENARIO) == (0, 0)
+    counts = tally(SCENARIO)
+    counts.trials += 1
+    counts.faults_survived += 3
+
+
+def group_members(groups: set[int]) -> list[int]:
+    found = []
+    for proc in psutil.process_iter(["pid", "status"]):
+        try:
+            if proc.info["status"] != psutil.STATUS_ZOMBIE and os.getpgid(proc.pid) in groups:
+                found.append(proc.pid)
+        except (OSError, psutil.Error):
+            continue
+    return found
