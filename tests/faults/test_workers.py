@@ -185,7 +185,7 @@ def ticker_starts(events: list[dict]) -> list[dict]:
     return [e for e in events if e["kind"] == "job_start" and e["job_id"] == "ticker"]
 
 
-def assert_ticker_on_time(events: list[dict]) -> None:
+def assert_ticker_on_time(events: list[dict], at_least: int = 4) -> None:
     """Every second's instant was decided on time: fired, or skipped while the last one ran.
 
     A ticker run slowed by the storm may overlap the next instant (an honest,
@@ -197,7 +197,7 @@ def assert_ticker_on_time(events: list[dict]) -> None:
     assert all(e["reason"] == "overlap" for e in skipped)
     starts = ticker_starts(events)
     instants = sorted(e["instant"] for e in starts + skipped)
-    assert len(starts) >= 4
+    assert len(starts) >= at_least
     gaps = [b - a for a, b in zip(instants, instants[1:], strict=False)]
     assert all(abs(gap - 1.0) < 1e-6 for gap in gaps), gaps
     lateness = [e["ts"] / 1000 - e["instant"] for e in starts + skipped]
@@ -344,7 +344,7 @@ def test_workers_that_ignore_sigterm_or_say_nothing_never_delay_other_jobs(tmp_p
     events = audit(home)
     stragglers = [e for e in events if e["kind"] == "stragglers_killed"]
     assert sum(e["count"] for e in stragglers) >= 3
-    assert_ticker_on_time(events)
+    assert_ticker_on_time(events, at_least=3)
     workers = worker_pids(home)
     assert survivors(workers, within=1.0) == []
     time.sleep(0.1)
