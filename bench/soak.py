@@ -150,10 +150,15 @@ class Daemon:
             except psutil.Error:
                 pass
 
-    def end(self, how: str) -> tuple[int | None, list[int]]:
-        """Stop it by `how` (term, storm, kill); returns its exit code and orphaned workers."""
+    def end(self, how: str) -> tuple[int | None, list[int], list[int]]:
+        """Stop it by `how` (term, storm, kill).
+
+        Returns its exit code, its workers, and the other processes below it
+        (the shells of runs and what escaped them).
+        """
         assert self.proc is not None
-        workers = descendants(self.proc.pid)
+        workers = workers_of(self.proc.pid)
+        others = [pid for pid in descendants(self.proc.pid) if pid not in workers]
         if how == "kill":
             self.proc.kill()
         elif how == "storm":
@@ -169,7 +174,23 @@ class Daemon:
         else:
             _, err = stop(self.proc, timeout=60)
         self.stderr.append(err)
-        return self.proc.returncode, workers
+        return self.proc.returncode, workers, others
+
+
+def workers_of(pid: int) -> list[int]:
+    """The daemon's workers: its children titled `scoot: job ...`."""
+    found = []
+    try:
+        children = psutil.Process(pid).children()
+    except psutil.Error:
+        return found
+    for child in children:
+        try:
+            if " ".join(child.cmdline()).startswith("scoot: job"):
+                found.append(child.pid)
+        except psutil.Error:
+            continue
+    return found
 
 
 def soak(minutes: float, job_count: int, seed: int, directory: Path | None) -> int:
@@ -179,6 +200,7 @@ def soak(minutes: float, job_count: int, seed: int, directory: Path | None) -> i
     jobs = make_jobs(job_count, minutes, rng)
     faults: Counter[str] = Counter()
     problems: list[str] = []
+    orphaned: set[int] = set()  # run processes left when a daemon was killed -9
     started = time.monotonic()
     with ScriptedModel(SCRIPT) as model:
         write_config(
@@ -210,16 +232,26 @@ def soak(minutes: float, job_count: int, seed: int, directory: Path | None) -> i
             elif fault == "hup" and daemon.proc:
                 daemon.proc.send_signal(signal.SIGHUP)
             else:
-                code, workers = daemon.end(fault)
+                code, workers, others = daemon.end(fault)
                 left = survivors(workers, within=1.0 if fault == "kill" else 5.0)
                 if left:
                     problems.append(f"{len(left)} worker(s) outlived a {fault} of the daemon")
+                if fault == "kill":
+                    # A worker's own children have no death signal: only the service
+                    # manager's control group (systemd, a container) can end them now.
+                    orphaned.update(survivors(others, within=0.0))
+                else:
+                    left = survivors(others, within=1.0)
+                    if left:
+                        problems.append(f"{len(left)} run process(es) outlived a {fault}")
                 if fault == "storm" and code != 0:
                     problems.append(f"a SIGTERM storm ended the daemon with {code}")
                 daemon.start()
-        code, _ = daemon.end("term")
+        code, _, others = daemon.end("term")
         if code != 0:
             problems.append(f"the final stop ended the daemon with {code}")
+        if survivors(others, within=1.0):
+            problems.append("run processes outlived the final stop")
     took = time.monotonic() - started
     lines = check_records(home, SCENARIO)
     lost, doubled = account_runs(home, SCENARIO)
@@ -237,8 +269,12 @@ def soak(minutes: float, job_count: int, seed: int, directory: Path | None) -> i
         for p in psutil.process_iter(["cmdline", "status"])
         if p.info["cmdline"] == ["sleep", "3600"] and p.info["status"] != psutil.STATUS_ZOMBIE
     ]
-    if escaped:
-        problems.append(f"{len(escaped)} escaped process(es) survive")
+    unexplained = [pid for pid in escaped if pid not in orphaned]
+    if unexplained:
+        problems.append(f"{len(unexplained)} escaped process(es) survive a live daemon")
+    left_by_kills = survivors(orphaned, within=0.0)
+    for pid in left_by_kills:
+        os.kill(pid, signal.SIGKILL)  # clean up after ourselves
     tracebacks = sum("Traceback" in err for err in daemon.stderr)
     if tracebacks:
         problems.append(f"{tracebacks} daemon run(s) printed a traceback")
@@ -256,6 +292,10 @@ def soak(minutes: float, job_count: int, seed: int, directory: Path | None) -> i
     )
     print(f"lost: {lost}  doubled: {doubled}  lines checked: {lines}")
     print(f"daemon peak RSS: {daemon.peak_rss / MIB:.1f} MiB")
+    print(
+        f"run processes orphaned by kill -9 of the daemon (its service manager's job): "
+        f"{len(orphaned)}, still alive at the end: {len(left_by_kills)}"
+    )
     for line in figures_table():
         print(line)
     for problem in problems:
