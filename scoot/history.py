@@ -89,9 +89,8 @@ def show_session(home: Home, session_id: str) -> list[str]:
         raise UsageError(f"no session {session_id!r}; see `scoot sessions list`")
     lines = []
     for raw in path.read_bytes().splitlines():
-        try:
-            row = orjson.loads(raw)
-        except orjson.JSONDecodeError:
+        row = _object_or_none(raw)
+        if row is None:
             lines.append("(unparseable line skipped)")
             continue
         ts = row.get("ts")
@@ -111,10 +110,16 @@ def audit_lines(home: Home, session_id: str | None) -> Iterator[str]:
             if not line:
                 continue
             if session_id is not None:
-                try:
-                    row = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    continue
-                if row.get("session_id") != session_id:
+                row = _object_or_none(line)
+                if row is None or row.get("session_id") != session_id:
                     continue
             yield line.decode("utf-8", "replace")
+
+
+def _object_or_none(raw: bytes) -> dict | None:
+    """A record line as a dict; None for garbage or JSON that is not an object."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None

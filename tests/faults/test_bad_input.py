@@ -358,11 +358,6 @@ def test_damaged_state_files_never_crash_a_reader(data: Any, target: str) -> Non
             count_inputs()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scoot/history.py show_session takes every JSON line for an object; "
-    "a line holding a list, number, string or null ends in an internal error",
-)
 @pytest.mark.parametrize("line", [b"[1, 2]", b"3", b'"text"', b"null"])
 def test_session_show_survives_lines_that_are_json_but_not_objects(
     tmp_path: Path, line: bytes
