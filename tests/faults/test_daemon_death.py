@@ -9,6 +9,7 @@ every started run is recorded exactly once and every line parses.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -95,11 +96,16 @@ def test_kill_9_at_random_moments_loses_and_doubles_nothing(tmp_path: Path) -> N
     assert "Traceback" not in final.stdout + final.stderr
 
     recorded = runs(home)
+    ledger = json.loads((home / "state" / "ledger.json").read_bytes())["jobs"]
     for one_shot in ("once-now", "once-soon", "once-later"):
         fired = [r for r in recorded if r["job_id"] == one_shot]
         assert len(fired) <= 1, fired
+        if fired:  # and the ledger holds it decided, so no later start fires it again
+            assert ledger[one_shot]["last_instant"] == fired[0]["instant"]
     minutes = [r["instant"] for r in recorded if r["job_id"] == "minutely"]
     assert len(minutes) == len(set(minutes))
+    if minutes:
+        assert ledger["minutely"]["last_instant"] >= max(minutes)
     # Runs the kills cut short are recorded interrupted, never replayed.
     assert any(r["status"] == "interrupted" for r in recorded)
 
