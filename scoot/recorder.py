@@ -52,13 +52,22 @@ class Recorder:
     def event(self, kind: str, msg: str, **details: Any) -> None:
         self.audit.event(kind, msg, **details)
 
-    def run_started(self, request: RunRequest) -> None:
+    def run_event(self, request: RunRequest, kind: str, msg: str, **details: Any) -> None:
+        """An audit event about one run, carrying its session, run and job ids."""
         self.audit.event(
-            "job_start",
-            f"{_who(request)} started (mode={request.mode}): {clip(request.goal, 200)}",
+            kind,
+            msg,
             session_id=request.session_id,
             run_id=request.run_id,
             job_id=request.job_id,
+            **details,
+        )
+
+    def run_started(self, request: RunRequest) -> None:
+        self.run_event(
+            request,
+            "job_start",
+            f"{_who(request)} started (mode={request.mode}): {clip(request.goal, 200)}",
             mode=request.mode,
             instant=request.instant,
             origin=request.origin,
@@ -71,23 +80,19 @@ class Recorder:
 
     def frame(self, run: ActiveRun, frame: Any) -> None:
         request = run.request
-        ids = {"session_id": request.session_id, "run_id": request.run_id}
         if isinstance(frame, FrameError):
-            self.audit.event(
-                "protocol_error", str(frame), job_id=request.job_id, pid=run.pid, **ids
-            )
+            self.run_event(request, "protocol_error", str(frame), pid=run.pid)
         elif isinstance(frame, Hello):
             summary = str(frame.sandbox.get("summary") or frame.sandbox.get("landlock") or "")
-            self.audit.event(
+            self.run_event(
+                request,
                 "sandbox",
                 f"worker pid {frame.pid} ({frame.mode}): {summary}",
-                job_id=request.job_id,
                 pid=frame.pid,
                 sandbox=frame.sandbox,
-                **ids,
             )
         elif isinstance(frame, AuditFrame):
-            self.audit.event(frame.kind, frame.msg, job_id=request.job_id, **ids)
+            self.run_event(request, frame.kind, frame.msg)
         elif isinstance(frame, SessionFrame):
             written = self.sessions.append(
                 request.session_id, request.run_id, frame.role, frame.content
@@ -105,37 +110,18 @@ class Recorder:
 
     def run_ended(self, run: ActiveRun, outcome: Outcome) -> dict[str, Any]:
         request = run.request
-        record: dict[str, Any] = {
-            "run_id": request.run_id,
-            "job_id": request.job_id,
-            "session_id": request.session_id,
-            "origin": request.origin,
-            "mode": request.mode,
-            "instant": request.instant,
-            "started_at": round(run.started_at, 3),
-            "ended_at": round(self._clock(), 3),
-            "status": outcome.status,
-            "exit_code": outcome.exit_code,
-            "signal": outcome.signal,
-            "duration_ms": outcome.duration_ms,
-            "peak_rss_kb": outcome.peak_rss_kb,
-            "answer": clip(outcome.answer, ANSWER_CHARS_IN_RUNS),
-            "error": outcome.error,
-        }
-        record = self.audit.redactor.value(record)
+        record = self._record(request, run.started_at, outcome)
         details = {
             k: record[k] for k in ("status", "exit_code", "signal", "duration_ms", "peak_rss_kb")
         }
         tail = None
         if outcome.status in ("crashed", "error") and run.output_tail:
             tail = clip(run.output_tail_text(), 2000)
-        self.audit.event(
+        self.run_event(
+            request,
             "job_end",
             f"{_who(request)} ended {outcome.status}"
             + (f": {outcome.error}" if outcome.error else ""),
-            session_id=request.session_id,
-            run_id=request.run_id,
-            job_id=request.job_id,
             output_tail=tail,
             output_bytes=run.output_total or None,
             **details,
@@ -180,35 +166,36 @@ class Recorder:
 
     def run_never_started(self, request: RunRequest, status: str, reason: str) -> None:
         """A claimed occurrence that ended without a worker (interrupted, refused)."""
-        now = round(self._clock(), 3)
-        self.audit.event(
+        self.run_event(
+            request,
             "job_end",
             f"{_who(request)} ended {status}: {reason}",
-            session_id=request.session_id,
-            run_id=request.run_id,
-            job_id=request.job_id,
             status=status,
             duration_ms=0,
         )
-        self.write_run(
-            {
-                "run_id": request.run_id,
-                "job_id": request.job_id,
-                "session_id": request.session_id,
-                "origin": request.origin,
-                "mode": request.mode,
-                "instant": request.instant,
-                "started_at": now,
-                "ended_at": now,
-                "status": status,
-                "exit_code": None,
-                "signal": None,
-                "duration_ms": 0,
-                "peak_rss_kb": None,
-                "answer": None,
-                "error": reason,
-            }
-        )
+        outcome = Outcome(status, None, reason, None, None, 0, None)
+        self.write_run(self._record(request, self._clock(), outcome))
+
+    def _record(self, request: RunRequest, started_at: float, outcome: Outcome) -> dict[str, Any]:
+        """The runs.jsonl line of a run, secrets redacted."""
+        record: dict[str, Any] = {
+            "run_id": request.run_id,
+            "job_id": request.job_id,
+            "session_id": request.session_id,
+            "origin": request.origin,
+            "mode": request.mode,
+            "instant": request.instant,
+            "started_at": round(started_at, 3),
+            "ended_at": round(self._clock(), 3),
+            "status": outcome.status,
+            "exit_code": outcome.exit_code,
+            "signal": outcome.signal,
+            "duration_ms": outcome.duration_ms,
+            "peak_rss_kb": outcome.peak_rss_kb,
+            "answer": clip(outcome.answer, ANSWER_CHARS_IN_RUNS),
+            "error": outcome.error,
+        }
+        return self.audit.redactor.value(record)
 
 
 def _who(request: RunRequest) -> str:

@@ -352,11 +352,10 @@ class Supervisor:
                         self.runlog.err(f"[scoot] {msg}")
                 for request in verdicts.claimed:
                     if len(self.active) + len(self.queue) >= self.settings.max_concurrent:
-                        self.recorder.event(
+                        self.recorder.run_event(
+                            request,
                             "job_queued",
                             f"job {request.job_id} waits for a free slot (max_concurrent={self.settings.max_concurrent})",
-                            job_id=request.job_id,
-                            run_id=request.run_id,
                             instant=request.instant,
                         )
                     self.queue.append(request)
@@ -471,12 +470,10 @@ class Supervisor:
         del self.active[run.pid]
         stragglers = _kill_group(run.pid)
         if stragglers:
-            self.recorder.event(
+            self.recorder.run_event(
+                run.request,
                 "stragglers_killed",
                 f"killed {stragglers} process(es) left behind by run {run.request.run_id}",
-                run_id=run.request.run_id,
-                session_id=run.request.session_id,
-                job_id=run.request.job_id,
                 count=stragglers,
             )
         outcome = run.outcome(time.monotonic())
@@ -529,12 +526,10 @@ class Supervisor:
             ):
                 run.timed_out = True
                 run.terminate(now_mono)
-                self.recorder.event(
+                self.recorder.run_event(
+                    run.request,
                     "job_timeout",
                     f"run {run.request.run_id} exceeded {run.request.timeout_sec:g} s; SIGTERM sent",
-                    run_id=run.request.run_id,
-                    session_id=run.request.session_id,
-                    job_id=run.request.job_id,
                     timeout_sec=run.request.timeout_sec,
                 )
             if shutdown_due and run.term_sent_mono is None:
