@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from scoot.app import Instance, open_instance, print_warnings
 from scoot.audit import AuditLog, Redactor, SessionLog
-from scoot.errors import ConfigError, ScootError, UsageError
+from scoot.errors import ScootError, UsageError
 from scoot.home import Home
 from scoot.jobs import JOB_ID_PATTERN
 from scoot.ledger import Ledger
@@ -23,7 +23,7 @@ from scoot.retention import gaps_path_for
 from scoot.runner import Outcome, RunRequest
 from scoot.runs import recently_recorded_run_ids
 from scoot.scheduler import Scheduler, recover_interrupted
-from scoot.secrets import resolve_token
+from scoot.secrets import Token, resolve_token
 from scoot.signals import SignalQueue
 from scoot.spec import cli_session_id, job_session_id, new_run_id
 from scoot.supervisor import Hooks, RunLog, Settings, Summary, Supervisor
@@ -89,6 +89,22 @@ def make_recorder(instance: Instance, token: str | None, warn: Callable[[str], N
         gaps=gaps_path_for(instance.home.audit_log),
     )
     return Recorder(instance.home, audit, sessions, warn=warn)
+
+
+def open_records(instance: Instance, warn: Callable[[str], None]) -> tuple[Token, Recorder]:
+    """The token (its problems warned) and the single writer of this process's records."""
+    token = resolve_token(instance.home, instance.config.backend)
+    for text in token.warnings:
+        warn(text)
+    return token, make_recorder(instance, token.value, warn)
+
+
+def supervise(supervisor: Supervisor, recorder: Recorder) -> Summary:
+    """Run the loop; the audit log is synced and closed however it ends."""
+    try:
+        return supervisor.run()
+    finally:
+        recorder.audit.close()
 
 
 def settings_for(instance: Instance, *, ticks: int, schedule: bool, daemon: bool) -> Settings:
@@ -174,10 +190,7 @@ def run_schedule(
         _out(f"[scoot] no runnable jobs ({why}); nothing to do")
         return None, 0
     runlog = RunLog(_out, _err)
-    token = resolve_token(instance.home, config.backend)
-    for text in token.warnings:
-        runlog.warn(text)
-    recorder = make_recorder(instance, token.value, runlog.warn)
+    token, recorder = open_records(instance, runlog.warn)
     ledger = Ledger(instance.home.ledger, instance.home.ledger_lock)
     try:
         ledger.load()
@@ -189,13 +202,7 @@ def run_schedule(
     record_interrupted(ledger, recorder, runlog)
     for text in instance.warnings:
         recorder.event("config_warning", text)
-    supervisor_ref: list[Supervisor] = []
-    scheduler = Scheduler(
-        instance.jobset.jobs,
-        ledger,
-        is_running=lambda job_id: supervisor_ref[0].is_job_running(job_id),
-        now=time.time(),
-    )
+    scheduler = Scheduler(instance.jobset.jobs, ledger, now=time.time())
     supervisor = Supervisor(
         home=instance.home,
         config=config,
@@ -208,11 +215,7 @@ def run_schedule(
         reload=make_reloader(home_option, runlog) if daemon else None,
         signals=signals,
     )
-    supervisor_ref.append(supervisor)
-    try:
-        summary = supervisor.run()
-    finally:
-        recorder.audit.close()
+    summary = supervise(supervisor, recorder)
     if summary.stop_reason == "idle":
         _out("[scoot] no job can fire again; exiting")
     return summary, 0 if summary.all_ok else 1
@@ -229,13 +232,10 @@ def trigger_job(instance: Instance, job_id: str) -> int:
         known = ", ".join(j.id for j in instance.jobset.jobs) or "none"
         raise UsageError(f"no job {job_id!r} in the config (known: {known})")
     runlog = RunLog(_err, _err)
-    token = resolve_token(instance.home, instance.config.backend)
-    for text in token.warnings:
-        runlog.warn(text)
-    recorder = make_recorder(instance, token.value, runlog.warn)
+    token, recorder = open_records(instance, runlog.warn)
     ledger = Ledger(instance.home.ledger, instance.home.ledger_lock)
     # Registered, not scheduled: a manual trigger fires nothing on the job's own schedule.
-    scheduler = Scheduler((job,), ledger, is_running=lambda _: False, now=None)
+    scheduler = Scheduler((job,), ledger, now=None)
     request = RunRequest(
         run_id=new_run_id(),
         session_id=job_session_id(job.id),
@@ -261,11 +261,7 @@ def trigger_job(instance: Instance, job_id: str) -> int:
         scheduler=scheduler,
     )
     supervisor.submit(request)
-    try:
-        summary = supervisor.run()
-    finally:
-        recorder.audit.close()
-    return _print_single_result(summary)
+    return _print_single_result(supervise(supervisor, recorder))
 
 
 def _print_single_result(summary: Summary) -> int:
@@ -332,10 +328,7 @@ def run_goal(
             _err(f"scoot: {resolution.reason}")
         mode = resolution.effective
     runlog = TraceLog(trace)
-    token = resolve_token(instance.home, config.backend)
-    for text in token.warnings:
-        _err(f"scoot: warning: {text}")
-    recorder = make_recorder(instance, token.value, lambda text: _err(f"scoot: warning: {text}"))
+    token, recorder = open_records(instance, lambda text: _err(f"scoot: warning: {text}"))
     request = RunRequest(
         run_id=new_run_id(),
         session_id=session_id or cli_session_id(),
@@ -359,13 +352,7 @@ def run_goal(
         cwd=os.getcwd(),
     )
     supervisor.submit(request)
-    try:
-        summary = supervisor.run()
-    finally:
-        recorder.audit.close()
+    summary = supervise(supervisor, recorder)
     if summary.stop_reason in ("SIGINT", "SIGTERM"):
         return 130
     return _print_single_result(summary)
-
-
-__all__ = ["ConfigError", "run_goal", "run_schedule", "trigger_job"]

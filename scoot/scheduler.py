@@ -38,15 +38,16 @@ class Scheduler:
         jobs: tuple[Job, ...],
         ledger: Ledger,
         *,
-        is_running: Callable[[str], bool],
         now: float | None,
+        is_running: Callable[[str], bool] = lambda _job_id: False,
     ) -> None:
         """`now=None` registers the jobs without scheduling them (manual runs)."""
         self.ledger = ledger
         self.jobs: dict[str, Job] = {}
         self._heap: list[tuple[float, int, str]] = []
         self._generation: dict[str, int] = {}
-        self._is_running = is_running
+        # Whether this process runs (or has queued) a job; the supervisor sets its own.
+        self.is_running = is_running
         self._last_now: float | None = None  # the clock reading of the previous decision
         self._owner_pid = os.getpid()
         self._owner_start = start_time_of(self._owner_pid)
@@ -168,7 +169,7 @@ class Scheduler:
             entry.last_instant = verdict.decided_through
         if verdict.fire_instant is not None:
             other = self._busy_elsewhere(entry)
-            if self._is_running(job.id) or other is not None:
+            if self.is_running(job.id) or other is not None:
                 holder = f"pid {other.owner_pid}" if other else "this process"
                 verdicts.events.append(
                     (

@@ -139,6 +139,8 @@ class Supervisor:
         self.runlog = runlog
         self.settings = settings
         self.scheduler = scheduler
+        if scheduler is not None:
+            scheduler.is_running = self.is_job_running
         self.hooks = hooks or Hooks()
         self._reload = reload
         self.cwd = cwd or os.getcwd()

@@ -313,13 +313,7 @@ def test_workers_that_ignore_sigterm_or_say_nothing_never_delay_other_jobs(tmp_p
     lines: list[str] = []
     recorder = make_recorder(instance, None, lines.append)
     ledger = Ledger(instance.home.ledger, instance.home.ledger_lock)
-    holder: list[Supervisor] = []
-    scheduler = Scheduler(
-        instance.jobset.jobs,
-        ledger,
-        is_running=lambda job_id: holder[0].is_job_running(job_id),
-        now=time.time(),
-    )
+    scheduler = Scheduler(instance.jobset.jobs, ledger, now=time.time())
     supervisor = Supervisor(
         home=instance.home,
         config=instance.config,
@@ -330,7 +324,6 @@ def test_workers_that_ignore_sigterm_or_say_nothing_never_delay_other_jobs(tmp_p
         scheduler=scheduler,
         worker_body=misbehaving_body,
     )
-    holder.append(supervisor)
     try:
         summary = supervisor.run()
     finally:
