@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from scoot.files import write_all
+from scoot.files import tail_objects, write_all
 
 # Agent step details left out of the log below level "info" (the session keeps them).
 DETAIL_KINDS = frozenset({"thought", "observation"})
@@ -53,22 +53,9 @@ class Redactor:
 
 def last_seq_in(path: Path) -> int:
     """The seq of the last whole line of an audit file (0 when none)."""
-    try:
-        with open(path, "rb") as handle:
-            size = handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, size - TAIL_BYTES))
-            tail = handle.read()
-    except FileNotFoundError:
-        return 0
-    for line in reversed(tail.split(b"\n")):
-        if not line.strip():
-            continue
-        try:
-            value = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(value, dict) and isinstance(value.get("seq"), int):
-            return value["seq"]
+    for row in reversed(tail_objects(path, TAIL_BYTES)):
+        if isinstance(row.get("seq"), int):
+            return row["seq"]
     return 0
 
 

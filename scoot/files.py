@@ -74,6 +74,34 @@ def append_line(path: Path, value: Any, *, sync: bool = False) -> None:
         os.close(fd)
 
 
+def read_tail(path: Path, window: int) -> bytes:
+    """The last `window` bytes of a file (b"" when it does not exist)."""
+    try:
+        with open(path, "rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, size - window))
+            return handle.read()
+    except FileNotFoundError:
+        return b""
+
+
+def tail_objects(path: Path, window: int) -> list[dict[str, Any]]:
+    """The JSON object lines in the last `window` bytes, oldest first.
+
+    The window's first line may be cut and anything unparseable is skipped,
+    so this suits recovery look-ups, not reading a file whole.
+    """
+    rows: list[dict[str, Any]] = []
+    for line in read_tail(path, window).splitlines():
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(value, dict):
+            rows.append(value)
+    return rows
+
+
 def read_json_lines(path: Path) -> tuple[list[dict[str, Any]], int]:
     """Every object line of a JSONL file, and how many lines could not be parsed."""
     try:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from scoot.files import append_line, read_json_lines
+from scoot.files import append_line, read_json_lines, tail_objects
 
 # Outcomes a run can end with, as recorded in runs.jsonl and job_end.
 STATUSES = ("ok", "error", "denied", "timeout", "crashed", "interrupted")
@@ -44,19 +41,6 @@ def last_run_by_job(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]
 
 def recently_recorded_run_ids(path: Path, window: int = 1024 * 1024) -> set[str]:
     """Run ids in the last `window` bytes of runs.jsonl (recent enough for crash recovery)."""
-    try:
-        with open(path, "rb") as handle:
-            size = handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, size - window))
-            tail = handle.read()
-    except FileNotFoundError:
-        return set()
-    found: set[str] = set()
-    for line in tail.splitlines():
-        try:
-            row = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            continue  # the window's first line may be cut
-        if isinstance(row, dict) and isinstance(row.get("run_id"), str):
-            found.add(row["run_id"])
-    return found
+    return {
+        row["run_id"] for row in tail_objects(path, window) if isinstance(row.get("run_id"), str)
+    }
