@@ -105,19 +105,23 @@ def append_whole_line(path: Path, line: bytes, *, sync: bool = False) -> None:
     set_aside_torn_tail(path)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
-        size = os.fstat(fd).st_size
-        try:
-            write_all(fd, line)
-            if sync:
-                os.fsync(fd)
-        except OSError:
-            try:
-                os.ftruncate(fd, size)
-            except OSError:
-                pass
-            raise
+        write_line_or_nothing(fd, line, os.fstat(fd).st_size, sync=sync)
     finally:
         os.close(fd)
+
+
+def write_line_or_nothing(fd: int, line: bytes, size: int, *, sync: bool = False) -> None:
+    """Append `line` to a file of `size` bytes; on a short write, cut it back to `size`."""
+    try:
+        write_all(fd, line)
+        if sync:
+            os.fsync(fd)
+    except OSError:
+        try:
+            os.ftruncate(fd, size)
+        except OSError:
+            pass
+        raise
 
 
 def append_record(path: Path, value: Any, *, sync: bool = False) -> None:
@@ -269,15 +273,7 @@ class AuditLog:
             rotate(self.path, self.keep, gaps=gaps_path_for(self.path), stream="audit")
             fd = self._current_fd()
             size = 0
-        try:
-            write_all(fd, line)
-        except OSError:
-            # A short write (ENOSPC) must not leave half a line behind.
-            try:
-                os.ftruncate(fd, size)
-            except OSError:
-                pass
-            raise
+        write_line_or_nothing(fd, line, size)  # a short write (ENOSPC) leaves no half line
         self._seq += 1
         self._known_size = size + len(line)
 

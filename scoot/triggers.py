@@ -140,12 +140,12 @@ class Plan:
     """
 
     fire_instant: float | None
-    missed_count: int
-    missed_count_capped: bool
-    first_missed: float | None
-    last_missed: float | None
     decided_through: float | None
     next_due: float | None
+    missed_count: int = 0
+    missed_count_capped: bool = False
+    first_missed: float | None = None
+    last_missed: float | None = None
 
 
 def next_fire(trigger: Trigger, after: float) -> float | None:
@@ -282,10 +282,6 @@ def _within_grace(
 def _nothing(next_due: float | None, decided_through: float | None = None) -> Plan:
     return Plan(
         fire_instant=None,
-        missed_count=0,
-        missed_count_capped=False,
-        first_missed=None,
-        last_missed=None,
         decided_through=decided_through,
         next_due=next_due,
     )
@@ -301,10 +297,6 @@ def _plan_every(
     if last_instant is None:
         return Plan(
             fire_instant=now,
-            missed_count=0,
-            missed_count_capped=False,
-            first_missed=None,
-            last_missed=None,
             decided_through=now,
             next_due=now + interval,
         )
@@ -326,7 +318,6 @@ def _plan_every(
     return Plan(
         fire_instant=latest if fires else None,
         missed_count=missed,
-        missed_count_capped=False,
         first_missed=last_instant + interval if missed else None,
         last_missed=last_instant + missed * interval if missed else None,
         decided_through=latest,
@@ -348,10 +339,6 @@ def _plan_at(
     if _within_grace(now - at_unix, None, catch_up, max_late_sec):
         return Plan(
             fire_instant=at_unix,
-            missed_count=0,
-            missed_count_capped=False,
-            first_missed=None,
-            last_missed=None,
             decided_through=at_unix,
             next_due=None,
         )
@@ -361,7 +348,6 @@ def _plan_at(
     return Plan(
         fire_instant=None,
         missed_count=1,
-        missed_count_capped=False,
         first_missed=at_unix,
         last_missed=at_unix,
         decided_through=at_unix,
@@ -385,10 +371,6 @@ def _plan_cron(
         ):
             return Plan(
                 fire_instant=latest,
-                missed_count=0,
-                missed_count_capped=False,
-                first_missed=None,
-                last_missed=None,
                 decided_through=latest,
                 next_due=next_after(expr, now),
             )
