@@ -179,39 +179,11 @@ def schedule() -> None:
 @click.pass_context
 def schedule_list(ctx: click.Context, as_json: bool) -> int:
     """Show each job, ACTIVE or INACTIVE, with its trigger, mode and next fire."""
-    from scoot.ledger import Ledger
-    from scoot.listing import build_rows, render_json, render_text
-    from scoot.runs import last_run_by_job, read_runs
+    from scoot.app import print_warnings
+    from scoot.listing import render_json, render_text, schedule_view
 
-    instance = _instance(ctx, create=False)
-    home = instance.home
-    entries: dict = {}
-    if home.ledger.exists():
-        ledger = Ledger(home.ledger, home.ledger_lock)
-        try:
-            ledger._read()  # a plain read: `list` never creates or locks anything
-            entries = ledger.entries
-            if ledger.problem:
-                from scoot.app import print_warnings
-
-                print_warnings([ledger.problem])
-        except OSError:
-            entries = {}
-    rows_runs, _ = read_runs(home.runs)
-    config = instance.config
-    rows = build_rows(
-        instance.jobset,
-        enabled=config.schedule.enabled,
-        now=time.time(),
-        entries=entries,
-        last_runs=last_run_by_job(rows_runs),
-    )
-    header = {
-        "enabled": config.schedule.enabled,
-        "poll_ms": config.schedule.poll_ms,
-        "jobs": len(rows),
-        "config_file": instance.config_label,
-    }
+    rows, header, warnings = schedule_view(_instance(ctx, create=False), time.time())
+    print_warnings(warnings)
     if as_json:
         _print_json(render_json(rows, header))
     else:

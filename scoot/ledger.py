@@ -148,6 +148,15 @@ class Ledger:
             self.problem = f"ledger {self.path} unreadable ({exc}); timers reset as after a restart"
         self._signature = signature
 
+    def peek(self) -> dict[str, JobEntry]:
+        """Read without locking or creating anything, for side-effect free views.
+
+        A torn view is impossible (the file is replaced atomically); a stale one
+        only shows what was true a moment ago. Raises OSError on a read failure.
+        """
+        self._read()
+        return self.entries
+
     def load(self) -> dict[str, JobEntry]:
         """A snapshot for planning; the truth is re-read inside each transaction."""
         with self._locked(exclusive=False):

@@ -6,8 +6,10 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from scoot.app import Instance
 from scoot.jobs import InvalidJob, Job, JobSet
-from scoot.ledger import JobEntry
+from scoot.ledger import JobEntry, Ledger
+from scoot.runs import last_run_by_job, read_runs
 from scoot.triggers import describe, is_exhausted, plan
 
 GOAL_WIDTH = 48
@@ -188,3 +190,33 @@ def render_json(rows: list[JobRow], header: dict[str, Any]) -> dict[str, Any]:
         item["next_fire_utc"] = utc(row.next_fire_unix) if row.next_fire_unix is not None else None
         jobs.append(item)
     return {"schedule": header, "jobs": jobs}
+
+
+def schedule_view(instance: Instance, now: float) -> tuple[list[JobRow], dict[str, Any], list[str]]:
+    """Rows and header of `schedule list`, plus warnings; reads only, creates nothing."""
+    home = instance.home
+    warnings: list[str] = []
+    entries: dict[str, JobEntry] = {}
+    ledger = Ledger(home.ledger, home.ledger_lock)
+    try:
+        entries = ledger.peek()
+    except OSError as exc:
+        warnings.append(f"cannot read {home.ledger} ({exc.strerror}); next fires assume no history")
+    if ledger.problem:
+        warnings.append(ledger.problem)
+    run_rows, _ = read_runs(home.runs)
+    schedule = instance.config.schedule
+    rows = build_rows(
+        instance.jobset,
+        enabled=schedule.enabled,
+        now=now,
+        entries=entries,
+        last_runs=last_run_by_job(run_rows),
+    )
+    header = {
+        "enabled": schedule.enabled,
+        "poll_ms": schedule.poll_ms,
+        "jobs": len(rows),
+        "config_file": instance.config_label,
+    }
+    return rows, header, warnings
