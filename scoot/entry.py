@@ -20,13 +20,14 @@ from scoot.ledger import Ledger
 from scoot.policy import effective_unattended_mode, is_known_mode
 from scoot.recorder import Recorder
 from scoot.retention import gaps_path_for
-from scoot.runner import Outcome, RunRequest
+from scoot.runlog import RunLog, TraceLog
+from scoot.runner import RunRequest
 from scoot.runs import recently_recorded_run_ids
 from scoot.scheduler import Scheduler, recover_interrupted
 from scoot.secrets import Token, resolve_token
 from scoot.signals import SignalQueue
 from scoot.spec import cli_session_id, job_session_id, new_run_id
-from scoot.supervisor import Hooks, RunLog, Settings, Summary, Supervisor
+from scoot.supervisor import Hooks, Settings, Summary, Supervisor
 
 DISABLED_HINT = (
     "[scoot] scheduling is disabled: set [schedule] enabled = true in {config} "
@@ -272,32 +273,6 @@ def _print_single_result(summary: Summary) -> int:
         print(outcome.answer or "", flush=True)
         return 0
     return 1
-
-
-class TraceLog(RunLog):
-    """`-e` progress on stderr: nothing on stdout but the answer."""
-
-    def __init__(self, trace: bool) -> None:
-        super().__init__(_err, _err)
-        self.trace = trace
-
-    def started(self, request: RunRequest) -> None:
-        if self.trace:
-            _err(f"[scoot] run {request.session_id} (mode={request.mode})")
-
-    def step(self, request: RunRequest, kind: str, msg: str) -> None:
-        if not self.trace:
-            return
-        if kind == "thought":
-            _err(f"thinking: {msg}")
-        elif kind == "tool_call":
-            _err(f"running: {msg}")
-        elif kind in ("observation", "policy_deny", "system_error"):
-            _err(f"{kind}: {msg[:500]}")
-
-    def ended(self, request: RunRequest, outcome: Outcome) -> None:
-        if outcome.status != "ok":
-            _err(f"scoot: run failed ({outcome.status}): {outcome.error}")
 
 
 def run_goal(

@@ -23,6 +23,7 @@ from scoot.frames import FrameError
 from scoot.home import Home
 from scoot.launch import WorkerBody, launch_worker
 from scoot.recorder import Recorder
+from scoot.runlog import RunLog
 from scoot.runner import ActiveRun, Outcome, RunRequest
 from scoot.scheduler import Scheduler
 from scoot.signals import SignalQueue
@@ -46,39 +47,6 @@ class Hooks:
 
     def heartbeat_interval(self) -> float | None:
         return None
-
-
-class RunLog:
-    """The human run log: `[scoot] ...` lines on stdout, warnings on stderr."""
-
-    def __init__(self, out: Callable[[str], None], err: Callable[[str], None]) -> None:
-        self.out = out
-        self.err = err
-
-    def started(self, request: RunRequest) -> None:
-        who = f"job {request.job_id}" if request.job_id else "run"
-        self.out(f"[scoot] {who} started (mode={request.mode}): {_short(request.goal, 120)}")
-        if request.mode == "unrestricted" and request.origin != "cli":
-            self.warn(f"{who} runs unrestricted: it may write files and use the network unattended")
-
-    def step(self, request: RunRequest, kind: str, msg: str) -> None: ...
-
-    def ended(self, request: RunRequest, outcome: Outcome) -> None:
-        who = f"job {request.job_id}" if request.job_id else "run"
-        if outcome.status == "ok":
-            self.out(f"[scoot] {who} OK: {_short(outcome.answer or '', 400)}")
-        else:
-            self.out(
-                f"[scoot] {who} failed ({outcome.status}): {_short(outcome.error or '', 400)}; continuing"
-            )
-
-    def warn(self, text: str) -> None:
-        self.err(f"[scoot] warning: {text}")
-
-
-def _short(text: str, limit: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 @dataclass

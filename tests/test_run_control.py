@@ -14,13 +14,14 @@ from pathlib import Path
 
 import psutil
 import pytest
+from scoot.runlog import RunLog
 
 from scoot.app import open_instance
 from scoot.audit import AuditLog, Redactor, SessionLog
 from scoot.recorder import Recorder
 from scoot.runner import RunRequest
 from scoot.spec import new_run_id
-from scoot.supervisor import RunLog, Settings, Supervisor
+from scoot.supervisor import Settings, Supervisor
 from tests.helpers import read_jsonl, write_config
 
 MARKER = "RAW-BYTES-MUST-NOT-BE-LOGGED"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from scoot.runlog import RunLog
 
 from scoot.app import open_instance
 from scoot.audit import AuditLog, Redactor, SessionLog
@@ -20,7 +21,7 @@ from scoot.launch import WorkerBody
 from scoot.recorder import Recorder
 from scoot.runner import RunRequest
 from scoot.spec import new_run_id
-from scoot.supervisor import RunLog, Settings, Supervisor
+from scoot.supervisor import Settings, Supervisor
 from tests.helpers import read_jsonl, start_scoot, wait_for, write_config
 
 TRIALS_ENV = "SCOOT_FAULT_TRIALS"
