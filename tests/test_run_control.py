@@ -14,11 +14,11 @@ from pathlib import Path
 
 import psutil
 import pytest
-from scoot.runlog import RunLog
 
 from scoot.app import open_instance
 from scoot.audit import AuditLog, Redactor, SessionLog
 from scoot.recorder import Recorder
+from scoot.runlog import RunLog
 from scoot.runner import RunRequest
 from scoot.spec import new_run_id
 from scoot.supervisor import Settings, Supervisor

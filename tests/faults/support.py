@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from scoot.runlog import RunLog
 
 from scoot.app import open_instance
 from scoot.audit import AuditLog, Redactor, SessionLog
 from scoot.launch import WorkerBody
 from scoot.recorder import Recorder
+from scoot.runlog import RunLog
 from scoot.runner import RunRequest
 from scoot.spec import new_run_id
 from scoot.supervisor import Settings, Supervisor
