@@ -22,6 +22,11 @@ restricted, a day matches when EITHER matches (`0 0 13 * 5` = every 13th and eve
 Friday); otherwise both must match. Note the star rule: `*/2` starts with `*`, so it
 is unrestricted for this purpose and `0 0 */2 * 5` means odd days that are Fridays.
 
+Why not croniter: it departs from Vixie where scoot must not (a starred step such as
+`*/2` in a day field, single-value ranges like `1-1`, Sunday in a day-of-week
+`a/n`), and a scheduler that promises exactly-once per instant needs the rule it
+documents. croniter stays in the test extra as a second oracle where the two agree.
+
 An expression that can never match (such as `0 0 30 2 *`) is refused at parse time,
 which is what guarantees that `next_after` and `prev_at_or_before` terminate: the
 Gregorian calendar repeats, weekdays included, every 400 years.
