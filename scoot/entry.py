@@ -11,6 +11,8 @@ import sys
 import time
 from collections.abc import Callable
 
+import psutil
+
 from scoot.app import Instance, open_instance, print_warnings
 from scoot.audit import AuditLog, Redactor, SessionLog
 from scoot.errors import ScootError, UsageError
@@ -18,6 +20,7 @@ from scoot.home import Home
 from scoot.jobs import JOB_ID_PATTERN
 from scoot.ledger import Ledger
 from scoot.policy import effective_unattended_mode, is_known_mode
+from scoot.procs import RUN_MARK, kill_processes, processes_of_runs
 from scoot.recorder import Recorder
 from scoot.retention import gaps_path_for
 from scoot.runlog import RunLog, TraceLog
@@ -130,6 +133,7 @@ def record_interrupted(ledger: Ledger, recorder: Recorder, runlog: RunLog) -> in
     except OSError as exc:
         runlog.warn(f"cannot update the ledger ({exc.strerror})")
         return 0
+    _kill_left_behind({flight.run_id for _, flight in lost}, recorder, runlog)
     recorded = recently_recorded_run_ids(recorder.home.runs)
     for job_id, flight in lost:
         if flight.run_id in recorded:
@@ -150,6 +154,25 @@ def record_interrupted(ledger: Ledger, recorder: Recorder, runlog: RunLog) -> in
         )
         runlog.warn(f"run {flight.run_id} of job {job_id} was interrupted by a crash; not replayed")
     return len(lost)
+
+
+def _kill_left_behind(run_ids: set[str], recorder: Recorder, runlog: RunLog) -> None:
+    """End what crashed runs left running (their workers died with their parent; a
+    tool's processes, in their own session, did not)."""
+    for proc in processes_of_runs(run_ids):
+        try:
+            run_id = proc.environ().get(RUN_MARK, "?")
+        except (psutil.Error, OSError):
+            continue
+        if kill_processes([proc]):
+            recorder.event(
+                "stragglers_killed",
+                f"killed process {proc.pid} left behind by interrupted run {run_id}",
+                run_id=run_id,
+                pid=proc.pid,
+                count=1,
+            )
+            runlog.warn(f"killed process {proc.pid} left behind by interrupted run {run_id}")
 
 
 def make_reloader(

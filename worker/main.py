@@ -15,6 +15,9 @@ from urllib.parse import urlsplit
 
 from scoot.frames import encode_frame
 
+# The variable that marks every process of a run with its run id (see scoot.procs).
+RUN_MARK = "SCOOT_RUN_ID"
+
 
 class FrameWriter:
     """Writes whole frames to the frame pipe (blocking: the parent drains it)."""
@@ -72,6 +75,8 @@ def child_main(spec_fd: int, frame_fd: int, parent_pid: int) -> int:
         emit({"type": "result", "status": "error", "answer": None, "error": f"bad run spec: {exc}"})
         return 2
     set_title(spec)
+    # Inherited by everything the run starts, so a later recovery can find it.
+    os.environ[RUN_MARK] = str(spec.get("run_id", ""))
     # The token reaches the backend client through the spec only, never a tool's environment.
     key_env = spec.get("api_key_env")
     if key_env:
