@@ -15,6 +15,15 @@ from typing import Any
 
 import orjson
 
+from scoot.app import open_instance
+from scoot.audit import AuditLog, Redactor, SessionLog
+from scoot.launch import WorkerBody
+from scoot.recorder import Recorder
+from scoot.runlog import RunLog
+from scoot.runner import RunRequest
+from scoot.spec import new_run_id
+from scoot.supervisor import Settings, Supervisor
+
 SCOOT = shutil.which("scoot") or f"{sys.executable} -m scoot"
 
 
@@ -168,3 +177,56 @@ def stop(proc: subprocess.Popen[str], timeout: float = 10) -> tuple[str, str]:
         proc.kill()
         out, err = proc.communicate()
     return out, err
+
+
+def supervise(
+    home_dir: Path,
+    body: WorkerBody,
+    goals: Iterable[str],
+    *,
+    mode: str = "readonly",
+    timeout_sec: float = 5,
+    **settings: Any,
+) -> tuple[Supervisor, list[str]]:
+    """Run one forked worker per goal with `body`, through the real launch and run control.
+
+    Returns the supervisor (its summary holds the outcomes) and the run log lines.
+    """
+    write_config(home_dir)
+    instance = open_instance(str(home_dir))
+    redactor = Redactor()
+    lines: list[str] = []
+    recorder = Recorder(
+        instance.home,
+        AuditLog(instance.home.audit_log, redactor),
+        SessionLog(instance.home.sessions, redactor),
+        warn=lines.append,
+    )
+    options: dict[str, Any] = {"schedule": False, "max_concurrent": 4, "kill_grace_sec": 0.5}
+    options.update(settings)
+    supervisor = Supervisor(
+        home=instance.home,
+        config=instance.config,
+        token=None,
+        recorder=recorder,
+        runlog=RunLog(lines.append, lines.append),
+        settings=Settings(**options),
+        worker_body=body,
+    )
+    for number, goal in enumerate(goals):
+        supervisor.submit(
+            RunRequest(
+                run_id=new_run_id(),
+                session_id=f"s-{number}",
+                goal=goal,
+                mode=mode,
+                origin="trigger",
+                job_id=f"job-{number}",
+                timeout_sec=timeout_sec,
+            )
+        )
+    try:
+        supervisor.run()
+    finally:
+        recorder.audit.close()
+    return supervisor, lines

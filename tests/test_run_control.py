@@ -15,14 +15,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from scoot.app import open_instance
-from scoot.audit import AuditLog, Redactor, SessionLog
-from scoot.recorder import Recorder
-from scoot.runlog import RunLog
-from scoot.runner import RunRequest
-from scoot.spec import new_run_id
-from scoot.supervisor import Settings, Supervisor
-from tests.helpers import read_jsonl, write_config
+from scoot.supervisor import Supervisor
+from tests.helpers import read_jsonl, supervise
 
 MARKER = "RAW-BYTES-MUST-NOT-BE-LOGGED"
 
@@ -99,44 +93,10 @@ def body(spec_fd: int, frame_fd: int, parent_pid: int) -> int:
     return 0
 
 
-def supervise(tmp_path: Path, goals: list[str], **settings: object) -> tuple[Supervisor, Path]:
-    home_dir = tmp_path / "home"
-    write_config(home_dir)
-    instance = open_instance(str(home_dir))
-    redactor = Redactor()
-    lines: list[str] = []
-    recorder = Recorder(
-        instance.home,
-        AuditLog(instance.home.audit_log, redactor),
-        SessionLog(instance.home.sessions, redactor),
-        warn=lines.append,
-    )
-    options = {"schedule": False, "max_concurrent": 4, "kill_grace_sec": 0.5}
-    options.update(settings)
-    supervisor = Supervisor(
-        home=instance.home,
-        config=instance.config,
-        token=None,
-        recorder=recorder,
-        runlog=RunLog(lines.append, lines.append),
-        settings=Settings(**options),  # type: ignore[arg-type]
-        worker_body=body,
-    )
-    for goal in goals:
-        supervisor.submit(
-            RunRequest(
-                run_id=new_run_id(),
-                session_id=f"s-{goal}",
-                goal=goal,
-                mode="readonly",
-                origin="trigger",
-                job_id=f"job-{goal}",
-                timeout_sec=3,
-            )
-        )
-    supervisor.run()
-    recorder.audit.close()
-    return supervisor, home_dir
+def run_bodies(tmp_path: Path, goals: list[str], **settings: object) -> tuple[Supervisor, Path]:
+    home = tmp_path / "home"
+    supervisor, _ = supervise(home, body, goals, timeout_sec=3, **settings)
+    return supervisor, home
 
 
 def statuses(supervisor: Supervisor) -> dict[str, str]:
@@ -148,7 +108,7 @@ def audit(home: Path) -> list[dict]:
 
 
 def test_malformed_unknown_and_foreign_frames_become_protocol_errors(tmp_path: Path) -> None:
-    supervisor, home = supervise(tmp_path, ["garbage"])
+    supervisor, home = run_bodies(tmp_path, ["garbage"])
     assert statuses(supervisor) == {"garbage": "ok"}
     errors = [r for r in audit(home) if r["kind"] == "protocol_error"]
     assert len(errors) == 4
@@ -158,7 +118,7 @@ def test_malformed_unknown_and_foreign_frames_become_protocol_errors(tmp_path: P
 
 def test_oversized_frame_is_refused_without_buffering_it(tmp_path: Path) -> None:
     before = psutil.Process().memory_info().rss
-    supervisor, home = supervise(tmp_path, ["oversized"])
+    supervisor, home = run_bodies(tmp_path, ["oversized"])
     grown = psutil.Process().memory_info().rss - before
     assert statuses(supervisor) == {"oversized": "ok"}
     errors = [r for r in audit(home) if r["kind"] == "protocol_error"]
@@ -177,7 +137,7 @@ def test_oversized_frame_is_refused_without_buffering_it(tmp_path: Path) -> None
 def test_worker_without_result_is_crashed(
     tmp_path: Path, goal: str, status: str, detail: str
 ) -> None:
-    supervisor, home = supervise(tmp_path, [goal])
+    supervisor, home = run_bodies(tmp_path, [goal])
     ((_, outcome),) = supervisor.summary.outcomes
     assert outcome.status == status and detail in (outcome.error or "")
     (row,) = read_jsonl(home / "state" / "runs.jsonl")
@@ -190,7 +150,7 @@ def test_worker_without_result_is_crashed(
 
 def test_output_flood_is_drained_and_bounded(tmp_path: Path) -> None:
     before = psutil.Process().memory_info().rss
-    supervisor, home = supervise(tmp_path, ["flood"])
+    supervisor, home = run_bodies(tmp_path, ["flood"])
     grown = psutil.Process().memory_info().rss - before
     assert statuses(supervisor) == {"flood": "ok"}
     assert grown < 32 * 1024 * 1024
@@ -200,7 +160,7 @@ def test_output_flood_is_drained_and_bounded(tmp_path: Path) -> None:
 
 def test_timeout_escalates_to_sigkill_when_sigterm_is_ignored(tmp_path: Path) -> None:
     started = time.monotonic()
-    supervisor, home = supervise(tmp_path, ["ignore-term"])
+    supervisor, home = run_bodies(tmp_path, ["ignore-term"])
     took = time.monotonic() - started
     ((_, outcome),) = supervisor.summary.outcomes
     assert outcome.status == "timeout" and outcome.signal == "SIGKILL"
@@ -209,7 +169,7 @@ def test_timeout_escalates_to_sigkill_when_sigterm_is_ignored(tmp_path: Path) ->
 
 
 def test_processes_left_in_the_group_are_killed_and_audited(tmp_path: Path) -> None:
-    supervisor, home = supervise(tmp_path, ["grandchild"])
+    supervisor, home = run_bodies(tmp_path, ["grandchild"])
     ((_, outcome),) = supervisor.summary.outcomes
     assert outcome.status == "ok"
     records = audit(home)
@@ -230,7 +190,7 @@ def test_processes_left_in_the_group_are_killed_and_audited(tmp_path: Path) -> N
 
 def test_runs_in_parallel_do_not_mix_and_every_line_parses(tmp_path: Path) -> None:
     goals = ["ok", "garbage", "no-result", "ok", "flood", "self-kill"]
-    supervisor, home = supervise(tmp_path, goals, max_concurrent=3)
+    supervisor, home = run_bodies(tmp_path, goals, max_concurrent=3)
     assert len(supervisor.summary.outcomes) == len(goals)
     rows = read_jsonl(home / "state" / "runs.jsonl")
     assert len({r["run_id"] for r in rows}) == len(goals)

@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 
 from scoot.frames import MAX_FRAME_BYTES, Frame, FrameError, FrameReader, decode_frame
 from tests.conftest import ScootResult, invoke_main
-from tests.faults.support import check_records, jsonl_files, supervise, tally
-from tests.helpers import run_scoot, write_config
+from tests.faults.support import check_records, jsonl_files, tally
+from tests.helpers import run_scoot, supervise, write_config
 from worker.main import read_spec
 
 SCENARIO = "bad input"

@@ -28,12 +28,11 @@ from tests.faults.support import (
     processes_running,
     runs,
     start_daemon,
-    supervise,
     survivors,
     tally,
     worker_pids,
 )
-from tests.helpers import stop, wait_for, write_config
+from tests.helpers import stop, supervise, wait_for, write_config
 from worker import sandbox
 from worker.main import FrameWriter, read_spec
 
