@@ -136,8 +136,17 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def audit(home: Path) -> list[dict[str, Any]]:
+    return read_jsonl(home / "logs" / "audit.jsonl")
+
+
 def audit_kinds(home: Path) -> list[str]:
-    return [row["kind"] for row in read_jsonl(home / "logs" / "audit.jsonl")]
+    return [row["kind"] for row in audit(home)]
+
+
+def worker_pids(home: Path) -> list[int]:
+    """Pids of every worker that said hello (the `sandbox` audit event)."""
+    return [row["pid"] for row in audit(home) if row["kind"] == "sandbox"]
 
 
 def runs(home: Path) -> list[dict[str, Any]]:

@@ -17,12 +17,12 @@ from scoot.testing.model_server import ScriptedModel
 from tests.helpers import (
     audit_kinds,
     pid_alive,
-    read_jsonl,
     run_scoot,
     runs,
     start_scoot,
     stop,
     wait_for,
+    worker_pids,
     write_config,
 )
 
@@ -170,10 +170,8 @@ def test_stop_while_a_job_runs_terminates_it_within_the_grace(tmp_path: Path) ->
         )
         proc = start_scoot(home, "daemon", "run")
         wait_running(home, proc)
-        hello = wait_for(
-            lambda: [r for r in read_jsonl(home / "logs" / "audit.jsonl") if r["kind"] == "sandbox"]
-        )
-        worker_pid = hello[0]["pid"]
+        hello_pids = wait_for(lambda: worker_pids(home))
+        worker_pid = hello_pids[0]
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=15)
@@ -197,10 +195,8 @@ def test_kill_9_of_a_worker_is_recorded_as_crashed(tmp_path: Path) -> None:
         )
         proc = start_scoot(home, "daemon", "run")
         wait_running(home, proc)
-        hello = wait_for(
-            lambda: [r for r in read_jsonl(home / "logs" / "audit.jsonl") if r["kind"] == "sandbox"]
-        )
-        os.kill(hello[0]["pid"], signal.SIGKILL)
+        hello_pids = wait_for(lambda: worker_pids(home))
+        os.kill(hello_pids[0], signal.SIGKILL)
         row = wait_for(lambda: runs(home))[0]
         assert proc.poll() is None  # the daemon carries on
         stop(proc)
@@ -220,10 +216,8 @@ def test_kill_9_of_the_daemon_takes_its_workers_and_never_refires_a_one_shot(
         )
         proc = start_scoot(home, "daemon", "run")
         wait_running(home, proc)
-        hello = wait_for(
-            lambda: [r for r in read_jsonl(home / "logs" / "audit.jsonl") if r["kind"] == "sandbox"]
-        )
-        worker_pid = hello[0]["pid"]
+        hello_pids = wait_for(lambda: worker_pids(home))
+        worker_pid = hello_pids[0]
         proc.kill()
         proc.communicate()
         wait_for(lambda: not pid_alive(worker_pid), timeout=2)

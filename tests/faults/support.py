@@ -14,7 +14,7 @@ from typing import Any
 
 import psutil
 
-from tests.helpers import read_jsonl, start_scoot, wait_for
+from tests.helpers import audit, read_jsonl, runs, start_scoot, wait_for
 
 TRIALS_ENV = "SCOOT_FAULT_TRIALS"
 
@@ -96,14 +96,6 @@ def check_records(home: Path, scenario: str) -> int:
             lines += 1
     tally(scenario).lines_checked += lines
     return lines
-
-
-def audit(home: Path) -> list[dict[str, Any]]:
-    return read_jsonl(home / "logs" / "audit.jsonl")
-
-
-def runs(home: Path) -> list[dict[str, Any]]:
-    return read_jsonl(home / "state" / "runs.jsonl")
 
 
 def ledger_in_flight(home: Path) -> list[dict[str, Any]]:
@@ -199,11 +191,6 @@ def start_daemon(home: Path, *args: str) -> subprocess.Popen[str]:
     proc = start_scoot(home, "daemon", "run", *args)
     wait_running(home, proc)
     return proc
-
-
-def worker_pids(home: Path) -> list[int]:
-    """Pids of every worker that said hello (the `sandbox` audit event)."""
-    return [row["pid"] for row in audit(home) if row["kind"] == "sandbox"]
 
 
 def peak_rss_while(pid: int, until: Any, timeout: float, interval: float = 0.01) -> int:

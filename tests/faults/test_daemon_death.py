@@ -21,16 +21,20 @@ import pytest
 from scoot.testing.model_server import ScriptedModel
 from tests.faults.support import (
     account_runs,
-    audit,
     check_records,
     descendants,
-    runs,
     start_daemon,
     survivors,
     tally,
     trials,
 )
-from tests.helpers import read_jsonl, run_scoot, write_config
+from tests.helpers import (
+    audit,
+    read_jsonl,
+    run_scoot,
+    runs,
+    write_config,
+)
 
 SCENARIO = "daemon killed -9"
 RECOVERY_WARNING = "did not stop cleanly; recovering"

@@ -27,14 +27,18 @@ import pytest
 from scoot.testing.model_server import ScriptedModel
 from tests.faults.support import (
     account_runs,
-    audit,
     check_records,
     daemon_state,
-    runs,
     start_daemon,
     tally,
 )
-from tests.helpers import stop, wait_for, write_config
+from tests.helpers import (
+    audit,
+    runs,
+    stop,
+    wait_for,
+    write_config,
+)
 
 SCENARIO = "disk full"
 

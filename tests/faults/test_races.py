@@ -17,16 +17,22 @@ import pytest
 from scoot.testing.model_server import ScriptedModel
 from tests.faults.support import (
     account_runs,
-    audit,
     check_records,
     daemon_state,
-    runs,
     start_daemon,
     tally,
     trials,
     wait_running,
 )
-from tests.helpers import run_scoot, start_scoot, stop, wait_for, write_config
+from tests.helpers import (
+    audit,
+    run_scoot,
+    runs,
+    start_scoot,
+    stop,
+    wait_for,
+    write_config,
+)
 
 SCENARIO = "racing starts and stops"
 REFUSAL = "[scoot] refusing to start: detected daemon already running"

@@ -21,18 +21,23 @@ import pytest
 from scoot.testing.model_server import ScriptedModel
 from tests.faults.support import (
     account_runs,
-    audit,
     check_records,
     jsonl_files,
     peak_rss_while,
     processes_running,
-    runs,
     start_daemon,
     survivors,
     tally,
-    worker_pids,
 )
-from tests.helpers import stop, supervise, wait_for, write_config
+from tests.helpers import (
+    audit,
+    runs,
+    stop,
+    supervise,
+    wait_for,
+    worker_pids,
+    write_config,
+)
 from worker import sandbox
 from worker.main import FrameWriter, read_spec
 
