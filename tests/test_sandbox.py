@@ -828,3 +828,29 @@ def test_close_fds_except_keeps_only_the_named_fds() -> None:
         result = json.loads(reader.read())
     os.waitpid(pid, 0)
     assert result["alive"] == [result["kept"]]
+
+
+def test_close_fds_except_keeps_a_contiguous_run_from_zero() -> None:
+    """The worker keeps 0-4; a keep set starting at 0 must not close everything."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            report = os.dup2(write_fd, 300)
+            extra = [os.open(os.devnull, os.O_RDONLY) for _ in range(3)]
+            sandbox.close_fds_except({0, 1, 2, report})
+            alive = []
+            for fd in [0, 1, 2, read_fd, write_fd, *extra]:
+                try:
+                    os.fstat(fd)
+                    alive.append(fd)
+                except OSError:
+                    pass
+            os.write(report, json.dumps(alive).encode())
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as reader:
+        alive = json.loads(reader.read() or b"null")
+    os.waitpid(pid, 0)
+    assert alive == [0, 1, 2]

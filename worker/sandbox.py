@@ -684,9 +684,13 @@ def close_fds_except(keep: set[int]) -> None:
         highest = max(os.sysconf("SC_OPEN_MAX"), resource.getrlimit(resource.RLIMIT_NOFILE)[0])
     low = 0
     for fd in sorted(keep):
-        os.closerange(low, fd)
+        # Never call closerange(n, n): CPython 3.11 passes n - 1 to close_range(2),
+        # and for n = 0 that wraps to "every descriptor".
+        if low < fd:
+            os.closerange(low, fd)
         low = fd + 1
-    os.closerange(low, max(highest, low) + 1)
+    if low <= highest:
+        os.closerange(low, highest + 1)
 
 
 # ---------------------------------------------------------------- scratch directories
