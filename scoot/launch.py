@@ -99,16 +99,11 @@ def _become_worker(
     os.dup2(out_high, 2)
     os.dup2(spec_high, 3, inheritable=False)
     os.dup2(frame_high, 4, inheritable=False)
-    os.closerange(5, _max_fd())
+    from worker.sandbox import close_fds_except
+
+    close_fds_except({0, 1, 2, 3, 4})
     if body is None:
         from worker.main import child_main
 
         body = child_main
     return body(3, 4, parent_pid)
-
-
-def _max_fd() -> int:
-    try:
-        return os.sysconf("SC_OPEN_MAX")
-    except (ValueError, OSError):
-        return 65536
