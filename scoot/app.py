@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from scoot.config import LoadedConfig, load_config
 from scoot.home import Home, check_home, ensure_tree, resolve_home
@@ -53,10 +52,3 @@ def open_instance(
 def print_warnings(warnings: tuple[str, ...] | list[str]) -> None:
     for text in warnings:
         print(f"scoot: warning: {text}", file=sys.stderr)
-
-
-def relative_home(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)

@@ -6,7 +6,6 @@ import fcntl
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -206,7 +205,3 @@ def mark_stale_state(home: Home, state: dict[str, Any]) -> None:
         note="previous daemon exited without a clean stop",
     )
     atomic_write_json(home.daemon_state, body)
-
-
-def pid_file_path(home: Home) -> Path:
-    return home.daemon_pid

@@ -69,10 +69,7 @@ class ActiveRun:
         self.timed_out = False
         self.stopped_by_shutdown = False
         self.hello: Hello | None = None
-        self.hello_mono: float | None = None
         self.result: ResultFrame | None = None
-        self.protocol_errors = 0
-        self.frames_seen = 0
         self.output_tail = bytearray()
         self.output_total = 0
         self.wait_status: int | None = None
@@ -114,12 +111,10 @@ class ActiveRun:
             frame = decode_frame(line)
         except FrameError as exc:
             return exc
-        self.frames_seen += 1
         if isinstance(frame, Hello):
             if self.hello is not None:
                 return FrameError("second hello frame")
             self.hello = frame
-            self.hello_mono = time.monotonic()
         elif isinstance(frame, ResultFrame):
             if self.result is not None:
                 return FrameError("second result frame")

@@ -6,15 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from scoot.files import append_line, read_json_lines, tail_objects
-
-# Outcomes a run can end with, as recorded in runs.jsonl and job_end.
-STATUSES = ("ok", "error", "denied", "timeout", "crashed", "interrupted")
-
-
-def record_run(path: Path, record: dict[str, Any]) -> None:
-    """Append one finished run durably (fsync: this line is the run's proof)."""
-    append_line(path, record, sync=True)
+from scoot.files import read_json_lines, tail_objects
 
 
 def read_runs(path: Path) -> tuple[list[dict[str, Any]], int]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import psutil
 
 from scoot.config import Config
-from scoot.frames import FrameError
+from scoot.frames import AuditFrame
 from scoot.home import Home
 from scoot.launch import WorkerBody, launch_worker
 from scoot.recorder import Recorder
@@ -393,12 +393,8 @@ class Supervisor:
     def _take_frames(self, run: ActiveRun) -> None:
         for frame in run.read_frames():
             self.recorder.frame(run, frame)
-            if isinstance(frame, FrameError):
-                run.protocol_errors += 1
-            else:
-                kind = getattr(frame, "kind", None)
-                if kind:
-                    self.runlog.step(run.request, kind, getattr(frame, "msg", ""))
+            if isinstance(frame, AuditFrame):
+                self.runlog.step(run.request, frame.kind, frame.msg)
         if not run.frames_open:
             self._unregister(run.worker.frame_fd)
 
