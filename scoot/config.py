@@ -176,13 +176,21 @@ def _type_name(kind: type) -> str:
     }.get(kind, kind.__name__)
 
 
-def _toml_position(exc: tomllib.TOMLDecodeError) -> tuple[int, int, str]:
+def _end_position(raw: str) -> tuple[int, int]:
+    """Line and column (1-based) just after the last character, as an editor counts them."""
+    body = raw[:-1] if raw.endswith("\n") else raw  # a final newline opens no line of its own
+    last_line = body.rsplit("\n", 1)[-1]
+    return body.count("\n") + 1, len(last_line) + 1
+
+
+def _toml_position(exc: tomllib.TOMLDecodeError, raw: str) -> tuple[int, int, str]:
     text = str(exc)
     match = re.search(r"\(at line (\d+), column (\d+)\)", text)
     if match:
         return int(match.group(1)), int(match.group(2)), text[: match.start()].strip()
     match = re.search(r"\(at end of document\)", text)
-    return 0, 0, text[: match.start()].strip() if match else text
+    line, col = _end_position(raw)
+    return line, col, text[: match.start()].strip() if match else text
 
 
 def _read_text(path: Path) -> str:
@@ -213,9 +221,8 @@ def read_config_file(home: Home) -> tuple[dict[str, Any], Path | None]:
         try:
             return tomllib.loads(raw), path
         except tomllib.TOMLDecodeError as exc:
-            line, col, what = _toml_position(exc)
-            where = f"{path}:{line}:{col}" if line else f"{path}:end"
-            raise ConfigError(f"{where}: {what}; fix the TOML syntax there") from None
+            line, col, what = _toml_position(exc, raw)
+            raise ConfigError(f"{path}:{line}:{col}: {what}; fix the TOML syntax there") from None
         except (RecursionError, ValueError) as exc:
             raise _unparseable(path, exc, "TOML") from None
     if home.config_json.exists():

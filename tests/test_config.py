@@ -274,6 +274,23 @@ def test_toml_syntax_error_gives_file_line_col(run_scoot, home: Home) -> None:
     assert "TOML" in err
 
 
+@pytest.mark.parametrize(
+    ("text", "position"),
+    [
+        ("[backend]\nmodel = ", "2:9"),  # a value missing at the very end, no final newline
+        ('[backend]\nmodel = """open\nstill open\n', "3:11"),  # a string never closed
+    ],
+)
+def test_toml_error_at_end_of_file_gives_its_line_col(
+    run_main, home: Home, text: str, position: str
+) -> None:
+    write(home.config_toml, text)
+    code, out, err = run_main("--scoot-home", str(home.root), "config")
+    assert code == 2
+    assert out == ""
+    assert one_error_line(err).startswith(f"scoot: {home.config_toml}:{position}: ")
+
+
 def test_json_syntax_error_gives_file_line_col(run_scoot, home: Home) -> None:
     write(home.config_json, '{"backend": {\n  "model": "m",\n}}\n')
     code, out, err = run_scoot("--scoot-home", str(home.root), "config")
