@@ -102,3 +102,29 @@ def test_the_docs_show_commands() -> None:
 @pytest.mark.parametrize(("page", "command"), COMMANDS, ids=[f"{p}:{c}" for p, c in COMMANDS])
 def test_documented_command_parses(page: str, command: str) -> None:
     parse(shlex.split(command)[1:])
+
+
+def readme_install_commands() -> list[str]:
+    """The commands of README.md's "Try it" and "Run the tests" sections."""
+    text = (ROOT / "README.md").read_text()
+    commands = []
+    for title in ("## Try it", "## Run the tests"):
+        section = text.split(title, 1)[1].split("\n## ", 1)[0]
+        blocks = [block for language, block in FENCE.findall(section) if language == "sh"]
+        assert len(blocks) == 1, f"README.md {title!r} should show one ```sh block"
+        commands += [line for line in blocks[0].splitlines() if line.strip()]
+    return commands
+
+
+def test_ci_runs_the_readme_commands_as_written() -> None:
+    commands = readme_install_commands()
+    assert len(commands) == 2, commands
+    ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    for command in commands:
+        assert command in ci_lines, f".ci/run does not run the README's command: {command}"
+    # each makes and uses its own venv, so a stock python3 without pip rights suffices
+    assert all(
+        command.startswith("python3 -m venv .venv && . .venv/bin/activate") for command in commands
+    )
+    assert commands[0].endswith("&& scoot demo")
+    assert "pytest" in commands[1]
