@@ -55,9 +55,29 @@ def command_words(part: str) -> list[str] | None:
             words = words[2:] if words[0] in ("-u", "-g") else words[1:]
     if words and words[-1] == "&":
         words.pop()
+    words = without_redirections(words)
     if words and words[0] in ("scoot", "/usr/local/bin/scoot"):
         return words
     return None
+
+
+REDIRECTION = re.compile(r"^\d?(?:>>?|<)(?:&\d)?")
+
+
+def without_redirections(words: list[str]) -> list[str]:
+    """The words without `> file`, `2>&1`, `>/dev/null` and the like, which the shell takes."""
+    kept: list[str] = []
+    skip_next = False
+    for word in words:
+        if skip_next:
+            skip_next = False
+            continue
+        match = REDIRECTION.match(word)
+        if match:
+            skip_next = match.end() == len(word) and not word.endswith(("&1", "&2"))
+            continue
+        kept.append(word)
+    return kept
 
 
 def scoot_commands() -> list[tuple[str, str]]:
