@@ -85,9 +85,15 @@ job_timeout_sec = 600
 
 def _read_token_line() -> str:
     try:
-        return sys.stdin.readline().strip()
+        token = sys.stdin.readline().strip()
     except UnicodeDecodeError:
         raise UsageError("the token on stdin is not UTF-8 text; pass it as plain text") from None
+    if not token:  # an unset variable in `printf '%s\n' "$TOKEN" | ...` must not pass unseen
+        raise UsageError(
+            "--token-stdin read no token: stdin was empty; pipe the token in, "
+            "e.g. printf '%s\\n' \"$TOKEN\" | scoot setup --token-stdin"
+        )
+    return token
 
 
 def _require_utf8(values: dict[str, str | None]) -> None:

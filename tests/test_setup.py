@@ -157,6 +157,17 @@ def test_token_stdin_with_another_source_is_refused(run_main, tmp_path: Path) ->
     assert not root.exists()
 
 
+@pytest.mark.parametrize("given", ["", "\n", "   \n"])
+def test_token_stdin_without_a_token_is_refused(run_main, tmp_path: Path, given: str) -> None:
+    root = tmp_path / "inst"
+    code, _, err = run_main(
+        "--scoot-home", str(root), "setup", "--non-interactive", "--token-stdin", input=given
+    )
+    assert code == 2
+    assert "--token-stdin read no token" in one_error_line(err)
+    assert not root.exists()
+
+
 def test_refuses_to_overwrite_without_force(run_main, tmp_path: Path) -> None:
     root = tmp_path / "inst"
     assert run_main("--scoot-home", str(root), "setup", "--non-interactive").code == 0
