@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import json
 import os
 import re
 import signal
@@ -40,6 +41,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -403,3 +405,55 @@ def test_port_in_use_falls_back_to_rewriting(scratch_page, tmp_path: Path) -> No
         except OSError:
             pass  # someone else holds it: the fallback is what runs either way
         assert run_page(page, tmp_path) == 1
+
+
+# --- blocks that are shown, not run ------------------------------------------------------
+
+CONFIG_BLOCKS = [
+    block for page in PAGES for block in parse_page(page) if block.language in ("toml", "json")
+]
+
+
+@pytest.mark.parametrize("block", CONFIG_BLOCKS, ids=[block.where for block in CONFIG_BLOCKS])
+def test_shown_config_parses(block: Block) -> None:
+    if block.language == "json":
+        json.loads(block.body)
+    else:
+        tomllib.loads(block.body)
+
+
+TOML_CONFIGS = [block for block in CONFIG_BLOCKS if block.language == "toml"]
+
+
+@pytest.mark.parametrize("block", TOML_CONFIGS, ids=[block.where for block in TOML_CONFIGS])
+def test_shown_toml_is_a_config_scoot_takes_without_a_word(block: Block, tmp_path: Path) -> None:
+    """Every key of a shown config is known and every job in it is valid."""
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    (home / "config.toml").write_text(block.body, encoding="utf-8")
+    env = page_environment(tmp_path, uuid.uuid4().hex)
+    done = subprocess.run(
+        ["scoot", "--scoot-home", str(home), "schedule", "list", "--json"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=PER_BLOCK_TIMEOUT,
+    )
+    assert done.returncode == 0 and not done.stderr, f"{block.where}:\n{done.stderr}"
+    jobs = json.loads(done.stdout)["jobs"]
+    invalid = [job for job in jobs if str(job.get("reason") or "").startswith("invalid")]
+    assert not invalid, f"{block.where}: invalid jobs {invalid}"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '[[schedule.jobs]]\nid = "a"\ngoal = "g"\nevery_sec = 60\nevry = 1\n',  # unknown key
+        '[[schedule.jobs]]\nid = "a"\ngoal = "g"\n',  # no trigger: invalid
+    ],
+)
+def test_shown_toml_check_catches_mistakes(body: str, tmp_path: Path) -> None:
+    block = Block(tmp_path / "page.md", 1, "toml", body)
+    with pytest.raises(AssertionError, match="page.md:1"):
+        test_shown_toml_is_a_config_scoot_takes_without_a_word(block, tmp_path)
