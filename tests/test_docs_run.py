@@ -43,6 +43,7 @@ import sys
 import time
 import tomllib
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -172,7 +173,7 @@ def normalised(output: str, replacements: list[tuple[str, str]]) -> str:
 
 
 @contextlib.contextmanager
-def docs_model():
+def docs_model() -> Iterator[ScriptedModel]:
     """The scripted model at the docs' address if free, else on a free port."""
     model = ScriptedModel(MODEL_SCRIPT, port=int(DOCS_ADDRESS.split(":")[1]))
     try:
@@ -336,7 +337,7 @@ def test_markers_stand_right_above_a_fence() -> None:
 
 
 @pytest.fixture
-def scratch_page(tmp_path: Path):
+def scratch_page(tmp_path: Path) -> Callable[[str], Path]:
     """Write a page of its own for the runner to run."""
 
     def make(text: str) -> Path:
