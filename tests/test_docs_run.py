@@ -333,6 +333,22 @@ def test_markers_stand_right_above_a_fence() -> None:
             )
 
 
+REPOSITORY_PATH = re.compile(r"(?<![\w/.~-])((?:bench|deploy|docs|scoot|tests|worker)/[\w./-]*\w)")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[shown_path(p) for p in PAGES])
+def test_files_the_blocks_name_exist(page: Path) -> None:
+    """Blocks that are not run (systemd, Kubernetes) are held to the files they install."""
+    missing = [
+        f"{block.where}: {name}"
+        for block in parse_page(page)
+        if block.language in RUN_LANGUAGES
+        for name in REPOSITORY_PATH.findall(block.body)
+        if not (ROOT / name).exists()
+    ]
+    assert not missing, f"blocks name files the repository does not have: {missing}"
+
+
 # --- the runner itself, on pages made for it -------------------------------------------
 
 
