@@ -2,7 +2,7 @@
 
 Rules for writing README.md and docs/*.md (this runner enforces them):
 
-- Every fence names its language. ```sh, ```bash and ```shell blocks are RUN; ```text is
+- Every fence names its language (not ```console: commands and output go apart). ```sh, ```bash and ```shell blocks are RUN; ```text is
   output; ```toml, ```json, ```python... are shown, never run.
 - The run blocks of one page run in page order, each by its own `bash -e -o pipefail`, all
   in one fresh directory as cwd (so files carry over, shell variables do not), with HOME a
@@ -314,8 +314,10 @@ def test_pages_have_blocks_that_run() -> None:
 
 @pytest.mark.parametrize("page", PAGES, ids=[shown_path(p) for p in PAGES])
 def test_every_fence_names_its_language(page: Path) -> None:
-    bare = [block.where for block in parse_page(page) if not block.language]
-    assert not bare, f"fences without a language (use ```text for output): {bare}"
+    unclear = [block.where for block in parse_page(page) if block.language in ("", "console")]
+    assert not unclear, (
+        f"fences without a clear language (```sh to run, ```text for output): {unclear}"
+    )
 
 
 def test_markers_stand_right_above_a_fence() -> None:
