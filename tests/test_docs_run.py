@@ -194,7 +194,7 @@ def page_environment(user_home: Path, mark: str) -> dict[str, str]:
     }
     env["HOME"] = str(user_home)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env["SCOOT_DOCS_RUN"] = mark  # finds what a page left running; scoot ignores it
+    env["DOCS_RUNNER_MARK"] = mark  # finds what a page left running
     env["TERM"] = "dumb"
     return env
 
@@ -205,7 +205,7 @@ def kill_leftovers(mark: str, groups: list[int]) -> None:
             os.killpg(group, signal.SIGKILL)
     for process in psutil.process_iter():
         with contextlib.suppress(psutil.Error):
-            if process.environ().get("SCOOT_DOCS_RUN") == mark:
+            if process.environ().get("DOCS_RUNNER_MARK") == mark:
                 process.kill()
 
 
