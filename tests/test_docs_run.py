@@ -24,6 +24,7 @@ Rules for writing README.md and docs/*.md (this runner enforces them):
   block must equal one output line, in order, trailing blanks ignored, and no output line
   may be left over, except that `...` inside a line matches any characters and a line
   that is only `...` matches any number of lines (none too).
+- No block may print a Python traceback, whatever its exit status.
 - Long-running commands must be bounded by the page itself (`--ticks N`, or `&` and a
   later `daemon stop`); every block has PER_BLOCK_TIMEOUT seconds. Processes a page left
   running are killed when the page ends.
@@ -252,6 +253,11 @@ def tail(output: str, limit: int = 4000) -> str:
 
 
 def check_block(block: Block, code: int, output: str) -> None:
+    if "Traceback (most recent call last)" in output:
+        raise AssertionError(
+            f"{block.where}: the block printed a traceback\n--- block ---\n{block.body}"
+            f"--- output ---\n{tail(output)}"
+        )
     expected_code = int(block.markers.get("exit", "0"))
     if code != expected_code:
         raise AssertionError(
@@ -392,6 +398,14 @@ def test_runner_checks_exit_status_and_honours_markers(scratch_page, tmp_path: P
         "<!-- not-run: shows a command CI cannot have -->\n```sh\nsudo reboot\n```\n"
     )
     assert run_page(expected, tmp_path / "b") == 1
+
+
+def test_runner_refuses_a_traceback(scratch_page, tmp_path: Path) -> None:
+    page = scratch_page(
+        "<!-- exit: 1 -->\n```sh\npython -c 'raise SystemExit(open(\"/nonexistent\"))'\n```\n"
+    )
+    with pytest.raises(AssertionError, match=r":2: the block printed a traceback"):
+        run_page(page, tmp_path)
 
 
 def test_runner_serves_the_model_at_the_docs_address(scratch_page, tmp_path: Path) -> None:
