@@ -2,8 +2,10 @@
 
 Rules for writing README.md and docs/*.md (this runner enforces them):
 
-- Every fence names its language (not ```console: commands and output go apart). ```sh, ```bash and ```shell blocks are RUN; ```text is
-  output; ```toml, ```json, ```python... are shown, never run.
+- Every fence names its language (not ```console: commands and output go apart).
+  ```sh, ```bash and ```shell blocks are RUN; ```text is output; ```toml, ```json,
+  ```python... are shown, never run, but every ```toml and ```json block must parse, and
+  a ```toml block must be a config scoot loads without a warning or an invalid job.
 - The run blocks of one page run in page order, each by its own `bash -e -o pipefail`, all
   in one fresh directory as cwd (so files carry over, shell variables do not), with HOME a
   fresh empty user home, no SCOOT_* variable and no OPENAI_API_KEY, and the `scoot` and
@@ -15,7 +17,8 @@ Rules for writing README.md and docs/*.md (this runner enforces them):
 - Comment lines immediately above a fence change how it runs:
     `<!-- not-run: <why> -->`  the block is not run (sudo, systemctl, kubectl, a real
                                host, a long install). Its `scoot` commands are still parsed
-                               by tests/test_docs.py.
+                               by tests/test_docs.py, and the repository files any shell
+                               block names (deploy/..., bench/...) must exist.
     `<!-- exit: N -->`         the block is expected to end with exit status N (set -e stops
                                it at the first failing command, so that is its status).
 - A ```text block that follows a run block with nothing but blank lines between them is
