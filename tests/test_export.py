@@ -53,7 +53,6 @@ from tests.test_units import (
     installed_scoot,
     local_argv,
     parse_unit,
-    require_cli_export,
     run_local,
     systemd_analyze,
     verifiable_copy,
@@ -795,16 +794,6 @@ def mirror_schedule_list(command: str, ctx: K8sDocContext) -> None:
     assert "disk-report" in done.stdout
 
 
-def mirror_export_cli(command: str, ctx: K8sDocContext) -> None:
-    require_cli_export()
-    home = ctx.home()
-    done = run_local(local_argv(command, ctx.mapping), home=ctx.root, SCOOT_HOME=str(home))
-    assert done.returncode == 0, done.stderr
-    written = read_yaml((ctx.root / "k8s" / "scoot-job-disk-report.yaml").read_text())
-    assert pod_spec_of(written)["containers"][0]["image"] == IMAGE
-    assert written["spec"]["schedule"] == "0 6 * * *"
-
-
 def mirror_apply_export(command: str, ctx: K8sDocContext) -> None:
     result = kubernetes(EXAMPLE_JOB, {"id": "hourly", "every_sec": 3600}, image=IMAGE)
     for name, text in result.files.items():
@@ -854,7 +843,6 @@ K8S_DOC_MIRRORS: dict[str, Callable[[str, K8sDocContext], None]] = {
     "kubectl cp config.toml scoot-shell:/var/lib/scoot/home/config.toml": mirror_copy_config,
     "kubectl exec scoot-shell -- scoot --scoot-home /var/lib/scoot/home schedule list": mirror_schedule_list,
     "kubectl delete pod scoot-shell": mirror_pod_name,
-    f"scoot schedule export --format kubernetes --image {IMAGE} --out k8s/": mirror_export_cli,
     "kubectl apply -f k8s/": mirror_apply_export,
     "kubectl get cronjobs -l app.kubernetes.io/name=scoot": mirror_get_cronjobs,
     "kubectl create job --from=cronjob/scoot-job-disk-report disk-report-now": mirror_create_job,

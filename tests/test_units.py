@@ -323,14 +323,23 @@ SETUP_COMMAND = (
 
 
 def doc_commands(path: Path) -> list[str]:
-    """The commands of a Markdown file's `sh` blocks, continuation lines joined."""
+    """The commands of a Markdown file's `sh` blocks that are not run as written.
+
+    In README.md and docs/, a block without `<!-- not-run: ... -->` right above it runs
+    for real (tests/test_docs_run.py); only the others need a mirror here.
+    """
+    run_for_real = path.resolve().parent in (ROOT, ROOT / "docs")
     commands: list[str] = []
     inside = False
     pending = ""
+    previous = ""
     for line in path.read_text().splitlines():
         if line.strip().startswith("```"):
-            inside = line.strip() == "```sh"
+            marked = previous.strip().startswith("<!-- not-run:")
+            inside = line.strip() == "```sh" and (marked or not run_for_real)
+            previous = line
             continue
+        previous = line
         if not inside or not line.strip() or line.lstrip().startswith("#"):
             continue
         pending += line.strip()
@@ -417,8 +426,8 @@ class DocContext:
             assert done.returncode == 0, done.stderr
             with (self.home / "config.toml").open("a") as config:
                 config.write(
-                    '\n[[schedule.jobs]]\nid = "disk-report"\n'
-                    'goal = "Report the five largest directories under /var/log"\n'
+                    '\n[[schedule.jobs]]\nid = "disk-check"\n'
+                    'goal = "Inspect disk usage and summarize anomalies"\n'
                     'cron = "* * * * *"\ntimeout_sec = 60\n'
                 )
             self._provisioned = True
@@ -533,7 +542,7 @@ def mirror_enable(command: str, ctx: DocContext) -> None:
     if unit_name == "scoot-schedule.timer":
         tick = ctx.tick()  # what each activation of the timer runs
         assert tick.returncode == 0, tick.stderr
-        assert "job disk-report OK" in tick.stdout + tick.stderr
+        assert "job disk-check OK" in tick.stdout + tick.stderr
     else:
         # Starting the daemon as systemd does is tests/test_sdnotify.py's end-to-end test.
         assert callable(test_sdnotify.test_daemon_notifies_ready_watchdog_reload_and_stop)
@@ -589,13 +598,13 @@ def mirror_export(command: str, ctx: DocContext) -> None:
     done = ctx.scoot(command)
     assert done.returncode == 0, done.stderr
     out = ctx.mapping["/tmp/scoot-units"]
-    names = ("scoot-job-disk-report.service", "scoot-job-disk-report.timer")
+    names = ("scoot-job-disk-check.service", "scoot-job-disk-check.timer")
     assert sorted(path.name for path in out.iterdir()) == sorted(names)
     _verify_copies(ctx, out, names, user=False)
 
 
 def mirror_install_exported(command: str, ctx: DocContext) -> None:
-    jobs = validate_jobs([{"id": "disk-report", "goal": "g", "cron": "0 6 * * *"}]).jobs
+    jobs = validate_jobs([{"id": "disk-check", "goal": "g", "cron": "0 6 * * *"}]).jobs
     result = export_jobs(
         jobs, fmt="systemd", home_path="/var/lib/scoot", now=0, default_timeout_sec=600
     )
@@ -604,7 +613,7 @@ def mirror_install_exported(command: str, ctx: DocContext) -> None:
 
 
 def mirror_enable_exported(command: str, ctx: DocContext) -> None:
-    jobs = validate_jobs([{"id": "disk-report", "goal": "g", "cron": "0 6 * * *"}]).jobs
+    jobs = validate_jobs([{"id": "disk-check", "goal": "g", "cron": "0 6 * * *"}]).jobs
     result = export_jobs(
         jobs, fmt="systemd", home_path="/var/lib/scoot", now=0, default_timeout_sec=600
     )
@@ -624,7 +633,7 @@ SYSTEMD_DOC_MIRRORS: dict[str, Callable[[str, DocContext], None]] = {
     "sudo useradd --system --home-dir /var/lib/scoot --shell /usr/sbin/nologin scoot": mirror_useradd,
     "sudo install -d -m 0700 -o scoot -g scoot /var/lib/scoot": mirror_install_dir,
     SETUP_COMMAND: mirror_setup,
-    "sudo -u scoot scoot --scoot-home /var/lib/scoot schedule list": mirror_scoot("disk-report"),
+    "sudo -u scoot scoot --scoot-home /var/lib/scoot schedule list": mirror_scoot("disk-check"),
     "sudo install -m 0644 deploy/systemd/scoot.service /etc/systemd/system/": mirror_install_units,
     "sudo systemd-analyze verify /etc/systemd/system/scoot.service": mirror_verify,
     "sudo systemctl daemon-reload": mirror_daemon_reload,
@@ -637,7 +646,7 @@ SYSTEMD_DOC_MIRRORS: dict[str, Callable[[str, DocContext], None]] = {
     "sudo systemctl enable --now scoot-schedule.timer": mirror_enable,
     "systemctl list-timers scoot-schedule.timer": mirror_list_timers,
     "journalctl -u scoot-schedule.service": mirror_tick_journal,
-    "sudo -u scoot scoot --scoot-home /var/lib/scoot schedule history": mirror_scoot("disk-report"),
+    "sudo -u scoot scoot --scoot-home /var/lib/scoot schedule history": mirror_scoot("disk-check"),
     "mkdir -p ~/.config/systemd/user": mirror_user_files,
     "cp deploy/systemd/user/scoot.service ~/.config/systemd/user/": mirror_user_files,
     "systemctl --user daemon-reload": mirror_daemon_reload,
@@ -646,8 +655,8 @@ SYSTEMD_DOC_MIRRORS: dict[str, Callable[[str, DocContext], None]] = {
     "journalctl --user -u scoot.service": mirror_user_journal,
     "journalctl -u scoot.service -f": mirror_daemon_lifecycle,
     "sudo -u scoot scoot --scoot-home /var/lib/scoot schedule export --format systemd --out /tmp/scoot-units": mirror_export,
-    "sudo install -m 0644 /tmp/scoot-units/scoot-job-disk-report.service /tmp/scoot-units/scoot-job-disk-report.timer /etc/systemd/system/": mirror_install_exported,
-    "sudo systemctl enable --now scoot-job-disk-report.timer": mirror_enable_exported,
+    "sudo install -m 0644 /tmp/scoot-units/scoot-job-disk-check.service /tmp/scoot-units/scoot-job-disk-check.timer /etc/systemd/system/": mirror_install_exported,
+    "sudo systemctl enable --now scoot-job-disk-check.timer": mirror_enable_exported,
     "sudo systemctl disable --now scoot.service scoot-schedule.timer": mirror_disable,
 }
 
