@@ -117,12 +117,12 @@ def remove_stale_cgroups() -> None:
             _remove_cgroup_tree(group)
 
 
-def wait_until(what: str, check: Callable[[], T | None], timeout: float, step: float = 0.1) -> T:
-    """Poll `check` until it returns something other than None/False; fail naming `what`."""
+def wait_until(what: str, check: Callable[[], T], timeout: float, step: float = 0.1) -> T:
+    """Poll `check` until it returns something true, and return that; fail naming `what`."""
     deadline = time.monotonic() + timeout
     while True:
         value = check()
-        if value is not None and value is not False:
+        if value:
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
@@ -212,7 +212,9 @@ class BootedSystem:
 
         try:
             wait_until("systemd's control socket", systemd_listening, timeout, 0.05)
-            done = self.run(["systemctl", "is-system-running", "--wait"], check=False, timeout=timeout)
+            done = self.run(
+                ["systemctl", "is-system-running", "--wait"], check=False, timeout=timeout
+            )
         except AssertionError as error:
             raise BootError(f"{error}\n{self.console_tail()}") from None
         state = done.stdout.strip()
@@ -263,7 +265,9 @@ class BootedSystem:
                         except ProcessLookupError:
                             pass
             try:
-                wait_until("the boot's cgroup to empty", lambda: not _cgroup_populated(self.cgroup), 10)
+                wait_until(
+                    "the boot's cgroup to empty", lambda: not _cgroup_populated(self.cgroup), 10
+                )
             except AssertionError:
                 pass
         if self._process is not None:
@@ -333,7 +337,10 @@ class BootedSystem:
 
     def write(self, inside: str, text: str, *, owner: str = "root", mode: str = "0644") -> None:
         """Write a whole file inside with its owner and mode set before it appears."""
-        self.run(["install", "-o", owner, "-g", owner, "-m", mode, "/dev/stdin", inside], input=text)
+        self.run(
+            ["install", "-D", "-o", owner, "-g", owner, "-m", mode, "/dev/stdin", inside],
+            input=text,
+        )
 
 
 # -- the package, installed as docs/systemd.md says ------------------------------------------
@@ -342,7 +349,9 @@ class BootedSystem:
 def _source_digest(root: Path) -> str:
     """What the installed package is built from: a new digest means a new venv."""
     digest = hashlib.sha256()
-    for path in sorted([root / "pyproject.toml", *root.glob("scoot/**/*.py"), *root.glob("worker/**/*.py")]):
+    for path in sorted(
+        [root / "pyproject.toml", *root.glob("scoot/**/*.py"), *root.glob("worker/**/*.py")]
+    ):
         digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
@@ -352,7 +361,14 @@ def system_python() -> str:
 
     An interpreter under a private directory (a pyenv in /root) cannot start as User=scoot.
     """
-    for directory in ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"):
+    for directory in (
+        "/usr/local/sbin",
+        "/usr/local/bin",
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+    ):
         candidate = Path(directory) / "python3"
         if candidate.exists():
             return str(candidate)
