@@ -8,7 +8,11 @@ missing, and the tests skip with that reason.
 How one boot works:
 
 1. The harness makes a cgroup in the host's cgroup2 hierarchy and starts everything in it, so
-   teardown can end every process at once (`cgroup.kill`) and remove the cgroups after.
+   teardown can end every process at once (`cgroup.kill`) and remove the cgroups after. Its
+   child `boot` becomes the booted systemd's root cgroup; `unshare` itself is moved to the
+   sibling `outer`, so that `boot` holds no process of its own and can be given the
+   controllers the host has (memory, pids, cpu), which MemoryMax=, TasksMax= and CPUQuota=
+   need.
 2. `unshare --pid --fork --kill-child --mount --uts --ipc --net --cgroup` runs stage.sh as
    the first process of new namespaces. stage.sh builds a root for systemd (an overlay of the
    host's / whose writes go to a tmpfs, fresh /dev, /run and /tmp, a cgroup2 mount rooted at the
@@ -31,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pty
+import re
 import shutil
 import signal
 import subprocess
@@ -45,6 +50,7 @@ HERE = Path(__file__).resolve().parent
 STAGE_SCRIPT = HERE / "stage.sh"
 SYSTEMD = Path("/lib/systemd/systemd")
 CGROUP_PREFIX = "scoot-systemd-test-"
+RUN_PREFIX = "scoot-systemd-run-"
 # Commands inside get a clean environment: none of the test run's SCOOT_* or venv settings.
 INSIDE_ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -107,14 +113,23 @@ def _remove_cgroup_tree(group: Path) -> None:
             pass
 
 
-def remove_stale_cgroups() -> None:
-    """Empty cgroups an earlier, killed test run left behind."""
+def _creator_gone(name: str) -> bool:
+    """Cgroups and run directories carry their creator's pid: left behind when it is gone."""
+    match = re.search(r"-(\d+)-", name)
+    return match is not None and not Path(f"/proc/{match.group(1)}").exists()
+
+
+def remove_leftovers() -> None:
+    """What an earlier test process, killed before its teardown, left: empty cgroups and run
+    directories (its processes died with it, see the module docstring)."""
     mount = cgroup2_mount()
-    if mount is None:
-        return
-    for group in mount.glob(CGROUP_PREFIX + "*"):
-        if not _cgroup_populated(group):
-            _remove_cgroup_tree(group)
+    if mount is not None:
+        for group in mount.glob(CGROUP_PREFIX + "*"):
+            if _creator_gone(group.name) and not _cgroup_populated(group):
+                _remove_cgroup_tree(group)
+    for run_dir in Path(tempfile.gettempdir()).glob(RUN_PREFIX + "*"):
+        if _creator_gone(run_dir.name):
+            shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def wait_until(what: str, check: Callable[[], T], timeout: float, step: float = 0.1) -> T:
@@ -135,10 +150,10 @@ class BootedSystem:
     def __init__(self, name: str, binds: Iterable[Path] = ()) -> None:
         self.name = name
         self.binds = [Path(b) for b in binds]
-        self.run_dir = Path(tempfile.mkdtemp(prefix=f"scoot-systemd-{name}-"))
+        self.run_dir = Path(tempfile.mkdtemp(prefix=f"{RUN_PREFIX}{os.getpid()}-{name}-"))
         mount = cgroup2_mount()
         assert mount is not None
-        self.cgroup = mount / f"{CGROUP_PREFIX}{name}-{os.getpid()}-{self.run_dir.name[-6:]}"
+        self.cgroup = mount / f"{CGROUP_PREFIX}{os.getpid()}-{name}-{self.run_dir.name[-6:]}"
         self.pid: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._console = bytearray()
@@ -159,8 +174,10 @@ class BootedSystem:
         self.shutdown()
 
     def boot(self, timeout: float = 60) -> None:
-        remove_stale_cgroups()
+        remove_leftovers()
         self.cgroup.mkdir()
+        (self.cgroup / "boot").mkdir()
+        (self.cgroup / "outer").mkdir()
         (self.run_dir / "stage").mkdir()
         # systemd wants a terminal as /dev/console; a pty we drain keeps its output for errors.
         master, slave = pty.openpty()
@@ -171,7 +188,7 @@ class BootedSystem:
         command = (
             'echo $$ >"$1/cgroup.procs" && shift && exec "$@"',
             "scoot-boot",
-            str(self.cgroup),
+            str(self.cgroup / "boot"),
             "setpriv",
             "--pdeathsig",
             "KILL",
@@ -208,6 +225,8 @@ class BootedSystem:
             if socket is None and pid_file.exists():
                 self.pid = int(pid_file.read_text())
                 socket = Path(f"/proc/{self.pid}/root/run/systemd/private")
+                self._delegate_controllers()
+                (self.run_dir / "go").touch()
             return socket is not None and socket.exists()
 
         try:
@@ -220,6 +239,17 @@ class BootedSystem:
         state = done.stdout.strip()
         if state not in ("running", "degraded"):
             raise BootError(f"systemd did not finish booting ({state!r}):\n{self.console_tail()}")
+
+    def _delegate_controllers(self) -> None:
+        """Move `unshare` to `outer`, then pass every controller the host offers on to `boot`."""
+        assert self._process is not None
+        (self.cgroup / "outer" / "cgroup.procs").write_text(str(self._process.pid))
+        offered = (self.cgroup / "cgroup.controllers").read_text().split()
+        for controller in offered:
+            try:
+                (self.cgroup / "cgroup.subtree_control").write_text(f"+{controller}")
+            except OSError:
+                pass  # one the host will not delegate: its directives go unchecked, and say so
 
     def _drain_console(self) -> None:
         assert self._console_fd is not None

@@ -18,6 +18,14 @@ root=$stage/root
 read -r host_pid _ </proc/self/stat
 echo "$host_pid" >"$run/pid.tmp"
 mv "$run/pid.tmp" "$run/pid"
+# Wait for the harness to move `unshare` out of this cgroup and hand it controllers: only
+# then can systemd enable memory, pids and cpu for its units (a cgroup with processes of its
+# own cannot pass controllers on).
+for _ in $(seq 1000); do
+    [[ -e $run/go ]] && break
+    sleep 0.01
+done
+[[ -e $run/go ]] || { echo "stage: the harness never said go" >&2; exit 1; }
 
 # A bind mount is made read-only by remounting the mount, not the file system under it.
 bind_ro() {
