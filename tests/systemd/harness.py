@@ -132,7 +132,7 @@ def remove_leftovers() -> None:
             shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def wait_until(what: str, check: Callable[[], T], timeout: float, step: float = 0.1) -> T:
+def wait_until(what: str, check: Callable[[], T | None], timeout: float, step: float = 0.1) -> T:
     """Poll `check` until it returns something true, and return that; fail naming `what`."""
     deadline = time.monotonic() + timeout
     while True:
