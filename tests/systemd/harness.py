@@ -14,9 +14,10 @@ How one boot works:
    controllers the host has (memory, pids, cpu), which MemoryMax=, TasksMax= and CPUQuota=
    need.
 2. `unshare --pid --fork --kill-child --mount --uts --ipc --net --cgroup` runs stage.sh as
-   the first process of new namespaces. stage.sh builds a root for systemd (an overlay of the
-   host's / whose writes go to a tmpfs, fresh /dev, /run and /tmp, a cgroup2 mount rooted at the
-   harness's cgroup) and execs /lib/systemd/systemd as PID 1 there. The network namespace holds
+   the first process of new namespaces; it waits for the harness to have moved `unshare` out
+   (a `go` file in the run directory). stage.sh builds a root for systemd (an overlay of the
+   host's / whose writes go to a tmpfs, fresh /dev, /run and /tmp, a cgroup2 mount rooted at
+   `boot`) and execs /lib/systemd/systemd as PID 1 there. The network namespace holds
    only a loopback interface, which systemd brings up.
 3. Commands run inside with `nsenter --target <pid> --all --root --wd`: `systemctl`,
    `journalctl`, `useradd` and the rest see that system and only it. Writes anywhere inside
@@ -27,7 +28,8 @@ How one boot works:
    unshare's `--kill-child` takes PID 1, hence the whole pid namespace, down too.
 
 The package is installed once per source state into a venv outside /tmp (a unit's
-PrivateTmp=yes would hide /tmp from the service): see `build_venv`.
+PrivateTmp=yes would hide /tmp from the service), bound read-only into each boot at its own
+path so that its scripts' #! lines hold: see `venv_location` and `build_venv`.
 """
 
 from __future__ import annotations
@@ -386,26 +388,37 @@ def _source_digest(root: Path) -> str:
     return digest.hexdigest()
 
 
+def reachable_by_others(path: Path) -> bool:
+    """Every existing directory above `path` lets other users through (missing ones are made
+    0755): User=scoot can reach it."""
+    parents = [p for p in path.resolve().parents if p.exists()]
+    return all(os.stat(parent).st_mode & 0o001 for parent in parents)
+
+
 def system_python() -> str:
     """The python3 `sudo python3 -m venv` finds (sudo's secure_path), else the first on PATH.
 
     An interpreter under a private directory (a pyenv in /root) cannot start as User=scoot.
     """
-    for directory in (
-        "/usr/local/sbin",
-        "/usr/local/bin",
-        "/usr/sbin",
-        "/usr/bin",
-        "/sbin",
-        "/bin",
-    ):
-        candidate = Path(directory) / "python3"
-        if candidate.exists():
+    directories = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+    candidates = [Path(d) / "python3" for d in directories]
+    on_path = shutil.which("python3")
+    candidates += [Path(on_path)] if on_path else []
+    for candidate in candidates:
+        if candidate.exists() and reachable_by_others(candidate):
             return str(candidate)
-    found = shutil.which("python3")
-    if found is None:
-        raise BootError("no python3 to build the venv with")
-    return found
+    raise BootError("no python3 that other users can run, to build the venv with")
+
+
+def venv_location(root: Path) -> Path:
+    """The checkout's build/systemd-venv, or one under /var/cache where the service could not
+    use that: PrivateTmp=yes hides /tmp and /var/tmp from it, and User=scoot cannot pass a
+    private directory (a checkout under /root)."""
+    inside = root / "build" / "systemd-venv"
+    hidden = any(inside.resolve().is_relative_to(p) for p in ("/tmp", "/var/tmp"))
+    if not hidden and reachable_by_others(inside):
+        return inside
+    return Path("/var/cache/scoot-systemd-test/venv")
 
 
 def build_venv(root: Path, target: Path) -> Path:
@@ -422,7 +435,7 @@ def build_venv(root: Path, target: Path) -> Path:
     if stamp.exists() and stamp.read_text() == digest and (target / "bin" / "scoot").exists():
         return target
     shutil.rmtree(target, ignore_errors=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
     for argv in (
         [system_python(), "-m", "venv", str(target)],
         [str(target / "bin" / "pip"), "install", "--quiet", str(root)],

@@ -24,7 +24,13 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.systemd.harness import BootedSystem, build_venv, unavailable_reason, wait_until
+from tests.systemd.harness import (
+    BootedSystem,
+    build_venv,
+    unavailable_reason,
+    venv_location,
+    wait_until,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 UNITS = ROOT / "deploy" / "systemd"
@@ -172,8 +178,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if reason is not None:
         print(f"SKIP: {reason}")
         pytest.skip(reason)
-    # Outside /tmp (PrivateTmp=yes hides it from the service): the checkout's build/ dir.
-    return build_venv(ROOT, ROOT / "build" / "systemd-venv")
+    return build_venv(ROOT, venv_location(ROOT))
 
 
 @pytest.fixture(scope="module")
