@@ -39,7 +39,7 @@ mkdir "$stage/upper" "$stage/work" "$root"
 mount -t overlay scoot-test -o "lowerdir=/,upperdir=$stage/upper,workdir=$stage/work" "$root"
 
 # API file systems of the new root. /proc/sys and /sys stay read-only so nothing inside
-# tunes the host's kernel; the cgroup2 mount shows only the harness's cgroup (cgroup ns).
+# tunes the host's kernel; the cgroup2 mount shows only the `boot` cgroup (cgroup ns).
 mount -t proc proc "$root/proc"
 bind_ro "$root/proc/sys" "$root/proc/sys"
 bind_ro /sys "$root/sys"
