@@ -221,7 +221,7 @@ def test_probe_reports_the_kernel_abi_and_names_every_feature() -> None:
     assert report["abi"] == KERNEL_ABI
     assert report["available"] is (KERNEL_ABI > 0)
     expected = {name for name, _abi, _what in sandbox.LANDLOCK_FEATURES}
-    expected |= {"no_new_privs", "pdeathsig", "rlimits"}
+    expected |= {"no_new_privs", "pdeathsig", "rlimits", "dumpable", "socket_kinds"}
     assert set(report["features"]) == expected
     for name, min_abi, _what in sandbox.LANDLOCK_FEATURES:
         feature = report["features"][name]
@@ -255,12 +255,16 @@ def test_readonly_confines_writes_to_scratch_and_devnull(
     assert outcomes["write_scratch"] == "ok"
     assert Path(scratch, "inside.txt").read_bytes() == b"x"
     assert outcomes["write_devnull"] == "ok"
-    assert outcomes["read_outside"] == "ok"
+    # tmp_path is neither the working directory nor scratch: not readable either.
+    assert outcomes["read_outside"] == "EACCES"
     assert report["restrictions"]["fs_readonly"]["applied"] is True
+    assert report["restrictions"]["fs_read"]["applied"] is True
     assert report["enforced"] is True
 
 
-def test_readonly_reads_etc_hostname(tmp_path: Path, scratch: str, endpoints: Endpoints) -> None:
+def test_readonly_reads_only_the_working_directory_not_etc_hostname(
+    tmp_path: Path, scratch: str, endpoints: Endpoints
+) -> None:
     need_abi(1, "filesystem confinement")
     if not Path("/etc/hostname").exists():
         pytest.skip("/etc/hostname does not exist on this machine")
@@ -278,10 +282,17 @@ def test_readonly_reads_etc_hostname(tmp_path: Path, scratch: str, endpoints: En
         return {
             "read": attempt(lambda: read_file("/etc/hostname")),
             "write": attempt(lambda: write_file("/etc/hostname")),
+            "read_cwd": attempt(lambda: read_file(str(tmp_path / "mine.txt"))),
         }
 
-    result, _ = run_child(body)
-    assert result == {"read": "ok", "write": "EACCES"}
+    (tmp_path / "mine.txt").write_text("in the working directory")
+    previous = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        result, _ = run_child(body)
+    finally:
+        os.chdir(previous)
+    assert result == {"read": "EACCES", "write": "EACCES", "read_cwd": "ok"}
 
 
 def test_readonly_refuses_truncating_files_outside_scratch(tmp_path: Path, scratch: str) -> None:
@@ -426,10 +437,14 @@ def test_guarded_leaves_confinement_to_the_gate(
     tmp_path: Path, scratch: str, endpoints: Endpoints, sigusr1_received: list[int]
 ) -> None:
     report, outcomes = sandboxed("guarded", tmp_path, scratch, endpoints)
+    # Without confine_writes guarded keeps the kernel off the files and the network,
+    # the runtime directory aside (none is named here).
     assert outcomes["write_outside"] == "ok"
+    assert outcomes["read_outside"] == "ok"
     assert outcomes["connect_other"] == "ok"
-    assert report["landlock"] == "not_applied"
-    assert "policy gate" in report["restrictions"]["fs_readonly"]["why"]
+    assert report["mode"] == "guarded"
+    assert "runtime directory" in report["restrictions"]["fs_readonly"]["why"]
+    assert report["restrictions"]["net_connect"]["applied"] is False
 
 
 def test_report_is_json_with_every_restriction(scratch: str) -> None:
@@ -691,7 +706,7 @@ def test_plan_uses_only_what_the_abi_knows(abi: int) -> None:
         sandbox.SCOPE_SIGNAL | sandbox.SCOPE_ABSTRACT_UNIX_SOCKET if abi >= 6 else 0
     )
     rules = {rule.path: rule.access for rule in plan.path_rules}
-    assert rules["/"] == sandbox.FS_READ_ONLY_RIGHTS
+    assert "/" not in rules  # readonly never grants the whole tree
     assert rules["/scratch"] == plan.handled_fs
     assert rules[os.devnull] & ~sandbox.FS_FILE_RIGHTS == 0
     assert rules[os.devnull] & sandbox.FS_WRITE_FILE

@@ -93,7 +93,13 @@ def child_main(spec_fd: int, frame_fd: int, parent_pid: int) -> int:
         import tempfile
 
         scratch = tempfile.mkdtemp(prefix="scoot-scratch-")
-    os.environ["TMPDIR"] = scratch
+    scratch = os.path.realpath(scratch)
+    private_tmp = os.path.join(scratch, "tmp")
+    try:
+        os.makedirs(private_tmp, mode=0o700, exist_ok=True)
+    except OSError:
+        private_tmp = scratch
+    os.environ["TMPDIR"] = private_tmp
     try:
         cwd = spec.get("cwd") or os.getcwd()
         os.chdir(cwd)
@@ -101,6 +107,21 @@ def child_main(spec_fd: int, frame_fd: int, parent_pid: int) -> int:
         emit(_hello(spec, {"summary": "not applied", "landlock": "not_applied"}))
         emit(_error(f"cannot enter working directory {spec.get('cwd')}: {exc.strerror}"))
         return 1
+    reach = sandbox.Reach(
+        cwd=os.path.realpath(os.getcwd()),
+        scratch_dir=scratch,
+        private_tmp=private_tmp,
+        protected=tuple(str(path) for path in sandbox_spec.get("protected") or ()),
+        confine_writes=bool((spec.get("tools") or {}).get("confine_writes")),
+    )
+    refusal = sandbox.cwd_refusal(
+        sandbox.effective_mode(spec["mode"]), reach, sandbox_spec.get("workspace_root")
+    )
+    if refusal:
+        emit(_hello(spec, {"summary": refusal, "landlock": "not_applied"}))
+        emit(_error(refusal))
+        return 1
+    _import_before_confinement()
     limits = sandbox.Limits.from_config(sandbox_spec.get("limits") or {}, None)
     try:
         report = sandbox.apply(
@@ -110,6 +131,7 @@ def child_main(spec_fd: int, frame_fd: int, parent_pid: int) -> int:
             backend_port=backend_port(spec["backend"]["base_url"]),
             require=bool(sandbox_spec.get("require")),
             parent_pid=parent_pid,
+            reach=reach,
         )
     except sandbox.SandboxRefused as exc:
         emit(_hello(spec, {"summary": str(exc), "landlock": "unavailable"}))
@@ -130,6 +152,16 @@ def child_main(spec_fd: int, frame_fd: int, parent_pid: int) -> int:
     emit({"type": "result", **result})
     sys.stdout.flush()
     return 0
+
+
+def _import_before_confinement() -> None:
+    """Load what the run may import lazily: a readonly worker cannot read the
+    site-packages or the project's source once its ruleset is in force."""
+    import encodings.idna  # noqa: F401  (hostnames that are not ASCII)
+    import urllib.error  # noqa: F401
+    import urllib.request  # noqa: F401
+
+    import worker.agent  # noqa: F401
 
 
 def _hello(spec: dict[str, Any], sandbox_report: dict[str, Any]) -> dict[str, Any]:
