@@ -113,14 +113,8 @@ def child_main(spec_fd: int, frame_fd: int, parent_pid: int) -> int:
         private_tmp=private_tmp,
         protected=tuple(str(path) for path in sandbox_spec.get("protected") or ()),
         confine_writes=bool((spec.get("tools") or {}).get("confine_writes")),
+        workspace_root=sandbox_spec.get("workspace_root"),
     )
-    refusal = sandbox.cwd_refusal(
-        sandbox.effective_mode(spec["mode"]), reach, sandbox_spec.get("workspace_root")
-    )
-    if refusal:
-        emit(_hello(spec, {"summary": refusal, "landlock": "not_applied"}))
-        emit(_error(refusal))
-        return 1
     _import_before_confinement()
     limits = sandbox.Limits.from_config(sandbox_spec.get("limits") or {}, None)
     try:

@@ -235,6 +235,7 @@ class Reach:
     # What a readonly worker still reads once confined (libraries, certificates, resolver files).
     system_reads: tuple[str, ...] = ()
     confine_writes: bool = False
+    workspace_root: str | None = None  # <home>/work: job workspaces live inside the runtime dir
 
 
 @dataclass(frozen=True)
@@ -346,16 +347,23 @@ def plan_landlock(
     handled_fs = fs_rights_known(abi)
     reads = FS_READ_ONLY_RIGHTS & handled_fs
     protected = reach.protected
+    cwd = reach.cwd if reach.cwd and cwd_reachable(reach) else None
     rules: list[PathRule] = []
     if mode == "guarded":
         rules.extend(grant_except("/", reads, protected, list_dir))
-        writable = [reach.cwd] if reach.cwd else []
+        writable = [cwd] if cwd else []
         if not reach.confine_writes:
             writable = ["/"]
         for path in writable:
             rules.extend(grant_except(path, handled_fs, protected, list_dir))
+        if (
+            cwd
+            and not reach.confine_writes
+            and not cwd_reachable(replace(reach, workspace_root=None))
+        ):
+            rules.append(PathRule(cwd, handled_fs))  # a workspace inside the runtime dir
     else:
-        for path in (reach.cwd, *reach.system_reads):
+        for path in (cwd, *reach.system_reads):
             if path:
                 rules.extend(grant_except(path, reads, protected, list_dir))
     rules.append(PathRule(scratch_dir, handled_fs))
@@ -404,10 +412,14 @@ def landlock_restrictions(plan: LandlockPlan, backend_port: int | None) -> dict[
     if guarded:
         read_why = f"Landlock ABI {abi}: reads anywhere but the runtime directory (guarded)"
     else:
-        where = [p for p in (reach.cwd, scratch_dir) if p]
+        where = [p for p in (reach.cwd if cwd_reachable(reach) else None, scratch_dir) if p]
         read_why = (
             f"Landlock ABI {abi}: reads only under {', '.join(where)} and "
             f"{len(reach.system_reads)} system paths (libraries, certificates, resolver files)"
+        )
+    if reach.cwd and not cwd_reachable(reach):
+        read_why += (
+            f"; the working directory {reach.cwd} is inside the runtime directory: no rights"
         )
     entries = {
         "fs_read": Restriction(True, read_why),
@@ -1022,23 +1034,19 @@ def apply(
     )
 
 
-def cwd_refusal(mode: str, reach: Reach, workspace_root: str | None) -> str | None:
-    """Why a confined run must not start in its working directory, or None.
+def cwd_reachable(reach: Reach) -> bool:
+    """Whether the working directory may be granted at all.
 
-    A working directory inside the runtime directory would hand the run the
-    daemon's own files; only the per-job workspaces under `<home>/work` may be there.
+    One inside the runtime directory (a run started there) would hand the run
+    the daemon's own files: it gets no rights, unless it is one of the per-job
+    workspaces under `<home>/work`.
     """
-    if mode == "unrestricted" or not reach.cwd:
-        return None
-    if workspace_root and is_within(reach.cwd, workspace_root) and reach.cwd != workspace_root:
-        return None
-    for path in reach.protected:
-        if is_within(reach.cwd, path):
-            return (
-                f"{mode} run refused: its working directory {reach.cwd} is inside {path}, "
-                "which no confined run may reach; set the job's cwd elsewhere"
-            )
-    return None
+    if not reach.cwd:
+        return False
+    workspace = reach.workspace_root
+    if workspace and is_within(reach.cwd, workspace) and reach.cwd != workspace:
+        return True
+    return not any(is_within(reach.cwd, path) for path in reach.protected)
 
 
 def _confine(
