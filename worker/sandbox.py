@@ -1116,6 +1116,34 @@ def probe() -> dict[str, Any]:
     return {"abi": abi, "available": abi > 0, "why": why, "features": features}
 
 
+def mode_protections(report: dict[str, Any]) -> dict[str, str]:
+    """Per mode, which protections a run would get on this machine (for `scoot doctor`)."""
+    features = report.get("features", {})
+
+    def has(name: str) -> bool:
+        return bool(features.get(name, {}).get("supported"))
+
+    common = ["dumpable=off", "rlimits", "no_new_privs" if has("no_new_privs") else ""]
+    if not report.get("abi"):
+        gate = "no kernel confinement (gate only)"
+        return {
+            "readonly": ", ".join([gate, *filter(None, common)]),
+            "guarded": ", ".join([gate, *filter(None, common)]),
+            "unrestricted": ", ".join(filter(None, common)),
+        }
+    readonly = ["reads (cwd, scratch, system files)", "writes (scratch)", "runtime dir"]
+    readonly.append("connect/bind (TCP)" if has("net_connect") else "connect NOT limited")
+    readonly.append("socket kinds" if has("socket_kinds") else "socket kinds NOT filtered")
+    readonly.append("signals" if has("scope_signal") else "signals NOT scoped")
+    guarded = ["runtime dir", "writes (with confine_writes)"]
+    guarded.append("signals" if has("scope_signal") else "signals NOT scoped")
+    return {
+        "readonly": ", ".join([*readonly, *filter(None, common)]),
+        "guarded": ", ".join([*guarded, *filter(None, common)]),
+        "unrestricted": ", ".join(filter(None, common)),
+    }
+
+
 def _probe_prctl(get_option: int, name: str) -> dict[str, Any]:
     value = ctypes.c_int(0)
     try:
