@@ -7,13 +7,22 @@ to stdout and always ends with exactly one `result` frame when it can.
 
 from __future__ import annotations
 
+# encodings.idna and urllib are what a readonly run may use lazily once it
+# cannot read the standard library's source: imported here, once, in the
+# parent that forks the workers, instead of in every worker.
+import encodings.idna  # noqa: F401  (hostnames that are not ASCII)
 import json
 import os
 import sys
+import urllib.error  # noqa: F401
+import urllib.request  # noqa: F401
 from typing import Any
 from urllib.parse import urlsplit
 
 from scoot.frames import encode_frame
+from worker import sandbox
+
+sandbox.system_read_paths()  # found once in the parent, inherited by each worker
 
 # The variable that marks every process of a run with its run id (see scoot.procs).
 RUN_MARK = "SCOOT_RUN_ID"
@@ -84,8 +93,6 @@ def child_main(spec_fd: int, frame_fd: int, parent_pid: int) -> int:
     # systemd's channel to the daemon is the daemon's alone.
     for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID"):
         os.environ.pop(name, None)
-    from worker import sandbox
-
     sandbox_spec = spec.get("sandbox") or {}
     scratch = sandbox_spec.get("scratch_dir")
     if not scratch or not os.path.isdir(scratch):
@@ -149,12 +156,7 @@ def child_main(spec_fd: int, frame_fd: int, parent_pid: int) -> int:
 
 
 def _import_before_confinement() -> None:
-    """Load what the run may import lazily: a readonly worker cannot read the
-    site-packages or the project's source once its ruleset is in force."""
-    import encodings.idna  # noqa: F401  (hostnames that are not ASCII)
-    import urllib.error  # noqa: F401
-    import urllib.request  # noqa: F401
-
+    """Load the agent before the ruleset: a readonly worker cannot read its source after."""
     import worker.agent  # noqa: F401
 
 

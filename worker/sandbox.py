@@ -863,6 +863,7 @@ def scrub_environ(name: str) -> bool:
     return found
 
 
+@cache
 def system_read_paths() -> tuple[str, ...]:
     """What a confined readonly worker still reads: Python's standard library (for
     lazily loaded codecs), shared libraries, CA certificates and resolver files.
