@@ -363,9 +363,9 @@ def plan_landlock(
         ):
             rules.append(PathRule(cwd, handled_fs))  # a workspace inside the runtime dir
     else:
-        for path in (cwd, *reach.system_reads):
-            if path:
-                rules.extend(grant_except(path, reads, protected, list_dir))
+        for read_path in (cwd, *reach.system_reads):
+            if read_path:
+                rules.extend(grant_except(read_path, reads, protected, list_dir))
     rules.append(PathRule(scratch_dir, handled_fs))
     if mode == "guarded" and reach.private_tmp:
         rules.append(PathRule(reach.private_tmp, handled_fs))
