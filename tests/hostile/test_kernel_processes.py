@@ -135,3 +135,46 @@ def test_kill_minus_one_from_a_job_leaves_the_daemon_firing_its_other_jobs(
     observed = json.dumps([e for e in events if e.get("job_id") == "attacker"])
     assert "survived" in observed, observed[-3000:]
     assert os.path.exists(attic.home / "config.toml")
+
+
+def test_the_parent_keeps_no_token_in_its_environ_and_cannot_be_read_by_the_user(
+    attic: Attic,
+) -> None:
+    import sys
+    from pathlib import Path
+
+    from tests.unprivileged import run_as
+
+    script = {
+        "require_token": TOKEN,
+        "default": [{"final": "slow answer", "delay_ms": 3000}],
+    }
+    with ScriptedModel(script) as model:
+        attic.configure(model.base_url, schedule={"enabled": False})
+        proc = attic.start("-e", "wait a while", OPENAI_API_KEY=TOKEN)
+        try:
+            environ = Path(f"/proc/{proc.pid}/environ")
+
+            def scoot_running() -> bool:
+                try:
+                    cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+                except OSError:
+                    return False
+                return (
+                    b"scoot" in cmdline and b"setpriv" not in cmdline and b"unshare" not in cmdline
+                )
+
+            wait_for(lambda: scoot_running() and model.requests, timeout=30)
+            probe = f"open({str(environ)!r}, 'rb').read()"
+            as_user = run_as(
+                attic.user, [sys.executable, "-c", probe], env=attic.env(), cwd=attic.base
+            )
+            block = environ.read_bytes() if os.geteuid() == 0 else b""
+        finally:
+            out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert out == "slow answer\n"
+    assert "PermissionError" in as_user.stderr  # non-dumpable: the user cannot read it
+    if block:
+        assert b"OPENAI_API_KEY=" in block  # the name stays, its value is overwritten
+        assert TOKEN.encode() not in block
