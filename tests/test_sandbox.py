@@ -1095,3 +1095,13 @@ def test_scrub_environ_clears_the_kernels_copy_of_the_environment() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "False", "False"]
+
+
+def test_guarded_needs_abi_2_and_otherwise_leaves_it_to_the_gate(
+    tmp_path: Path, scratch: str, endpoints: Endpoints
+) -> None:
+    need_abi(1, "Landlock")
+    report, outcomes = sandboxed("guarded", tmp_path, scratch, endpoints, max_abi=1)
+    assert report["landlock"] == "unavailable"
+    assert "ABI 2" in report["restrictions"]["fs_readonly"]["why"]
+    assert outcomes["write_outside"] == "ok"

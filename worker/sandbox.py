@@ -1065,6 +1065,11 @@ def _confine(
             )
         unavailable = Restriction(False, f"{why}; {mode} enforced by the policy gate alone")
         return 0, {key: unavailable for key in LANDLOCK_KEYS}
+    if mode == "guarded" and abi < 2:
+        # ABI 1 refuses every rename and link across directories: too much for
+        # the programs a guarded run starts (git, package managers).
+        why = f"guarded rulesets need Landlock ABI 2, running ABI {abi}; the gate alone applies"
+        return 0, {key: Restriction(False, why) for key in LANDLOCK_KEYS}
     threads = _thread_count()
     if threads > 1:
         raise SandboxRefused(
