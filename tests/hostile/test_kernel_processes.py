@@ -10,6 +10,8 @@ import os
 import signal
 import time
 
+import pytest
+
 from scoot.testing.model_server import ScriptedModel
 from tests.helpers import wait_for
 from tests.hostile.conftest import Attic
@@ -85,56 +87,55 @@ def test_a_tool_cannot_forge_a_concurrent_runs_result(attic: Attic) -> None:
 
 
 # Spelled past the denylist: only the kernel's signal scope stands in the way.
-ATTACK = (
-    "k=kil; ${k}l -9 -1; ${k}l -9 $PPID; "
-    "python3 -c 'import os; os.kill(-1, 9)' 2>&1 | tail -1; echo survived"
-)
+ATTACK = "k=kil; ${k}l -9 $PPID; ${k}l -9 -1; echo still-here"
 
 
-def test_kill_minus_one_from_a_job_leaves_the_daemon_firing_its_other_jobs(
+@pytest.mark.timeout(120)
+def test_kill_minus_one_from_a_guarded_run_leaves_the_daemon_firing_its_jobs(
     attic: Attic,
 ) -> None:
     script = {
         "rules": [
             {
                 "match": "attack",
-                "steps": [
-                    {
-                        "action": "bash",
-                        "action_input": "kill -9 -1; kill -9 $PPID; pkill -9 -u $(id -u); echo survived",
-                    },
-                    {"final": "attacked"},
-                ],
+                "steps": [{"action": "bash", "action_input": ATTACK}, {"final": "attacked"}],
             }
         ],
         "default": [{"final": "tick"}],
     }
-    jobs = [
-        {"id": "attacker", "goal": "attack", "every_sec": 1, "mode": "guarded"},
-        {"id": "ticker", "goal": "tick", "every_sec": 1},
-    ]
     with ScriptedModel(script) as model:
-        attic.configure(model.base_url, jobs=jobs)
+        attic.configure(model.base_url, jobs=[{"id": "ticker", "goal": "tick", "every_sec": 1}])
         daemon = attic.start("daemon", "run")
         try:
             runs_file = attic.home / "state" / "runs.jsonl"
 
-            def finished(job: str) -> int:
+            def ended(job: str | None) -> list[dict]:
                 if not runs_file.exists():
-                    return 0
+                    return []
                 rows = [json.loads(line) for line in runs_file.read_text().splitlines() if line]
-                return sum(1 for r in rows if r.get("job_id") == job and r.get("status"))
+                return [r for r in rows if r.get("job_id") == job and r.get("status")]
 
-            wait_for(lambda: finished("attacker") >= 2 and finished("ticker") >= 3, timeout=60)
+            wait_for(lambda: ended("ticker"), timeout=60)
+            # A same-user guarded run signals everything it can: kill -9 -1 and its worker.
+            attack = attic.scoot("--policy", "guarded", "-e", "attack everything")
+            attacked_at = time.time()
+            wait_for(
+                lambda: len([r for r in ended("ticker") if r["started_at"] > attacked_at]) >= 2,
+                timeout=30,
+            )
             assert daemon.poll() is None
         finally:
             daemon.send_signal(signal.SIGTERM)
             out, err = daemon.communicate(timeout=30)
     assert daemon.returncode == 0, err
+    # The signals reached only the attacking run's own processes: its worker died of them.
+    assert attack.returncode != 0
+    assert "still-here" not in attack.stdout
+    attacked = ended(None)
+    assert [r["status"] for r in attacked] == ["crashed"], attacked
+    assert {r["status"] for r in ended("ticker")} == {"ok"}
     events = [json.loads(line) for line in (attic.home / "logs" / "audit.jsonl").open()]
-    observed = json.dumps([e for e in events if e.get("job_id") == "attacker"])
-    assert "survived" in observed, observed[-3000:]
-    assert os.path.exists(attic.home / "config.toml")
+    assert not any(e["kind"] == "policy_deny" for e in events)  # past the gate: the kernel held
 
 
 def test_the_parent_keeps_no_token_in_its_environ_and_cannot_be_read_by_the_user(
