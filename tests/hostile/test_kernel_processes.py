@@ -30,10 +30,23 @@ SNOOP = (
 )
 
 
+# PTRACE_ATTACH (16) to the worker (the tool's parent once exec replaces the shell)
+# and to scoot itself (the worker's parent).
+PTRACE = (
+    'exec /usr/bin/python3 -c "import ctypes, os; libc = ctypes.CDLL(None); w = os.getppid(); '
+    "p = int(open('/proc/%d/stat' % w).read().rsplit(')', 1)[1].split()[1]); "
+    "print('ptrace-worker=%d ptrace-parent=%d' % (libc.ptrace(16, w, 0, 0), libc.ptrace(16, p, 0, 0)))\""
+)
+
+
 def test_tools_cannot_read_the_token_or_forge_their_own_result(attic: Attic) -> None:
     script = {
         "require_token": TOKEN,
-        "default": [{"action": "bash", "action_input": SNOOP}, {"final": "honest answer"}],
+        "default": [
+            {"action": "bash", "action_input": SNOOP},
+            {"action": "bash", "action_input": PTRACE},
+            {"final": "honest answer"},
+        ],
     }
     with ScriptedModel(script) as model:
         attic.configure(model.base_url, schedule={"enabled": False})
@@ -49,6 +62,7 @@ def test_tools_cannot_read_the_token_or_forge_their_own_result(attic: Attic) -> 
     assert FORGED not in (attic.home / "state" / "runs.jsonl").read_text()
     events = [json.loads(line) for line in (attic.home / "logs" / "audit.jsonl").open()]
     assert {e["kind"] for e in events if FORGED in json.dumps(e)} <= {"observation"}
+    assert "ptrace-worker=-1 ptrace-parent=-1" in json.dumps(events)
     assert any(e["kind"] == "final" and "honest answer" in json.dumps(e) for e in events) or (
         "honest answer" in (attic.home / "state" / "runs.jsonl").read_text()
     )
