@@ -415,6 +415,9 @@ def test_without_landlock_the_run_goes_on_with_the_gate_alone(
     # Honest: nothing in the kernel stops the write now.
     assert outcomes["write_outside"] == "ok"
     assert report["restrictions"]["no_new_privs"]["applied"] is True
+    # The socket filter needs no Landlock.
+    machine_known = os.uname().machine in sandbox.SECCOMP_ARCHES
+    assert report["restrictions"]["socket_kinds"]["applied"] is machine_known
 
 
 # ---------------------------------------------------------------- guarded, unrestricted

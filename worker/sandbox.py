@@ -1011,10 +1011,9 @@ def apply(
             applied_mode, reach, backend_port, require and applied_mode == "readonly", max_abi
         )
         restrictions.update(landlock_entries)
-    if applied_mode == "readonly" and abi:
+    if applied_mode == "readonly":
+        # Seccomp needs no Landlock: a gate-only readonly run gets the filter too.
         restrictions["socket_kinds"] = apply_socket_filter()
-    elif applied_mode == "readonly":
-        restrictions["socket_kinds"] = Restriction(False, "not filtered without Landlock")
     else:
         restrictions["socket_kinds"] = Restriction(False, f"not filtered in {applied_mode} runs")
     restrictions["rlimits"] = apply_rlimits(limits)
@@ -1131,9 +1130,10 @@ def mode_protections(report: dict[str, Any]) -> dict[str, str]:
 
     common = ["dumpable=off", "rlimits", "no_new_privs" if has("no_new_privs") else ""]
     if not report.get("abi"):
-        gate = "no kernel confinement (gate only)"
+        gate = "no Landlock (gate only)"
+        sockets = "socket kinds" if has("socket_kinds") else ""
         return {
-            "readonly": ", ".join([gate, *filter(None, common)]),
+            "readonly": ", ".join(filter(None, [gate, sockets, *common])),
             "guarded": ", ".join([gate, *filter(None, common)]),
             "unrestricted": ", ".join(filter(None, common)),
         }
