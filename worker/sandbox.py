@@ -520,9 +520,7 @@ ENFORCED_TEXT = {
         "and /dev/null; never the runtime directory; TCP connect only to the backend port, "
         "no TCP bind; socket kinds filtered; signals and abstract sockets scoped to the run"
     ),
-    "guarded": (
-        "never the runtime directory; writes confined by confine_writes; signals scoped to the run"
-    ),
+    "guarded": "reads anywhere but the runtime directory; signals scoped to the run",
 }
 
 
@@ -535,7 +533,10 @@ def summarize(
 ) -> str:
     """One line an operator can read in `hello` and the audit log."""
     if landlock_state == "enforced":
-        landlock = f"Landlock ABI {abi} enforced ({ENFORCED_TEXT.get(mode, '')})"
+        text = ENFORCED_TEXT.get(mode, "")
+        if mode == "guarded":
+            text = f"{restrictions['fs_readonly'].why.split(': ', 1)[-1]}; {text}"
+        landlock = f"Landlock ABI {abi} enforced ({text})"
     elif landlock_state == "partial":
         keys = STATUS_KEYS.get(mode, LANDLOCK_KEYS)
         absent = [key for key in keys if not restrictions[key].applied]
