@@ -399,10 +399,10 @@ def landlock_restrictions(plan: LandlockPlan, backend_port: int | None) -> dict[
         gaps.append("device ioctls are not restricted (ABI < 5)")
     guarded = plan.mode == "guarded"
     if guarded and reach.confine_writes:
-        fs_why = (
-            f"Landlock ABI {abi}: writes only under the working directory {reach.cwd}, "
-            f"the scratch dir {scratch_dir}, the private tmp {reach.private_tmp} and {os.devnull}"
-        )
+        where = [f"the working directory {reach.cwd}", f"the scratch dir {scratch_dir}"]
+        if reach.private_tmp and reach.private_tmp != scratch_dir:
+            where.append(f"the private tmp {reach.private_tmp}")
+        fs_why = f"Landlock ABI {abi}: writes only under {', '.join(where)} and to {os.devnull}"
     elif guarded:
         fs_why = (
             f"Landlock ABI {abi}: writes anywhere but the runtime directory (confine_writes off)"
