@@ -902,6 +902,9 @@ def system_read_paths() -> tuple[str, ...]:
             verify.capath,
             verify.openssl_cafile,
             verify.openssl_capath,
+            # A CA bundle the operator points OpenSSL at (a private backend's CA).
+            os.environ.get(verify.openssl_cafile_env),
+            os.environ.get(verify.openssl_capath_env),
         ):
             if candidate:
                 paths.add(candidate)
