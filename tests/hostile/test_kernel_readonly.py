@@ -85,3 +85,50 @@ def test_readonly_kernel_confines_reads_and_refuses_mptcp(attic: Attic) -> None:
     assert outcome["netlink"] == "Permission denied"
     assert reached is False  # nothing connected to the forbidden port
     assert "SECRET-OUTSIDE" not in done.stdout + done.stderr
+
+
+def test_readonly_exec_cannot_read_through_a_symlink_out_of_the_working_directory(
+    attic: Attic,
+) -> None:
+    from scoot.testing.model_server import ScriptedModel
+
+    work = attic.base / "work"
+    work.mkdir()
+    outside = owned_dir(attic.user, prefix="scoot-hostile-outside-")
+    secret = outside / "private.txt"
+    secret.write_text("SECRET-BEYOND-THE-LINK")
+    # Glob characters in the names, the form the gate once left unresolved.
+    (work / "notes*.txt").symlink_to(secret)
+    (work / "dir[1]").symlink_to(outside)
+    (work / "mine.txt").write_text("readable here")
+    script = {
+        "default": [
+            {"action": "file_read", "action_input": "notes*.txt"},
+            {"action": "file_read", "action_input": "dir[1]/private.txt"},
+            {"action": "grep", "action_input": "SECRET"},
+            {"action": "file_read", "action_input": "mine.txt"},
+            {"final": "done"},
+        ]
+    }
+    try:
+        with ScriptedModel(script) as model:
+            attic.configure(model.base_url, schedule={"enabled": False})
+            chown_tree(outside, attic.user)
+            done = attic.scoot("--policy", "readonly", "-e", "read the notes", cwd=work)
+        records = attic.every_file_text()
+    finally:
+        import shutil
+
+        shutil.rmtree(outside)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "done\n"
+    assert "readable here" in records  # the working directory itself stays readable
+    for text in (done.stdout, done.stderr, records):
+        assert "SECRET-BEYOND-THE-LINK" not in text
+    events = [json.loads(line) for line in (attic.home / "logs" / "audit.jsonl").open()]
+    refusals = [
+        e for e in events
+        if e["kind"] == "policy_deny"
+        or (e["kind"] == "observation" and "ermission denied" in json.dumps(e))
+    ]  # fmt: skip
+    assert len(refusals) >= 2, [e for e in events if e["kind"] == "observation"]
