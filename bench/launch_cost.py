@@ -1,7 +1,11 @@
 """Worker launch cost, fork of the parent vs exec of a fresh interpreter: launch to `hello`.
 
-Run: python bench/launch_cost.py [--runs 50]
+Run: python bench/launch_cost.py [--runs 50] [--mode readonly|guarded] [--entries N]
 Prints medians and p95 in milliseconds, and the ratio.
+
+--entries N puts the runtime directory inside the working directory, beside
+N other entries: the ruleset then grants those entries one by one (the cost
+of keeping the runtime directory out of a run started in `~`).
 """
 
 from __future__ import annotations
@@ -33,14 +37,16 @@ emit(_hello(spec, report.to_dict()))
 """
 
 
-def hello_body_spec(scratch: str) -> dict:
+def hello_body_spec(
+    scratch: str, mode: str = "readonly", cwd: str | None = None, protected: list | None = None
+) -> dict:
     return {
         "run_id": "r",
         "session_id": "s",
         "job_id": "bench",
         "goal": "g",
-        "mode": "readonly",
-        "cwd": scratch,
+        "mode": mode,
+        "cwd": cwd or scratch,
         "token": None,
         "backend": {
             "base_url": "http://127.0.0.1:9/v1",
@@ -52,13 +58,18 @@ def hello_body_spec(scratch: str) -> dict:
         },
         "agent": {"max_turns": 1},
         "tools": {"timeout_ms": 1000, "confine_writes": True, "block_internal_http": True},
-        "sandbox": {"require": False, "limits": {}, "scratch_dir": scratch},
+        "sandbox": {
+            "require": False,
+            "limits": {},
+            "scratch_dir": scratch,
+            "protected": protected or [],
+        },
     }
 
 
-def fork_once(scratch: str) -> float:
+def fork_once(scratch: str, spec: dict | None = None) -> float:
     started = time.perf_counter()
-    worker = launch_worker(hello_body_spec(scratch))
+    worker = launch_worker(spec or hello_body_spec(scratch))
     buffer = b""
     while b"\n" not in buffer:
         select.select([worker.frame_fd], [], [], 5)
@@ -102,9 +113,18 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--mode", choices=("readonly", "guarded"), default="readonly")
+    parser.add_argument("--entries", type=int, default=0)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        fork_samples = [fork_once(scratch) for _ in range(args.runs)]
+    with tempfile.TemporaryDirectory() as scratch, tempfile.TemporaryDirectory() as cwd:
+        spec = hello_body_spec(scratch, args.mode)
+        if args.entries:
+            home = os.path.join(cwd, ".scoot")
+            os.mkdir(home)
+            for n in range(args.entries):
+                open(os.path.join(cwd, f"entry-{n}"), "w").close()
+            spec = hello_body_spec(scratch, args.mode, cwd, [home])
+        fork_samples = [fork_once(scratch, spec) for _ in range(args.runs)]
         exec_samples = [exec_once(scratch) for _ in range(args.runs)]
     fork_median = summarise("fork", fork_samples)
     exec_median = summarise("exec", exec_samples)

@@ -499,6 +499,11 @@ def _command_path(args: list[str]) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Console entry: one clear line and a non-zero exit for every user error."""
     args = list(sys.argv[1:] if argv is None else argv)
+    # Before any token is read: no other process of the user may read this
+    # one's memory or environ, open its descriptors or attach to it.
+    from worker.sandbox import set_non_dumpable
+
+    set_non_dumpable()
     try:
         result = cli.main(args=args, prog_name="scoot", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as exc:

@@ -149,6 +149,7 @@ def _sandbox_checks(checks: list[dict[str, str]], instance: Instance) -> None:
     from worker.sandbox import probe
 
     report = probe()
+    _mode_checks(checks, report)
     abi = report.get("abi", 0)
     if abi:
         features = report.get("features", {})
@@ -167,6 +168,13 @@ def _sandbox_checks(checks: list[dict[str, str]], instance: Instance) -> None:
             else "readonly runs rely on the policy gate alone"
         )
         _check(checks, "sandbox", status, f"{why}; {tail}")
+
+
+def _mode_checks(checks: list[dict[str, str]], report: dict[str, Any]) -> None:
+    from worker.sandbox import mode_protections
+
+    for mode, protections in mode_protections(report).items():
+        _check(checks, f"sandbox {mode}", "ok", protections)
 
 
 def _supported(info: Any) -> bool:

@@ -81,6 +81,11 @@ def _become_worker(
     spec_r: int, frame_w: int, out_w: int, parent_pid: int, body: WorkerBody | None
 ) -> int:
     """Child side of the fork: own process group, clean signals, only our pipes open."""
+    from worker.sandbox import close_fds_except, set_non_dumpable
+
+    # First, before the spec (and its token) is read: no process of the user
+    # may open this worker's fds (its frame pipe), environ or memory.
+    set_non_dumpable()
     try:
         os.setpgid(0, 0)
     except OSError:
@@ -99,8 +104,6 @@ def _become_worker(
     os.dup2(out_high, 2)
     os.dup2(spec_high, 3, inheritable=False)
     os.dup2(frame_high, 4, inheritable=False)
-    from worker.sandbox import close_fds_except
-
     close_fds_except({0, 1, 2, 3, 4})
     if body is None:
         from worker.main import child_main

@@ -38,6 +38,15 @@ def limits_for(config: Config, job: Job | None) -> dict[str, int]:
     return merged
 
 
+def protected_paths(home: Home, config: Config) -> list[str]:
+    """What no tool of a confined run may read or write: the runtime directory,
+    and the config and token files wherever their links lead."""
+    from scoot.secrets import token_file_path
+
+    paths = [home.root, home.config_toml, home.config_json, token_file_path(home, config.backend)]
+    return sorted({os.path.realpath(path) for path in paths})
+
+
 def build_spec(
     config: Config,
     home: Home,
@@ -77,5 +86,7 @@ def build_spec(
             "require": config.sandbox.require,
             "limits": {k: (v or None) for k, v in limits.items()},
             "scratch_dir": str(home.scratch / request.run_id),
+            "protected": protected_paths(home, config),
+            "workspace_root": os.path.realpath(home.root / "work"),
         },
     }

@@ -221,7 +221,7 @@ def test_probe_reports_the_kernel_abi_and_names_every_feature() -> None:
     assert report["abi"] == KERNEL_ABI
     assert report["available"] is (KERNEL_ABI > 0)
     expected = {name for name, _abi, _what in sandbox.LANDLOCK_FEATURES}
-    expected |= {"no_new_privs", "pdeathsig", "rlimits"}
+    expected |= {"no_new_privs", "pdeathsig", "rlimits", "dumpable", "socket_kinds"}
     assert set(report["features"]) == expected
     for name, min_abi, _what in sandbox.LANDLOCK_FEATURES:
         feature = report["features"][name]
@@ -255,12 +255,16 @@ def test_readonly_confines_writes_to_scratch_and_devnull(
     assert outcomes["write_scratch"] == "ok"
     assert Path(scratch, "inside.txt").read_bytes() == b"x"
     assert outcomes["write_devnull"] == "ok"
-    assert outcomes["read_outside"] == "ok"
+    # tmp_path is neither the working directory nor scratch: not readable either.
+    assert outcomes["read_outside"] == "EACCES"
     assert report["restrictions"]["fs_readonly"]["applied"] is True
+    assert report["restrictions"]["fs_read"]["applied"] is True
     assert report["enforced"] is True
 
 
-def test_readonly_reads_etc_hostname(tmp_path: Path, scratch: str, endpoints: Endpoints) -> None:
+def test_readonly_reads_only_the_working_directory_not_etc_hostname(
+    tmp_path: Path, scratch: str, endpoints: Endpoints
+) -> None:
     need_abi(1, "filesystem confinement")
     if not Path("/etc/hostname").exists():
         pytest.skip("/etc/hostname does not exist on this machine")
@@ -278,10 +282,17 @@ def test_readonly_reads_etc_hostname(tmp_path: Path, scratch: str, endpoints: En
         return {
             "read": attempt(lambda: read_file("/etc/hostname")),
             "write": attempt(lambda: write_file("/etc/hostname")),
+            "read_cwd": attempt(lambda: read_file(str(tmp_path / "mine.txt"))),
         }
 
-    result, _ = run_child(body)
-    assert result == {"read": "ok", "write": "EACCES"}
+    (tmp_path / "mine.txt").write_text("in the working directory")
+    previous = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        result, _ = run_child(body)
+    finally:
+        os.chdir(previous)
+    assert result == {"read": "EACCES", "write": "EACCES", "read_cwd": "ok"}
 
 
 def test_readonly_refuses_truncating_files_outside_scratch(tmp_path: Path, scratch: str) -> None:
@@ -404,6 +415,9 @@ def test_without_landlock_the_run_goes_on_with_the_gate_alone(
     # Honest: nothing in the kernel stops the write now.
     assert outcomes["write_outside"] == "ok"
     assert report["restrictions"]["no_new_privs"]["applied"] is True
+    # The socket filter needs no Landlock.
+    machine_known = os.uname().machine in sandbox.SECCOMP_ARCHES
+    assert report["restrictions"]["socket_kinds"]["applied"] is machine_known
 
 
 # ---------------------------------------------------------------- guarded, unrestricted
@@ -426,10 +440,14 @@ def test_guarded_leaves_confinement_to_the_gate(
     tmp_path: Path, scratch: str, endpoints: Endpoints, sigusr1_received: list[int]
 ) -> None:
     report, outcomes = sandboxed("guarded", tmp_path, scratch, endpoints)
+    # Without confine_writes guarded keeps the kernel off the files and the network,
+    # the runtime directory aside (none is named here).
     assert outcomes["write_outside"] == "ok"
+    assert outcomes["read_outside"] == "ok"
     assert outcomes["connect_other"] == "ok"
-    assert report["landlock"] == "not_applied"
-    assert "policy gate" in report["restrictions"]["fs_readonly"]["why"]
+    assert report["mode"] == "guarded"
+    assert "runtime directory" in report["restrictions"]["fs_readonly"]["why"]
+    assert report["restrictions"]["net_connect"]["applied"] is False
 
 
 def test_report_is_json_with_every_restriction(scratch: str) -> None:
@@ -691,7 +709,7 @@ def test_plan_uses_only_what_the_abi_knows(abi: int) -> None:
         sandbox.SCOPE_SIGNAL | sandbox.SCOPE_ABSTRACT_UNIX_SOCKET if abi >= 6 else 0
     )
     rules = {rule.path: rule.access for rule in plan.path_rules}
-    assert rules["/"] == sandbox.FS_READ_ONLY_RIGHTS
+    assert "/" not in rules  # readonly never grants the whole tree
     assert rules["/scratch"] == plan.handled_fs
     assert rules[os.devnull] & ~sandbox.FS_FILE_RIGHTS == 0
     assert rules[os.devnull] & sandbox.FS_WRITE_FILE
@@ -854,3 +872,241 @@ def test_close_fds_except_keeps_a_contiguous_run_from_zero() -> None:
         alive = json.loads(reader.read() or b"null")
     os.waitpid(pid, 0)
     assert alive == [0, 1, 2]
+
+
+# ---------------------------------------------------------------- read confinement plan
+
+
+def fake_tree(tree: dict[str, list[tuple[str, str]]]) -> Callable[[str], list[tuple[str, str]]]:
+    return lambda path: tree.get(path, [])
+
+
+def test_grant_except_grants_every_entry_but_the_branch_to_the_runtime_dir() -> None:
+    tree = fake_tree(
+        {
+            "/home/u": [
+                (".scoot", "dir"),
+                ("notes.txt", "file"),
+                ("project", "dir"),
+                ("link", "link"),
+            ],
+        }
+    )
+    rules = sandbox.grant_except("/home/u", sandbox.FS_READ_ONLY_RIGHTS, ("/home/u/.scoot",), tree)
+    granted = {rule.path: rule.access for rule in rules}
+    assert granted == {
+        "/home/u": sandbox.FS_READ_DIR,  # listing only: no file beneath through this rule
+        "/home/u/notes.txt": sandbox.FS_READ_ONLY_RIGHTS & sandbox.FS_FILE_RIGHTS,
+        "/home/u/project": sandbox.FS_READ_ONLY_RIGHTS,
+    }
+    assert all(rule.entry for rule in rules if rule.path != "/home/u")
+
+
+def test_grant_except_descends_to_a_protected_file_and_skips_only_it() -> None:
+    tree = fake_tree(
+        {
+            "/": [("etc", "dir"), ("home", "dir")],
+            "/home": [("u", "dir"), ("v", "dir")],
+            "/home/u": [(".config", "dir"), ("a", "file")],
+            "/home/u/.config": [("scoot.toml", "file"), ("other.toml", "file")],
+        }
+    )
+    rules = sandbox.grant_except("/", sandbox.FS_WRITE_FILE, ("/home/u/.config/scoot.toml",), tree)
+    paths = {rule.path for rule in rules}
+    assert "/home/u/.config/scoot.toml" not in paths
+    assert {"/etc", "/home/v", "/home/u/a", "/home/u/.config/other.toml"} <= paths
+    # Levels that lead to the protected file get no write right of their own.
+    for level in ("/", "/home", "/home/u", "/home/u/.config"):
+        assert level not in paths
+
+
+def test_grant_except_of_a_protected_path_grants_nothing() -> None:
+    assert sandbox.grant_except("/r", sandbox.FS_READ_FILE, ("/r",), fake_tree({})) == ()
+    plain = sandbox.grant_except("/w", sandbox.FS_READ_FILE, ("/r",), fake_tree({}))
+    assert [rule.path for rule in plain] == ["/w"]
+
+
+def test_a_working_directory_inside_the_runtime_dir_is_not_granted() -> None:
+    inside = sandbox.Reach(cwd="/h/logs", scratch_dir="/h/state/scratch/r", protected=("/h",))
+    workspace = sandbox.Reach(
+        cwd="/h/work/job", scratch_dir="/s", protected=("/h",), workspace_root="/h/work"
+    )
+    assert sandbox.cwd_reachable(inside) is False
+    assert sandbox.cwd_reachable(workspace) is True
+    plan = sandbox.plan_landlock(7, inside.scratch_dir, None, reach=inside)
+    assert "/h/logs" not in {rule.path for rule in plan.path_rules}
+
+
+@pytest.mark.parametrize("abi", [1, 4, 6, 7])
+def test_guarded_plan_scopes_signals_and_leaves_the_network(abi: int) -> None:
+    reach = sandbox.Reach(cwd="/w", scratch_dir="/s", protected=("/h",), confine_writes=True)
+    plan = sandbox.plan_landlock(
+        abi, "/s", 443, mode="guarded", reach=reach, list_dir=fake_tree({})
+    )
+    assert plan.handled_net == 0 and plan.port_rules == ()
+    assert plan.scoped == (sandbox.SCOPE_SIGNAL if abi >= 6 else 0)
+    writes = {rule.path for rule in plan.path_rules if rule.access & sandbox.FS_WRITE_FILE}
+    assert writes == {"/w", "/s", os.devnull}
+
+
+# ---------------------------------------------------------------- socket filter
+
+
+def run_bpf(program: list[tuple[int, int, int, int]], data: dict[str, int]) -> int:
+    """A classic-BPF interpreter for the instructions the filter uses: its verdict on `data`."""
+    words = {0: data["nr"], 4: data["arch"], 16: data.get("a0", 0), 24: data.get("a1", 0)}
+    words[32] = data.get("a2", 0)
+    acc, pc = 0, 0
+    while True:
+        code, jt, jf, k = program[pc]
+        if code == 0x20:
+            acc = words[k]
+        elif code == 0x54:
+            acc &= k
+        elif code == 0x15:
+            pc += jt if acc == k else jf
+        elif code == 0x35:
+            pc += jt if acc >= k else jf
+        elif code == 0x06:
+            return k
+        else:
+            raise AssertionError(f"unexpected BPF code {code:#x}")
+        pc += 1
+
+
+X86 = sandbox.SECCOMP_ARCHES["x86_64"][0]
+ALLOW = 0x7FFF0000
+DENY = 0x00050000 | errno.EACCES
+
+
+@pytest.mark.parametrize(
+    ("domain", "kind", "protocol", "verdict"),
+    [
+        (socket.AF_UNIX, socket.SOCK_STREAM, 0, ALLOW),
+        (socket.AF_INET, socket.SOCK_STREAM, 0, ALLOW),
+        (socket.AF_INET6, socket.SOCK_STREAM | socket.SOCK_CLOEXEC, socket.IPPROTO_TCP, ALLOW),
+        (socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK, socket.IPPROTO_UDP, ALLOW),
+        (socket.AF_INET, socket.SOCK_STREAM, 262, DENY),  # MPTCP
+        (socket.AF_INET, socket.SOCK_STREAM, 132, DENY),  # SCTP
+        (socket.AF_INET, socket.SOCK_RAW, 0, DENY),
+        (socket.AF_INET, socket.SOCK_DGRAM, 1, DENY),  # ICMP "ping" sockets
+        (socket.AF_NETLINK, socket.SOCK_RAW, 0, DENY),
+        (socket.AF_PACKET, socket.SOCK_RAW, 0, DENY),
+        (40, socket.SOCK_STREAM, 0, DENY),  # AF_VSOCK
+    ],
+)
+def test_socket_filter_decides_by_family_type_and_protocol(
+    domain: int, kind: int, protocol: int, verdict: int
+) -> None:
+    program = sandbox.socket_filter_program("x86_64")
+    data = {"nr": 41, "arch": X86, "a0": int(domain), "a1": int(kind), "a2": protocol}
+    assert run_bpf(program, data) == verdict
+
+
+def test_socket_filter_allows_other_calls_and_refuses_io_uring_and_foreign_abis() -> None:
+    program = sandbox.socket_filter_program("x86_64")
+    assert run_bpf(program, {"nr": 0, "arch": X86}) == ALLOW  # read(2)
+    assert run_bpf(program, {"nr": 425, "arch": X86}) == DENY  # io_uring_setup
+    assert run_bpf(program, {"nr": 41 | 0x40000000, "arch": X86}) == DENY  # x32
+    assert run_bpf(program, {"nr": 102, "arch": 0x40000003}) == DENY  # i386 socketcall
+    arm = sandbox.SECCOMP_ARCHES["aarch64"][0]
+    arm_program = sandbox.socket_filter_program("aarch64")
+    assert run_bpf(arm_program, {"nr": 198, "arch": arm, "a0": 16, "a1": 3}) == DENY
+    assert run_bpf(arm_program, {"nr": 41, "arch": arm}) == ALLOW  # not socket there
+    with pytest.raises(ValueError, match="architecture"):
+        sandbox.socket_filter_program("riscv64")
+
+
+def test_readonly_kernel_refuses_mptcp_netlink_and_io_uring(scratch: str) -> None:
+    need_abi(1, "the socket filter rides on the readonly sandbox")
+    if os.uname().machine not in sandbox.SECCOMP_ARCHES:
+        pytest.skip(f"no socket filter for {os.uname().machine}")
+    parent_pid = os.getpid()
+
+    def io_uring_setup() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        params = ctypes.create_string_buffer(120)
+        if libc.syscall(ctypes.c_long(425), ctypes.c_uint(4), params) == -1:
+            raise OSError(ctypes.get_errno(), "io_uring_setup")
+
+    def attempts() -> dict[str, str]:
+        return {
+            "mptcp": attempt(lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)),
+            "netlink": attempt(lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)),
+            "io_uring": attempt(io_uring_setup),
+            "tcp": attempt(lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM).close()),
+            "unix": attempt(lambda: socket.socket(socket.AF_UNIX).close()),
+        }
+
+    def body(mode: str) -> Callable[[], dict[str, Any]]:
+        def run() -> dict[str, Any]:
+            sandbox.apply(
+                mode, NO_LIMITS, scratch_dir=scratch, backend_port=None, require=True,
+                parent_pid=parent_pid,
+            )  # fmt: skip
+            return attempts()
+
+        return run
+
+    confined, _ = run_child(body("readonly"))
+    assert confined == {
+        "mptcp": "EACCES",
+        "netlink": "EACCES",
+        "io_uring": "EACCES",
+        "tcp": "ok",
+        "unix": "ok",
+    }
+    free, _ = run_child(body("unrestricted"))
+    assert free is not None and free["netlink"] == "ok"  # the filter, not the machine, refused
+
+
+def test_workers_and_the_sandboxed_child_are_not_dumpable(scratch: str) -> None:
+    parent_pid = os.getpid()
+
+    def body() -> dict[str, Any]:
+        # The test process may already be non-dumpable (in-process CLI tests make it so).
+        ctypes.CDLL(None).prctl(ctypes.c_int(4), ctypes.c_ulong(1), 0, 0, 0)
+        before = sandbox.is_dumpable()
+        report = sandbox.apply(
+            "unrestricted", NO_LIMITS, scratch_dir=scratch, backend_port=None, require=False,
+            parent_pid=parent_pid,
+        )  # fmt: skip
+        return {"before": before, "after": sandbox.is_dumpable(), "report": report.to_dict()}
+
+    result, _ = run_child(body)
+    assert result is not None
+    assert result["before"] is True and result["after"] is False
+    assert result["report"]["restrictions"]["dumpable"]["applied"] is True
+
+
+def test_scrub_environ_clears_the_kernels_copy_of_the_environment() -> None:
+    token = f"tok-scrub-{os.getpid()}"
+    probe = (
+        "import os, sys; from worker.sandbox import scrub_environ; "
+        "found = scrub_environ('SCOOT_TEST_TOKEN'); "
+        "block = open('/proc/self/environ', 'rb').read(); "
+        f"print(found, {token!r}.encode() in block, 'SCOOT_TEST_TOKEN' in os.environ)"
+    )
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**os.environ, "SCOOT_TEST_TOKEN": token},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False", "False"]
+
+
+def test_guarded_needs_abi_2_and_otherwise_leaves_it_to_the_gate(
+    tmp_path: Path, scratch: str, endpoints: Endpoints
+) -> None:
+    need_abi(1, "Landlock")
+    report, outcomes = sandboxed("guarded", tmp_path, scratch, endpoints, max_abi=1)
+    assert report["landlock"] == "unavailable"
+    assert "ABI 2" in report["restrictions"]["fs_readonly"]["why"]
+    assert outcomes["write_outside"] == "ok"

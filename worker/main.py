@@ -7,13 +7,22 @@ to stdout and always ends with exactly one `result` frame when it can.
 
 from __future__ import annotations
 
+# encodings.idna and urllib are what a readonly run may use lazily once it
+# cannot read the standard library's source: imported here, once, in the
+# parent that forks the workers, instead of in every worker.
+import encodings.idna  # noqa: F401  (hostnames that are not ASCII)
 import json
 import os
 import sys
+import urllib.error  # noqa: F401
+import urllib.request  # noqa: F401
 from typing import Any
 from urllib.parse import urlsplit
 
 from scoot.frames import encode_frame
+from worker import sandbox
+
+sandbox.system_read_paths()  # found once in the parent, inherited by each worker
 
 # The variable that marks every process of a run with its run id (see scoot.procs).
 RUN_MARK = "SCOOT_RUN_ID"
@@ -84,8 +93,6 @@ def child_main(spec_fd: int, frame_fd: int, parent_pid: int) -> int:
     # systemd's channel to the daemon is the daemon's alone.
     for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID"):
         os.environ.pop(name, None)
-    from worker import sandbox
-
     sandbox_spec = spec.get("sandbox") or {}
     scratch = sandbox_spec.get("scratch_dir")
     if not scratch or not os.path.isdir(scratch):
@@ -93,7 +100,13 @@ def child_main(spec_fd: int, frame_fd: int, parent_pid: int) -> int:
         import tempfile
 
         scratch = tempfile.mkdtemp(prefix="scoot-scratch-")
-    os.environ["TMPDIR"] = scratch
+    scratch = os.path.realpath(scratch)
+    private_tmp = os.path.join(scratch, "tmp")
+    try:
+        os.makedirs(private_tmp, mode=0o700, exist_ok=True)
+    except OSError:
+        private_tmp = scratch
+    os.environ["TMPDIR"] = private_tmp
     try:
         cwd = spec.get("cwd") or os.getcwd()
         os.chdir(cwd)
@@ -101,6 +114,15 @@ def child_main(spec_fd: int, frame_fd: int, parent_pid: int) -> int:
         emit(_hello(spec, {"summary": "not applied", "landlock": "not_applied"}))
         emit(_error(f"cannot enter working directory {spec.get('cwd')}: {exc.strerror}"))
         return 1
+    reach = sandbox.Reach(
+        cwd=os.path.realpath(os.getcwd()),
+        scratch_dir=scratch,
+        private_tmp=private_tmp,
+        protected=tuple(str(path) for path in sandbox_spec.get("protected") or ()),
+        confine_writes=bool((spec.get("tools") or {}).get("confine_writes")),
+        workspace_root=sandbox_spec.get("workspace_root"),
+    )
+    _import_before_confinement()
     limits = sandbox.Limits.from_config(sandbox_spec.get("limits") or {}, None)
     try:
         report = sandbox.apply(
@@ -110,6 +132,7 @@ def child_main(spec_fd: int, frame_fd: int, parent_pid: int) -> int:
             backend_port=backend_port(spec["backend"]["base_url"]),
             require=bool(sandbox_spec.get("require")),
             parent_pid=parent_pid,
+            reach=reach,
         )
     except sandbox.SandboxRefused as exc:
         emit(_hello(spec, {"summary": str(exc), "landlock": "unavailable"}))
@@ -130,6 +153,11 @@ def child_main(spec_fd: int, frame_fd: int, parent_pid: int) -> int:
     emit({"type": "result", **result})
     sys.stdout.flush()
     return 0
+
+
+def _import_before_confinement() -> None:
+    """Load the agent before the ruleset: a readonly worker cannot read its source after."""
+    import worker.agent  # noqa: F401
 
 
 def _hello(spec: dict[str, Any], sandbox_report: dict[str, Any]) -> dict[str, Any]:

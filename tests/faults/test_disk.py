@@ -119,8 +119,14 @@ def workers_of(pid: int, title: str) -> list[int]:
 def test_enospc_on_logs_and_state_is_reported_survived_and_recovered(tmp_path: Path) -> None:
     home = tmp_path / "home"
     script = {
-        # The slow run's lines are longer than a page, so no page's slack can take them.
-        "rules": [{"match": "^slow$", "steps": [{"final": "slow " * 1200, "delay_ms": 1200}]}],
+        # The slow run's last lines are longer than a page together (the audit log clips
+        # each to about 2 KB), so no page's slack can take them.
+        "rules": [
+            {
+                "match": "^slow$",
+                "steps": [{"thought": "s" * 2000, "final": "slow " * 1200, "delay_ms": 1200}],
+            }
+        ],
         "default": [{"thought": "t" * 2000, "action": "final", "action_input": "ok"}],
     }
     jobs = [{"id": f"tick-{n}", "goal": f"tick-{n}", "every_sec": 1} for n in range(3)]
