@@ -12,6 +12,7 @@ import orjson
 
 from scoot import __version__
 from scoot.errors import EXIT_USAGE, ScootError
+from scoot.killpoints import install_from_env as install_kill_points
 
 HOME_KEY = "scoot_home"
 
@@ -499,6 +500,7 @@ def _command_path(args: list[str]) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Console entry: one clear line and a non-zero exit for every user error."""
     args = list(sys.argv[1:] if argv is None else argv)
+    install_kill_points()
     try:
         result = cli.main(args=args, prog_name="scoot", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as exc:

@@ -110,13 +110,16 @@ class Recorder:
 
     def run_ended(self, run: ActiveRun, outcome: Outcome) -> dict[str, Any]:
         request = run.request
-        record = self._record(request, run.started_at, outcome)
+        record = self.record(request, run.started_at, outcome)
         details = {
             k: record[k] for k in ("status", "exit_code", "signal", "duration_ms", "peak_rss_kb")
         }
         tail = None
         if outcome.status in ("crashed", "error") and run.output_tail:
             tail = clip(run.output_tail_text(), 2000)
+        # The runs.jsonl line first: it holds the answer. Should the process die
+        # before the job_end event, recovery writes that event from this line.
+        self.write_run(record)
         self.run_event(
             request,
             "job_end",
@@ -127,8 +130,23 @@ class Recorder:
             **details,
         )
         self.audit.sync()
-        self.write_run(record)
         return record
+
+    def complete_job_end(self, request: RunRequest, run_row: dict[str, Any]) -> None:
+        """The job_end event of a run whose runs.jsonl line was written before a crash."""
+        status = str(run_row.get("status") or "interrupted")
+        error = run_row.get("error")
+        details = {k: run_row.get(k) for k in ("exit_code", "signal", "duration_ms", "peak_rss_kb")}
+        self.run_event(
+            request,
+            "job_end",
+            f"{_who(request)} ended {status}"
+            + (f": {error}" if error else "")
+            + " (event completed at recovery from runs.jsonl)",
+            status=status,
+            recovered=True,
+            **details,
+        )
 
     def write_run(self, record: dict[str, Any]) -> None:
         """Append a run's record; if the disk refuses, keep it and retry (`flush_runs`)."""
@@ -174,9 +192,9 @@ class Recorder:
             duration_ms=0,
         )
         outcome = Outcome(status, None, reason, None, None, 0, None)
-        self.write_run(self._record(request, self._clock(), outcome))
+        self.write_run(self.record(request, self._clock(), outcome))
 
-    def _record(self, request: RunRequest, started_at: float, outcome: Outcome) -> dict[str, Any]:
+    def record(self, request: RunRequest, started_at: float, outcome: Outcome) -> dict[str, Any]:
         """The runs.jsonl line of a run, secrets redacted."""
         record: dict[str, Any] = {
             "run_id": request.run_id,

@@ -223,18 +223,3 @@ class Scheduler:
                 return holder
             entry.in_flight[request.run_id] = self.in_flight_for(request, now)
         return None
-
-
-def recover_interrupted(ledger: Ledger) -> list[tuple[str, InFlight]]:
-    """Remove runs left in flight by processes that are gone; return them to record.
-
-    They are never replayed: their instant stays decided.
-    """
-    lost: list[tuple[str, InFlight]] = []
-    with ledger.transaction() as entries:
-        for job_id, entry in entries.items():
-            for run_id, flight in list(entry.in_flight.items()):
-                if not is_alive(flight.owner_pid, flight.owner_start):
-                    lost.append((job_id, flight))
-                    del entry.in_flight[run_id]
-    return lost
