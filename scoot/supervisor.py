@@ -22,6 +22,7 @@ from scoot.config import Config
 from scoot.frames import AuditFrame
 from scoot.home import Home
 from scoot.launch import WorkerBody, launch_worker
+from scoot.procs import Killed, describe_killed, sweep_runs
 from scoot.recorder import Recorder
 from scoot.runlog import RunLog
 from scoot.runner import ActiveRun, Outcome, RunRequest
@@ -434,20 +435,50 @@ class Supervisor:
         self._unregister(run.worker.output_fd)
         run.close_pipes()
         del self.active[run.pid]
-        stragglers = _kill_group(run.pid)
-        if stragglers:
-            self.recorder.run_event(
-                run.request,
-                "stragglers_killed",
-                f"killed {stragglers} process(es) left behind by run {run.request.run_id}",
-                count=stragglers,
-            )
+        self._end_processes_of(run)
         outcome = run.outcome(time.monotonic())
         self.recorder.run_ended(run, outcome)
         self.runlog.ended(run.request, outcome)
         self.summary.outcomes.append((run.request, outcome))
         self._finished.append(run.request)
         _remove_scratch(self.home.scratch / run.request.run_id)
+
+    def _end_processes_of(self, run: ActiveRun) -> None:
+        """No process of a run outlives it: its group, then whatever carries its mark."""
+        killed = _kill_group(run.pid)
+        killed += sweep_runs({run.request.run_id}, self._sweep_candidates, reap=self._reap_strays)
+        if killed:
+            self.recorder.run_event(
+                run.request,
+                "stragglers_killed",
+                f"killed {describe_killed(killed)} left behind by run {run.request.run_id}",
+                count=len(killed),
+                pids=[k.pid for k in killed],
+                names=[k.name for k in killed],
+            )
+
+    def _sweep_candidates(self) -> list[psutil.Process]:
+        """Where a run's processes can be: as subreaper, below us; otherwise anywhere."""
+        if not self.settings.reap_orphans:
+            return list(psutil.process_iter())
+        try:
+            return psutil.Process().children(recursive=True)
+        except psutil.Error:
+            return []
+
+    def _reap_strays(self) -> None:
+        """Collect killed processes that were re-parented to us (never a live worker)."""
+        try:
+            children = psutil.Process().children()
+        except psutil.Error:
+            return
+        for child in children:
+            if child.pid in self.active or child.pid in self._own_children:
+                continue
+            try:
+                os.waitpid(child.pid, os.WNOHANG)
+            except OSError:
+                continue
 
     def _reap_orphans(self) -> None:
         """As subreaper we inherit descendants that escaped a run's group: end them."""
@@ -583,24 +614,24 @@ def _preload_worker() -> None:
     import worker.sandbox  # noqa: F401
 
 
-def _kill_group(pgid: int) -> int:
-    """SIGKILL whatever is left in a finished run's process group; return how many."""
+def _kill_group(pgid: int) -> list[Killed]:
+    """SIGKILL whatever is left in a finished run's process group; return what."""
     try:
         os.killpg(pgid, 0)
     except (ProcessLookupError, PermissionError):
-        return 0
+        return []
     members = []
-    for proc in psutil.process_iter(["pid"]):
+    for proc in psutil.process_iter(["pid", "name"]):
         try:
             if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
-                members.append(proc.pid)
+                members.append(Killed(proc.pid, proc.info["name"] or "?", ""))
         except (OSError, psutil.Error):
             continue
     try:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-    return len(members)
+    return members
 
 
 def _become_subreaper() -> None:

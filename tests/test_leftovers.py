@@ -76,3 +76,81 @@ def test_what_a_crashed_daemons_run_left_behind_is_killed_at_the_next_start(
     killed = [e for e in events if e["kind"] == "stragglers_killed"]
     assert killed and killed[0]["run_id"] == runs(home)[0]["run_id"]
     assert runs(home)[0]["status"] == "interrupted"
+
+
+NESTED = ["sleep", "77.75"]
+NESTED_SCRIPT = {
+    "default": [
+        {"thought": "wait", "action": "bash", "action_input": "sleep 77.75; true"},
+        {"final": "waited"},
+    ]
+}
+
+
+def nested_sleepers() -> list[int]:
+    return [
+        proc.pid
+        for proc in psutil.process_iter(["cmdline", "status"])
+        if proc.info["cmdline"] == NESTED and proc.info["status"] != "zombie"
+    ]
+
+
+def _kill_nested() -> None:
+    for pid in nested_sleepers():
+        try:
+            psutil.Process(pid).kill()
+        except psutil.Error:
+            pass
+
+
+def test_no_process_of_a_timed_out_run_survives_its_ending(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    try:
+        with ScriptedModel(NESTED_SCRIPT) as model:
+            write_config(
+                home,
+                base_url=model.base_url,
+                sections={"tools": {"timeout_ms": 60000}},
+                jobs=[
+                    {
+                        "id": "late",
+                        "goal": "g",
+                        "every_sec": 3600,
+                        "timeout_sec": 2,
+                        "mode": "unrestricted",
+                    }
+                ],
+            )
+            done = run_scoot(home, "schedule", "run", "--ticks", "1", timeout=60)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert runs(home)[0]["status"] == "timeout"
+        # The run has ended: nothing of it may be left, not even a moment later.
+        assert nested_sleepers() == []
+        killed = [
+            e for e in read_jsonl(home / "logs" / "audit.jsonl") if e["kind"] == "stragglers_killed"
+        ]
+        assert any("sleep" in e.get("names", []) for e in killed), killed
+        assert all(e["run_id"] == runs(home)[0]["run_id"] for e in killed)
+    finally:
+        _kill_nested()
+
+
+def test_no_process_of_a_run_survives_a_clean_daemon_stop(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    try:
+        with ScriptedModel(NESTED_SCRIPT) as model:
+            write_config(
+                home,
+                base_url=model.base_url,
+                sections={"tools": {"timeout_ms": 60000}},
+                jobs=[{"id": "slow", "goal": "g", "every_sec": 3600, "mode": "unrestricted"}],
+            )
+            daemon = start_scoot(home, "daemon", "run")
+            wait_for(nested_sleepers, timeout=30)
+            stopped = run_scoot(home, "daemon", "stop", "--wait", timeout=60)
+            assert stopped.returncode == 0, stopped.stderr
+            daemon.communicate(timeout=30)
+        assert runs(home)[0]["status"] == "interrupted"
+        assert nested_sleepers() == []
+    finally:
+        _kill_nested()
