@@ -68,15 +68,30 @@ class Settings:
     release_delay_sec: float = 1.0
 
 
+# The newest outcomes a Summary keeps: a daemon runs for a year, and what reports
+# a run (`-e`, `schedule trigger`, `--ticks`) needs only the last ones and the counts.
+KEPT_OUTCOMES = 100
+
+
 @dataclass
 class Summary:
-    outcomes: list[tuple[RunRequest, Outcome]] = field(default_factory=list)
+    outcomes: deque[tuple[RunRequest, Outcome]] = field(
+        default_factory=lambda: deque(maxlen=KEPT_OUTCOMES)
+    )
     stop_reason: str = "loop_end"
     never_started: int = 0
+    finished: int = 0  # runs that had a worker and ended
+    not_ok: int = 0  # of those, the ones whose status is not ok
+
+    def add(self, request: RunRequest, outcome: Outcome) -> None:
+        self.outcomes.append((request, outcome))
+        self.finished += 1
+        if outcome.status != "ok":
+            self.not_ok += 1
 
     @property
     def all_ok(self) -> bool:
-        return self.never_started == 0 and all(o.status == "ok" for _, o in self.outcomes)
+        return self.never_started == 0 and self.not_ok == 0
 
 
 class Supervisor:
@@ -439,7 +454,7 @@ class Supervisor:
         outcome = run.outcome(time.monotonic())
         self.recorder.run_ended(run, outcome)
         self.runlog.ended(run.request, outcome)
-        self.summary.outcomes.append((run.request, outcome))
+        self.summary.add(run.request, outcome)
         self._finished.append(run.request)
         _remove_scratch(self.home.scratch / run.request.run_id)
 
