@@ -14,6 +14,7 @@ from typing import Any
 from scoot.audit import AuditLog, SessionLog, append_record
 from scoot.frames import AuditFrame, FrameError, Hello, ResultFrame, SessionFrame
 from scoot.home import Home
+from scoot.outage import Outage
 from scoot.runner import ActiveRun, Outcome, RunRequest
 
 ANSWER_CHARS_IN_RUNS = 4000
@@ -45,8 +46,8 @@ class Recorder:
         self.sessions = sessions
         self._warn = warn
         self._clock = clock
-        self._runs_failing = False
-        self._sessions_failing = False
+        self._runs_outage = Outage(home.runs.parent)
+        self._sessions_outage = Outage(sessions.directory)
         self._unwritten: deque[dict[str, Any]] = deque()  # oldest first
 
     def event(self, kind: str, msg: str, **details: Any) -> None:
@@ -97,14 +98,13 @@ class Recorder:
             written = self.sessions.append(
                 request.session_id, request.run_id, frame.role, frame.content
             )
-            if not written and not self._sessions_failing:
+            if not written and self._sessions_outage.failed():
                 self._warn(
                     f"cannot write session file for {request.session_id}; "
                     "transcript lines are lost until it recovers"
                 )
-            elif written and self._sessions_failing:
+            elif written and self._sessions_outage.succeeded():
                 self._warn(f"session files in {self.sessions.directory} are writable again")
-            self._sessions_failing = not written
         elif isinstance(frame, ResultFrame):
             pass  # recorded with the run's end, together with how the process exited
 
@@ -166,17 +166,15 @@ class Recorder:
                 # fsync: this line is the run's proof.
                 append_record(self.home.runs, self._unwritten[0], sync=True)
             except OSError as exc:
-                if not self._runs_failing:
-                    self._runs_failing = True
+                if self._runs_outage.failed():
                     self._warn(
                         f"cannot write {self.home.runs}: {exc.strerror}; "
                         "run records are kept and retried"
                     )
                 return False
             self._unwritten.popleft()
-        if self._runs_failing:
-            self._runs_failing = False
-            self._warn(f"{self.home.runs} is writable again")
+            if self._runs_outage.succeeded():
+                self._warn(f"{self.home.runs} is writable again")
         return True
 
     def unwritten_run_ids(self) -> set[str]:

@@ -22,6 +22,7 @@ from scoot.config import Config
 from scoot.frames import AuditFrame
 from scoot.home import Home
 from scoot.launch import WorkerBody, launch_worker
+from scoot.outage import Outage
 from scoot.procs import Killed, describe_killed, sweep_runs
 from scoot.recorder import Recorder
 from scoot.runlog import RunLog
@@ -146,7 +147,8 @@ class Supervisor:
         self._next_heartbeat = 0.0
         self._stop_reason: str | None = None
         self._own_children: set[int] = set()  # children that predate the loop are not orphans
-        self._ledger_failing = False  # warn once per outage, not at every retry
+        # Warn once per outage, not at every retry.
+        self._ledger_outage = Outage(scheduler.ledger.path.parent if scheduler else home.state)
 
     # -- public ---------------------------------------------------------------
     @property
@@ -597,13 +599,11 @@ class Supervisor:
             )
 
     def _ledger_failed(self, warning: str) -> None:
-        if not self._ledger_failing:
-            self._ledger_failing = True
+        if self._ledger_outage.failed():
             self.runlog.warn(warning)
 
     def _ledger_ok(self) -> None:
-        if self._ledger_failing and self.scheduler is not None:
-            self._ledger_failing = False
+        if self._ledger_outage.succeeded() and self.scheduler is not None:
             self.runlog.warn(f"the ledger {self.scheduler.ledger.path} is writable again")
 
     def _heartbeat(self) -> None:
