@@ -34,6 +34,16 @@ from scoot.spec import build_spec, limits_for
 PR_SET_CHILD_SUBREAPER = 36
 
 
+# Waking later than planned by more than this is a stall worth recording.
+STALL_AFTER_SEC = 3.0
+
+
+def stall_length(wake_by_mono: float, now_mono: float) -> float | None:
+    """How late the loop woke, when that is a stall; None otherwise."""
+    late = now_mono - wake_by_mono
+    return late if late > STALL_AFTER_SEC else None
+
+
 class Hooks:
     """Lifecycle callbacks; the daemon records state and notifies systemd through these."""
 
@@ -145,6 +155,7 @@ class Supervisor:
         self._release_due_mono: float | None = None
         self._next_poll_mono = time.monotonic()
         self._next_heartbeat = 0.0
+        self._wake_by_mono: float | None = None  # when the current wait should end
         self._stop_reason: str | None = None
         self._own_children: set[int] = set()  # children that predate the loop are not orphans
         # Warn once per outage, not at every retry.
@@ -202,6 +213,7 @@ class Supervisor:
     # -- the loop -------------------------------------------------------------
     def _loop(self) -> None:
         while True:
+            self._note_stall()
             self._handle_signals()
             self._reap()
             self._enforce_deadlines()
@@ -214,7 +226,20 @@ class Supervisor:
                 self._release_finished(force=True)
                 self._warn_unwritten()
                 return
-            self._wait(self._sleep_for())
+            timeout = self._sleep_for()
+            self._wake_by_mono = time.monotonic() + timeout
+            self._wait(timeout)
+
+    def _note_stall(self) -> None:
+        """Say so when the loop wakes much later than it meant to (SIGSTOP, swapping)."""
+        if self._wake_by_mono is None:
+            return
+        late = stall_length(self._wake_by_mono, time.monotonic())
+        self._wake_by_mono = None
+        if late is not None:
+            text = f"the scheduler loop stalled for {late:.1f} s (woke that late)"
+            self.recorder.event("daemon_stalled", text, stalled_sec=round(late, 3))
+            self.runlog.warn(text)
 
     def _done(self) -> bool:
         if self.active or (self.queue and not self.stopping):
