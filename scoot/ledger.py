@@ -50,6 +50,8 @@ class JobEntry:
     last_fired: float | None = None
     last_run_id: str | None = None
     in_flight: dict[str, InFlight] = field(default_factory=dict)
+    # When this job (with this trigger) first appeared: instants after it are never silent.
+    first_seen: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +60,7 @@ class JobEntry:
             "last_fired": self.last_fired,
             "last_run_id": self.last_run_id,
             "in_flight": [f.to_dict() for f in self.in_flight.values()],
+            "first_seen": self.first_seen,
         }
 
 
@@ -65,7 +68,7 @@ def _entry_from(raw: Any) -> JobEntry | None:
     if not isinstance(raw, dict) or not isinstance(raw.get("trigger"), str):
         return None
     entry = JobEntry(raw["trigger"])
-    for key in ("last_instant", "last_fired"):
+    for key in ("last_instant", "last_fired", "first_seen"):
         value = raw.get(key)
         # A hand-edited or damaged time outside any real calendar counts as no history.
         if (
@@ -182,7 +185,12 @@ class Ledger:
             self._read()
             working = {
                 k: JobEntry(
-                    v.trigger, v.last_instant, v.last_fired, v.last_run_id, dict(v.in_flight)
+                    v.trigger,
+                    v.last_instant,
+                    v.last_fired,
+                    v.last_run_id,
+                    dict(v.in_flight),
+                    v.first_seen,
                 )
                 for k, v in self.entries.items()
             }

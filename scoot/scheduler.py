@@ -30,6 +30,24 @@ class Verdicts:
     wrote_ledger: bool = False  # a ledger transaction was committed
 
 
+def decided_anchor(job: Job, entry: JobEntry) -> float | None:
+    """What counts as decided for the planner: the ledger's last instant, or else
+    the moment the job first appeared, so no later instant of it passes unseen.
+
+    An every_sec job anchors its own grid on its first fire (at first sight), and
+    a one-shot whose instant was already past when it appeared keeps the
+    planner's first-look rule.
+    """
+    if entry.last_instant is not None or entry.first_seen is None:
+        return entry.last_instant
+    trigger = job.trigger
+    if trigger.kind == "every":
+        return None
+    if trigger.kind == "at" and (trigger.at_unix is None or trigger.at_unix <= entry.first_seen):
+        return None
+    return entry.first_seen
+
+
 class Scheduler:
     """Keeps each job's next due instant and turns due jobs into claimed runs."""
 
@@ -143,10 +161,13 @@ class Scheduler:
     def _decide_one(
         self, job: Job, entry: JobEntry, now: float, verdicts: Verdicts
     ) -> float | None:
+        fresh = entry.first_seen is None
+        if fresh:
+            entry.first_seen = now
         verdict = plan(
             job.trigger,
             now,
-            entry.last_instant,
+            entry.last_instant if fresh else decided_anchor(job, entry),
             catch_up=job.catch_up,
             max_late_sec=job.max_late_sec,
         )
