@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -100,6 +101,51 @@ def sweep_runs(
             break
         time.sleep(0.005)
     return list(killed.values())
+
+
+def child_pids(pid: int) -> list[int] | None:
+    """Direct children of `pid` from /proc (None where the kernel does not list them)."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    found: list[int] = []
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as handle:
+                found += [int(word) for word in handle.read().split()]
+        except FileNotFoundError:
+            if tid == str(pid):
+                return None  # no CONFIG_PROC_CHILDREN
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def subtrees(roots: Iterable[int]) -> list[psutil.Process] | None:
+    """The processes in the trees below (and including) `roots`; None if /proc cannot say.
+
+    Walking down from a few roots reads only their own entries, where
+    psutil's `children(recursive=True)` reads the parent of every process
+    on the machine.
+    """
+    found: list[psutil.Process] = []
+    pending = list(roots)
+    seen: set[int] = set()
+    while pending:
+        pid = pending.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            found.append(psutil.Process(pid))
+        except psutil.Error:
+            continue
+        below = child_pids(pid)
+        if below is None:
+            return None
+        pending += below
+    return found
 
 
 def describe_killed(killed: list[Killed]) -> str:

@@ -23,7 +23,7 @@ from scoot.frames import AuditFrame
 from scoot.home import Home
 from scoot.launch import WorkerBody, launch_worker
 from scoot.outage import Outage
-from scoot.procs import Killed, describe_killed, sweep_runs
+from scoot.procs import Killed, child_pids, describe_killed, subtrees, sweep_runs
 from scoot.recorder import Recorder
 from scoot.runlog import RunLog
 from scoot.runner import ActiveRun, Outcome, RunRequest
@@ -500,9 +500,22 @@ class Supervisor:
             )
 
     def _sweep_candidates(self) -> list[psutil.Process]:
-        """Where a run's processes can be: as subreaper, below us; otherwise anywhere."""
+        """Where an ended run's processes can be.
+
+        As subreaper: below us, and not below a live worker. When a worker
+        exits, the kernel re-parents what it leaves to us before we reap it,
+        so the trees of our other children are all there is to look at
+        (usually none: nothing is read). Otherwise: anywhere.
+        """
         if not self.settings.reap_orphans:
             return list(psutil.process_iter())
+        me = os.getpid()
+        children = child_pids(me)
+        if children is not None:
+            strays = [p for p in children if p not in self.active and p not in self._own_children]
+            found = subtrees(strays)
+            if found is not None:
+                return found
         try:
             return psutil.Process().children(recursive=True)
         except psutil.Error:

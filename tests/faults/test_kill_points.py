@@ -181,6 +181,7 @@ def test_recovery_killed_at_each_of_its_fsyncs_then_restarted_completes(
     finally:
         kill_sleepers()
     tally(SCENARIO).trials += 1
+    print(f"\n[faults] recovery of {IN_FLIGHT} runs killed at each of its {points} fsyncs")
     # daemon.pid and daemon.json (two each: file and directory), one per run, the ledger.
     assert points >= 4 + IN_FLIGHT + 1, f"only {points} kill points"
 
@@ -219,4 +220,7 @@ def test_a_run_killed_at_every_fsync_of_its_ending_ends_once(tmp_path: Path) -> 
             assert started <= set(found), (point, found)
             tally(SCENARIO).faults_survived += 1
     assert completed_at is not None and completed_at > 3
+    print(
+        f"\n[faults] a run's claim, ending and release killed at each of {completed_at - 1} fsyncs"
+    )
     tally(SCENARIO).trials += 1
