@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from scoot.files import atomic_write_bytes
-from scoot.jobs import MAX_AT_UNIX
+from scoot.jobs import MAX_AT_UNIX, Job
 
 FORMAT = "scoot.ledger.v1"
 
@@ -212,3 +212,21 @@ def entry_for(entries: dict[str, JobEntry], job_id: str, trigger_key: str) -> Jo
         entry = JobEntry(trigger_key, in_flight=entry.in_flight if entry else {})
         entries[job_id] = entry
     return entry
+
+
+def decided_anchor(job: Job, entry: JobEntry) -> float | None:
+    """What counts as decided for the planner: the ledger's last instant, or else
+    the moment the job first appeared, so no later instant of it passes unseen.
+
+    An every_sec job anchors its own grid on its first fire (at first sight), and
+    a one-shot whose instant was already past when it appeared keeps the
+    planner's first-look rule.
+    """
+    if entry.last_instant is not None or entry.first_seen is None:
+        return entry.last_instant
+    trigger = job.trigger
+    if trigger.kind == "every":
+        return None
+    if trigger.kind == "at" and (trigger.at_unix is None or trigger.at_unix <= entry.first_seen):
+        return None
+    return entry.first_seen

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scoot.jobs import Job
-from scoot.ledger import InFlight, JobEntry, Ledger, entry_for
+from scoot.ledger import InFlight, JobEntry, Ledger, decided_anchor, entry_for
 from scoot.procs import is_alive, start_time_of
 from scoot.runner import RunRequest
 from scoot.spec import job_session_id, new_run_id
@@ -28,24 +28,6 @@ class Verdicts:
     claimed: list[RunRequest] = field(default_factory=list)
     events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     wrote_ledger: bool = False  # a ledger transaction was committed
-
-
-def decided_anchor(job: Job, entry: JobEntry) -> float | None:
-    """What counts as decided for the planner: the ledger's last instant, or else
-    the moment the job first appeared, so no later instant of it passes unseen.
-
-    An every_sec job anchors its own grid on its first fire (at first sight), and
-    a one-shot whose instant was already past when it appeared keeps the
-    planner's first-look rule.
-    """
-    if entry.last_instant is not None or entry.first_seen is None:
-        return entry.last_instant
-    trigger = job.trigger
-    if trigger.kind == "every":
-        return None
-    if trigger.kind == "at" and (trigger.at_unix is None or trigger.at_unix <= entry.first_seen):
-        return None
-    return entry.first_seen
 
 
 class Scheduler:
