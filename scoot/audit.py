@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from scoot.files import tail_objects, write_all
+from scoot.outage import Outage
 
 # Agent step details left out of the log below level "info" (the session keeps them).
 DETAIL_KINDS = frozenset({"thought", "observation"})
@@ -174,7 +175,7 @@ class AuditLog:
         self._known_size = -1
         self.torn_bytes = 0
         self.write_errors = 0
-        self._failing = False
+        self._outage = Outage(path.parent) if path is not None else None
 
     @property
     def lock_path(self) -> Path:
@@ -244,14 +245,14 @@ class AuditLog:
                 self._append(record)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
-            if self._failing:
-                self._failing = False
+            assert self._outage is not None
+            if self._outage.succeeded():
                 self._report(f"audit log {self.path} is writable again")
         except OSError as exc:
             self.write_errors += 1
             self._known_size = -1
-            if not self._failing:
-                self._failing = True
+            assert self._outage is not None
+            if self._outage.failed():
                 self._report(
                     f"cannot write audit log {self.path}: {exc.strerror}; "
                     "events are lost until it recovers"

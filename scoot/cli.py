@@ -12,6 +12,7 @@ import orjson
 
 from scoot import __version__
 from scoot.errors import EXIT_USAGE, ScootError
+from scoot.killpoints import install_from_env as install_kill_points
 
 HOME_KEY = "scoot_home"
 
@@ -504,6 +505,7 @@ def main(argv: list[str] | None = None) -> None:
     from worker.sandbox import set_non_dumpable
 
     set_non_dumpable()
+    install_kill_points()
     try:
         result = cli.main(args=args, prog_name="scoot", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as exc:

@@ -11,8 +11,6 @@ import sys
 import time
 from collections.abc import Callable
 
-import psutil
-
 from scoot.app import Instance, open_instance, print_warnings
 from scoot.audit import AuditLog, Redactor, SessionLog
 from scoot.errors import ScootError, UsageError
@@ -20,13 +18,12 @@ from scoot.home import Home
 from scoot.jobs import JOB_ID_PATTERN
 from scoot.ledger import Ledger
 from scoot.policy import effective_unattended_mode, is_known_mode
-from scoot.procs import RUN_MARK, kill_processes, processes_of_runs
 from scoot.recorder import Recorder
+from scoot.recovery import recover
 from scoot.retention import gaps_path_for
 from scoot.runlog import RunLog, TraceLog
 from scoot.runner import RunRequest
-from scoot.runs import recently_recorded_run_ids
-from scoot.scheduler import Scheduler, recover_interrupted
+from scoot.scheduler import Scheduler
 from scoot.secrets import Token, resolve_token
 from scoot.signals import SignalQueue
 from scoot.spec import cli_session_id, job_session_id, new_run_id
@@ -134,50 +131,10 @@ def settings_for(instance: Instance, *, ticks: int, schedule: bool, daemon: bool
 def record_interrupted(ledger: Ledger, recorder: Recorder, runlog: RunLog) -> int:
     """Runs left `started` by a process that died are recorded interrupted, never replayed."""
     try:
-        lost = recover_interrupted(ledger)
+        return recover(ledger, recorder, runlog)
     except OSError as exc:
         runlog.warn(f"cannot update the ledger ({exc.strerror})")
         return 0
-    _kill_left_behind({flight.run_id for _, flight in lost}, recorder, runlog)
-    recorded = recently_recorded_run_ids(recorder.home.runs)
-    for job_id, flight in lost:
-        if flight.run_id in recorded:
-            continue  # it finished and was recorded; only its in-flight mark was left
-        request = RunRequest(
-            run_id=flight.run_id,
-            session_id=job_session_id(job_id),
-            goal="",
-            mode="",
-            origin="schedule",
-            job_id=job_id,
-            instant=flight.instant,
-        )
-        recorder.run_never_started(
-            request,
-            "interrupted",
-            f"its scoot process (pid {flight.owner_pid}) ended before the run finished",
-        )
-        runlog.warn(f"run {flight.run_id} of job {job_id} was interrupted by a crash; not replayed")
-    return len(lost)
-
-
-def _kill_left_behind(run_ids: set[str], recorder: Recorder, runlog: RunLog) -> None:
-    """End what crashed runs left running (their workers died with their parent; a
-    tool's processes, in their own session, did not)."""
-    for proc in processes_of_runs(run_ids):
-        try:
-            run_id = proc.environ().get(RUN_MARK, "?")
-        except (psutil.Error, OSError):
-            continue
-        if kill_processes([proc]):
-            recorder.event(
-                "stragglers_killed",
-                f"killed process {proc.pid} left behind by interrupted run {run_id}",
-                run_id=run_id,
-                pid=proc.pid,
-                count=1,
-            )
-            runlog.warn(f"killed process {proc.pid} left behind by interrupted run {run_id}")
 
 
 def make_reloader(

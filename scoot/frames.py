@@ -84,6 +84,7 @@ class ResultFrame:
     status: str
     answer: str | None
     error: str | None
+    ended_mono: float | None = None  # the worker's CLOCK_MONOTONIC when it ended
 
 
 Frame = Hello | AuditFrame | SessionFrame | ResultFrame
@@ -128,8 +129,16 @@ def decode_frame(line: bytes) -> Frame:
         status = _text(value, "status") or ""
         if status not in RESULT_STATUSES:
             raise FrameError(f"result frame status {status[:40]!r} is unknown")
+        ended = value.get("ended_mono")
+        if ended is not None and (
+            not isinstance(ended, int | float) or isinstance(ended, bool) or ended != ended
+        ):
+            raise FrameError("result frame field 'ended_mono' must be a number")
         return ResultFrame(
-            status, _text(value, "answer", optional=True), _text(value, "error", optional=True)
+            status,
+            _text(value, "answer", optional=True),
+            _text(value, "error", optional=True),
+            None if ended is None else float(ended),
         )
     shown = kind[:40] if isinstance(kind, str) else type(kind).__name__
     raise FrameError(f"unknown frame type {shown!r}")

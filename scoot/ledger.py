@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from scoot.files import atomic_write_bytes
-from scoot.jobs import MAX_AT_UNIX
+from scoot.jobs import MAX_AT_UNIX, Job
 
 FORMAT = "scoot.ledger.v1"
 
@@ -50,6 +50,8 @@ class JobEntry:
     last_fired: float | None = None
     last_run_id: str | None = None
     in_flight: dict[str, InFlight] = field(default_factory=dict)
+    # When this job (with this trigger) first appeared: instants after it are never silent.
+    first_seen: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +60,7 @@ class JobEntry:
             "last_fired": self.last_fired,
             "last_run_id": self.last_run_id,
             "in_flight": [f.to_dict() for f in self.in_flight.values()],
+            "first_seen": self.first_seen,
         }
 
 
@@ -65,7 +68,7 @@ def _entry_from(raw: Any) -> JobEntry | None:
     if not isinstance(raw, dict) or not isinstance(raw.get("trigger"), str):
         return None
     entry = JobEntry(raw["trigger"])
-    for key in ("last_instant", "last_fired"):
+    for key in ("last_instant", "last_fired", "first_seen"):
         value = raw.get(key)
         # A hand-edited or damaged time outside any real calendar counts as no history.
         if (
@@ -182,7 +185,12 @@ class Ledger:
             self._read()
             working = {
                 k: JobEntry(
-                    v.trigger, v.last_instant, v.last_fired, v.last_run_id, dict(v.in_flight)
+                    v.trigger,
+                    v.last_instant,
+                    v.last_fired,
+                    v.last_run_id,
+                    dict(v.in_flight),
+                    v.first_seen,
                 )
                 for k, v in self.entries.items()
             }
@@ -204,3 +212,21 @@ def entry_for(entries: dict[str, JobEntry], job_id: str, trigger_key: str) -> Jo
         entry = JobEntry(trigger_key, in_flight=entry.in_flight if entry else {})
         entries[job_id] = entry
     return entry
+
+
+def decided_anchor(job: Job, entry: JobEntry) -> float | None:
+    """What counts as decided for the planner: the ledger's last instant, or else
+    the moment the job first appeared, so no later instant of it passes unseen.
+
+    An every_sec job anchors its own grid on its first fire (at first sight), and
+    a one-shot whose instant was already past when it appeared keeps the
+    planner's first-look rule.
+    """
+    if entry.last_instant is not None or entry.first_seen is None:
+        return entry.last_instant
+    trigger = job.trigger
+    if trigger.kind == "every":
+        return None
+    if trigger.kind == "at" and (trigger.at_unix is None or trigger.at_unix <= entry.first_seen):
+        return None
+    return entry.first_seen

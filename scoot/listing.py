@@ -8,7 +8,7 @@ from typing import Any
 
 from scoot.app import Instance
 from scoot.jobs import InvalidJob, Job, JobSet
-from scoot.ledger import JobEntry, Ledger
+from scoot.ledger import JobEntry, Ledger, decided_anchor
 from scoot.runs import last_run_by_job, read_runs
 from scoot.triggers import describe, is_exhausted, plan
 
@@ -51,7 +51,10 @@ def row_for_job(
     entry: JobEntry | None,
     last_run: dict[str, Any] | None,
 ) -> JobRow:
-    last_instant = entry.last_instant if entry and entry.trigger == job.trigger.key else None
+    # What the scheduler will count as decided, so the view agrees with the next decision.
+    last_instant = (
+        decided_anchor(job, entry) if entry and entry.trigger == job.trigger.key else None
+    )
     reason: str | None = None
     next_fire: float | None = None
     due_now = False

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
 import psutil
 
 from worker.main import RUN_MARK
@@ -44,27 +49,105 @@ def is_alive(pid: int, start_time: float | None) -> bool:
 # clear its environment, which a cgroup per run would not allow).
 
 
-def processes_of_runs(run_ids: set[str]) -> list[psutil.Process]:
-    """Live processes whose environment marks them as part of one of `run_ids`."""
-    found: list[psutil.Process] = []
+@dataclass(frozen=True)
+class Killed:
+    pid: int
+    name: str
+    run_id: str
+
+
+def _mark_of(proc: psutil.Process) -> str | None:
+    try:
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return proc.environ().get(RUN_MARK)
+    except (psutil.Error, OSError):
+        return None  # gone, or not ours to read (a non-dumpable worker: its pid is known)
+
+
+def sweep_runs(
+    run_ids: set[str],
+    candidates: Callable[[], Iterable[psutil.Process]] = psutil.process_iter,
+    *,
+    reap: Callable[[], None] = lambda: None,
+    within_sec: float = 2.0,
+) -> list[Killed]:
+    """SIGKILL every process marked with one of `run_ids` until a scan finds none.
+
+    One pass is not enough: killing a shell re-parents the command below it
+    after the pass has looked, and a process may fork while it is scanned.
+    A killed process stops forking, so scans converge; `within_sec` bounds
+    the loop should one refuse to die (uninterruptible sleep).
+    """
+    killed: dict[int, Killed] = {}
     if not run_ids:
-        return found
-    for proc in psutil.process_iter():
+        return []
+    deadline = time.monotonic() + within_sec
+    while True:
+        found = [(proc, mark) for proc in candidates() if (mark := _mark_of(proc)) in run_ids]
+        if not found:
+            break
+        for proc, mark in found:
+            if proc.pid in killed:
+                continue
+            try:
+                name = proc.name()
+                proc.kill()  # psutil checks the pid was not reused before signalling
+            except psutil.Error:
+                continue
+            killed[proc.pid] = Killed(proc.pid, name, str(mark))
+        reap()
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.005)
+    return list(killed.values())
+
+
+def child_pids(pid: int) -> list[int] | None:
+    """Direct children of `pid` from /proc (None where the kernel does not list them)."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    found: list[int] = []
+    for tid in tasks:
         try:
-            if proc.environ().get(RUN_MARK) in run_ids and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
-        except (psutil.Error, OSError):
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as handle:
+                found += [int(word) for word in handle.read().split()]
+        except FileNotFoundError:
+            if tid == str(pid):
+                return None  # no CONFIG_PROC_CHILDREN
+        except (OSError, ValueError):
             continue
     return found
 
 
-def kill_processes(procs: list[psutil.Process]) -> int:
-    """SIGKILL each process that is still the same one; return how many were killed."""
-    killed = 0
-    for proc in procs:
+def subtrees(roots: Iterable[int]) -> list[psutil.Process] | None:
+    """The processes in the trees below (and including) `roots`; None if /proc cannot say.
+
+    Walking down from a few roots reads only their own entries, where
+    psutil's `children(recursive=True)` reads the parent of every process
+    on the machine.
+    """
+    found: list[psutil.Process] = []
+    pending = list(roots)
+    seen: set[int] = set()
+    while pending:
+        pid = pending.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
         try:
-            proc.kill()  # psutil checks the pid was not reused before signalling
-            killed += 1
+            found.append(psutil.Process(pid))
         except psutil.Error:
             continue
-    return killed
+        below = child_pids(pid)
+        if below is None:
+            return None
+        pending += below
+    return found
+
+
+def describe_killed(killed: list[Killed]) -> str:
+    """`pid 12 (sleep), pid 13 (sh)`, for audit messages."""
+    return ", ".join(f"pid {k.pid} ({k.name})" for k in sorted(killed, key=lambda k: k.pid))

@@ -14,6 +14,7 @@ from typing import Any
 from scoot.audit import AuditLog, SessionLog, append_record
 from scoot.frames import AuditFrame, FrameError, Hello, ResultFrame, SessionFrame
 from scoot.home import Home
+from scoot.outage import Outage
 from scoot.runner import ActiveRun, Outcome, RunRequest
 
 ANSWER_CHARS_IN_RUNS = 4000
@@ -45,8 +46,8 @@ class Recorder:
         self.sessions = sessions
         self._warn = warn
         self._clock = clock
-        self._runs_failing = False
-        self._sessions_failing = False
+        self._runs_outage = Outage(home.runs.parent)
+        self._sessions_outage = Outage(sessions.directory)
         self._unwritten: deque[dict[str, Any]] = deque()  # oldest first
 
     def event(self, kind: str, msg: str, **details: Any) -> None:
@@ -97,26 +98,28 @@ class Recorder:
             written = self.sessions.append(
                 request.session_id, request.run_id, frame.role, frame.content
             )
-            if not written and not self._sessions_failing:
+            if not written and self._sessions_outage.failed():
                 self._warn(
                     f"cannot write session file for {request.session_id}; "
                     "transcript lines are lost until it recovers"
                 )
-            elif written and self._sessions_failing:
+            elif written and self._sessions_outage.succeeded():
                 self._warn(f"session files in {self.sessions.directory} are writable again")
-            self._sessions_failing = not written
         elif isinstance(frame, ResultFrame):
             pass  # recorded with the run's end, together with how the process exited
 
     def run_ended(self, run: ActiveRun, outcome: Outcome) -> dict[str, Any]:
         request = run.request
-        record = self._record(request, run.started_at, outcome)
+        record = self.record(request, run.started_at, outcome)
         details = {
             k: record[k] for k in ("status", "exit_code", "signal", "duration_ms", "peak_rss_kb")
         }
         tail = None
         if outcome.status in ("crashed", "error") and run.output_tail:
             tail = clip(run.output_tail_text(), 2000)
+        # The runs.jsonl line first: it holds the answer. Should the process die
+        # before the job_end event, recovery writes that event from this line.
+        self.write_run(record)
         self.run_event(
             request,
             "job_end",
@@ -127,8 +130,23 @@ class Recorder:
             **details,
         )
         self.audit.sync()
-        self.write_run(record)
         return record
+
+    def complete_job_end(self, request: RunRequest, run_row: dict[str, Any]) -> None:
+        """The job_end event of a run whose runs.jsonl line was written before a crash."""
+        status = str(run_row.get("status") or "interrupted")
+        error = run_row.get("error")
+        details = {k: run_row.get(k) for k in ("exit_code", "signal", "duration_ms", "peak_rss_kb")}
+        self.run_event(
+            request,
+            "job_end",
+            f"{_who(request)} ended {status}"
+            + (f": {error}" if error else "")
+            + " (event completed at recovery from runs.jsonl)",
+            status=status,
+            recovered=True,
+            **details,
+        )
 
     def write_run(self, record: dict[str, Any]) -> None:
         """Append a run's record; if the disk refuses, keep it and retry (`flush_runs`)."""
@@ -148,17 +166,15 @@ class Recorder:
                 # fsync: this line is the run's proof.
                 append_record(self.home.runs, self._unwritten[0], sync=True)
             except OSError as exc:
-                if not self._runs_failing:
-                    self._runs_failing = True
+                if self._runs_outage.failed():
                     self._warn(
                         f"cannot write {self.home.runs}: {exc.strerror}; "
                         "run records are kept and retried"
                     )
                 return False
             self._unwritten.popleft()
-        if self._runs_failing:
-            self._runs_failing = False
-            self._warn(f"{self.home.runs} is writable again")
+            if self._runs_outage.succeeded():
+                self._warn(f"{self.home.runs} is writable again")
         return True
 
     def unwritten_run_ids(self) -> set[str]:
@@ -174,9 +190,9 @@ class Recorder:
             duration_ms=0,
         )
         outcome = Outcome(status, None, reason, None, None, 0, None)
-        self.write_run(self._record(request, self._clock(), outcome))
+        self.write_run(self.record(request, self._clock(), outcome))
 
-    def _record(self, request: RunRequest, started_at: float, outcome: Outcome) -> dict[str, Any]:
+    def record(self, request: RunRequest, started_at: float, outcome: Outcome) -> dict[str, Any]:
         """The runs.jsonl line of a run, secrets redacted."""
         record: dict[str, Any] = {
             "run_id": request.run_id,

@@ -173,12 +173,17 @@ class ActiveRun:
             signame = _signal_name(os.WTERMSIG(status_word))
         elif os.WIFEXITED(status_word):
             exit_code = os.WEXITSTATUS(status_word)
+        ended_mono = self.ended_mono(ended_mono)
         duration_ms = int((ended_mono - self.started_mono) * 1000)
+        limit = self.request.timeout_sec
         answer = error = None
         if self.timed_out:
             status = "timeout"
-            limit = self.request.timeout_sec
             error = f"timed out after {limit:g} s" if limit else "timed out"
+        elif limit and ended_mono - self.started_mono > limit:
+            # It ended past its limit while the parent was not looking (a stall).
+            status = "timeout"
+            error = f"timed out after {limit:g} s (it ended after {duration_ms / 1000:.1f} s)"
         elif self.result is not None:
             status, answer, error = self.result.status, self.result.answer, self.result.error
         elif self.stopped_by_shutdown:
@@ -194,6 +199,13 @@ class ActiveRun:
         return Outcome(
             status, answer, error, exit_code, signame, duration_ms, self.rusage_maxrss_kb
         )
+
+    def ended_mono(self, seen_mono: float) -> float:
+        """When the run ended: its worker's own word, within [start, when it was seen]."""
+        told = self.result.ended_mono if self.result is not None else None
+        if told is None:
+            return seen_mono
+        return min(max(told, self.started_mono), seen_mono)
 
     def output_tail_text(self) -> str:
         return self.output_tail.decode("utf-8", "replace")

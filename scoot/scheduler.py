@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scoot.jobs import Job
-from scoot.ledger import InFlight, JobEntry, Ledger, entry_for
+from scoot.ledger import InFlight, JobEntry, Ledger, decided_anchor, entry_for
 from scoot.procs import is_alive, start_time_of
 from scoot.runner import RunRequest
 from scoot.spec import job_session_id, new_run_id
@@ -143,10 +143,13 @@ class Scheduler:
     def _decide_one(
         self, job: Job, entry: JobEntry, now: float, verdicts: Verdicts
     ) -> float | None:
+        fresh = entry.first_seen is None
+        if fresh:
+            entry.first_seen = now
         verdict = plan(
             job.trigger,
             now,
-            entry.last_instant,
+            entry.last_instant if fresh else decided_anchor(job, entry),
             catch_up=job.catch_up,
             max_late_sec=job.max_late_sec,
         )
@@ -223,18 +226,3 @@ class Scheduler:
                 return holder
             entry.in_flight[request.run_id] = self.in_flight_for(request, now)
         return None
-
-
-def recover_interrupted(ledger: Ledger) -> list[tuple[str, InFlight]]:
-    """Remove runs left in flight by processes that are gone; return them to record.
-
-    They are never replayed: their instant stays decided.
-    """
-    lost: list[tuple[str, InFlight]] = []
-    with ledger.transaction() as entries:
-        for job_id, entry in entries.items():
-            for run_id, flight in list(entry.in_flight.items()):
-                if not is_alive(flight.owner_pid, flight.owner_start):
-                    lost.append((job_id, flight))
-                    del entry.in_flight[run_id]
-    return lost

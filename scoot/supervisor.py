@@ -22,6 +22,8 @@ from scoot.config import Config
 from scoot.frames import AuditFrame
 from scoot.home import Home
 from scoot.launch import WorkerBody, launch_worker
+from scoot.outage import Outage
+from scoot.procs import Killed, child_pids, describe_killed, subtrees, sweep_runs
 from scoot.recorder import Recorder
 from scoot.runlog import RunLog
 from scoot.runner import ActiveRun, Outcome, RunRequest
@@ -30,6 +32,16 @@ from scoot.signals import SignalQueue
 from scoot.spec import build_spec, limits_for
 
 PR_SET_CHILD_SUBREAPER = 36
+
+
+# Waking later than planned by more than this is a stall worth recording.
+STALL_AFTER_SEC = 3.0
+
+
+def stall_length(wake_by_mono: float, now_mono: float) -> float | None:
+    """How late the loop woke, when that is a stall; None otherwise."""
+    late = now_mono - wake_by_mono
+    return late if late > STALL_AFTER_SEC else None
 
 
 class Hooks:
@@ -67,15 +79,30 @@ class Settings:
     release_delay_sec: float = 1.0
 
 
+# The newest outcomes a Summary keeps: a daemon runs for a year, and what reports
+# a run (`-e`, `schedule trigger`, `--ticks`) needs only the last ones and the counts.
+KEPT_OUTCOMES = 100
+
+
 @dataclass
 class Summary:
-    outcomes: list[tuple[RunRequest, Outcome]] = field(default_factory=list)
+    outcomes: deque[tuple[RunRequest, Outcome]] = field(
+        default_factory=lambda: deque(maxlen=KEPT_OUTCOMES)
+    )
     stop_reason: str = "loop_end"
     never_started: int = 0
+    finished: int = 0  # runs that had a worker and ended
+    not_ok: int = 0  # of those, the ones whose status is not ok
+
+    def add(self, request: RunRequest, outcome: Outcome) -> None:
+        self.outcomes.append((request, outcome))
+        self.finished += 1
+        if outcome.status != "ok":
+            self.not_ok += 1
 
     @property
     def all_ok(self) -> bool:
-        return self.never_started == 0 and all(o.status == "ok" for _, o in self.outcomes)
+        return self.never_started == 0 and self.not_ok == 0
 
 
 class Supervisor:
@@ -128,9 +155,11 @@ class Supervisor:
         self._release_due_mono: float | None = None
         self._next_poll_mono = time.monotonic()
         self._next_heartbeat = 0.0
+        self._wake_by_mono: float | None = None  # when the current wait should end
         self._stop_reason: str | None = None
         self._own_children: set[int] = set()  # children that predate the loop are not orphans
-        self._ledger_failing = False  # warn once per outage, not at every retry
+        # Warn once per outage, not at every retry.
+        self._ledger_outage = Outage(scheduler.ledger.path.parent if scheduler else home.state)
 
     # -- public ---------------------------------------------------------------
     @property
@@ -184,6 +213,7 @@ class Supervisor:
     # -- the loop -------------------------------------------------------------
     def _loop(self) -> None:
         while True:
+            self._note_stall()
             self._handle_signals()
             self._reap()
             self._enforce_deadlines()
@@ -196,7 +226,20 @@ class Supervisor:
                 self._release_finished(force=True)
                 self._warn_unwritten()
                 return
-            self._wait(self._sleep_for())
+            timeout = self._sleep_for()
+            self._wake_by_mono = time.monotonic() + timeout
+            self._wait(timeout)
+
+    def _note_stall(self) -> None:
+        """Say so when the loop wakes much later than it meant to (SIGSTOP, swapping)."""
+        if self._wake_by_mono is None:
+            return
+        late = stall_length(self._wake_by_mono, time.monotonic())
+        self._wake_by_mono = None
+        if late is not None:
+            text = f"the scheduler loop stalled for {late:.1f} s (woke that late)"
+            self.recorder.event("daemon_stalled", text, stalled_sec=round(late, 3))
+            self.runlog.warn(text)
 
     def _done(self) -> bool:
         if self.active or (self.queue and not self.stopping):
@@ -434,20 +477,63 @@ class Supervisor:
         self._unregister(run.worker.output_fd)
         run.close_pipes()
         del self.active[run.pid]
-        stragglers = _kill_group(run.pid)
-        if stragglers:
-            self.recorder.run_event(
-                run.request,
-                "stragglers_killed",
-                f"killed {stragglers} process(es) left behind by run {run.request.run_id}",
-                count=stragglers,
-            )
+        self._end_processes_of(run)
         outcome = run.outcome(time.monotonic())
         self.recorder.run_ended(run, outcome)
         self.runlog.ended(run.request, outcome)
-        self.summary.outcomes.append((run.request, outcome))
+        self.summary.add(run.request, outcome)
         self._finished.append(run.request)
         _remove_scratch(self.home.scratch / run.request.run_id)
+
+    def _end_processes_of(self, run: ActiveRun) -> None:
+        """No process of a run outlives it: its group, then whatever carries its mark."""
+        killed = _kill_group(run.pid)
+        killed += sweep_runs({run.request.run_id}, self._sweep_candidates, reap=self._reap_strays)
+        if killed:
+            self.recorder.run_event(
+                run.request,
+                "stragglers_killed",
+                f"killed {describe_killed(killed)} left behind by run {run.request.run_id}",
+                count=len(killed),
+                pids=[k.pid for k in killed],
+                names=[k.name for k in killed],
+            )
+
+    def _sweep_candidates(self) -> list[psutil.Process]:
+        """Where an ended run's processes can be.
+
+        As subreaper: below us, and not below a live worker. When a worker
+        exits, the kernel re-parents what it leaves to us before we reap it,
+        so the trees of our other children are all there is to look at
+        (usually none: nothing is read). Otherwise: anywhere.
+        """
+        if not self.settings.reap_orphans:
+            return list(psutil.process_iter())
+        me = os.getpid()
+        children = child_pids(me)
+        if children is not None:
+            strays = [p for p in children if p not in self.active and p not in self._own_children]
+            found = subtrees(strays)
+            if found is not None:
+                return found
+        try:
+            return psutil.Process().children(recursive=True)
+        except psutil.Error:
+            return []
+
+    def _reap_strays(self) -> None:
+        """Collect killed processes that were re-parented to us (never a live worker)."""
+        try:
+            children = psutil.Process().children()
+        except psutil.Error:
+            return
+        for child in children:
+            if child.pid in self.active or child.pid in self._own_children:
+                continue
+            try:
+                os.waitpid(child.pid, os.WNOHANG)
+            except OSError:
+                continue
 
     def _reap_orphans(self) -> None:
         """As subreaper we inherit descendants that escaped a run's group: end them."""
@@ -551,13 +637,11 @@ class Supervisor:
             )
 
     def _ledger_failed(self, warning: str) -> None:
-        if not self._ledger_failing:
-            self._ledger_failing = True
+        if self._ledger_outage.failed():
             self.runlog.warn(warning)
 
     def _ledger_ok(self) -> None:
-        if self._ledger_failing and self.scheduler is not None:
-            self._ledger_failing = False
+        if self._ledger_outage.succeeded() and self.scheduler is not None:
             self.runlog.warn(f"the ledger {self.scheduler.ledger.path} is writable again")
 
     def _heartbeat(self) -> None:
@@ -583,24 +667,24 @@ def _preload_worker() -> None:
     import worker.sandbox  # noqa: F401
 
 
-def _kill_group(pgid: int) -> int:
-    """SIGKILL whatever is left in a finished run's process group; return how many."""
+def _kill_group(pgid: int) -> list[Killed]:
+    """SIGKILL whatever is left in a finished run's process group; return what."""
     try:
         os.killpg(pgid, 0)
     except (ProcessLookupError, PermissionError):
-        return 0
+        return []
     members = []
-    for proc in psutil.process_iter(["pid"]):
+    for proc in psutil.process_iter(["pid", "name"]):
         try:
             if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
-                members.append(proc.pid)
+                members.append(Killed(proc.pid, proc.info["name"] or "?", ""))
         except (OSError, psutil.Error):
             continue
     try:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-    return len(members)
+    return members
 
 
 def _become_subreaper() -> None:

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
 import psutil
 
 from scoot.testing.model_server import ScriptedModel
-from tests.helpers import read_jsonl, run_scoot, runs, start_scoot, wait_for, write_config
+from tests import unprivileged
+from tests.helpers import (
+    read_jsonl,
+    run_scoot,
+    runs,
+    scoot_cmd,
+    start_scoot,
+    wait_for,
+    write_config,
+)
 
 ESCAPE = "setsid -f sleep 77.5 >/dev/null 2>&1 < /dev/null; sleep 0.3"
 
@@ -76,3 +86,123 @@ def test_what_a_crashed_daemons_run_left_behind_is_killed_at_the_next_start(
     killed = [e for e in events if e["kind"] == "stragglers_killed"]
     assert killed and killed[0]["run_id"] == runs(home)[0]["run_id"]
     assert runs(home)[0]["status"] == "interrupted"
+
+
+NESTED = ["sleep", "77.75"]
+NESTED_SCRIPT = {
+    "default": [
+        {"thought": "wait", "action": "bash", "action_input": "sleep 77.75; true"},
+        {"final": "waited"},
+    ]
+}
+
+
+def nested_sleepers() -> list[int]:
+    return [
+        proc.pid
+        for proc in psutil.process_iter(["cmdline", "status"])
+        if proc.info["cmdline"] == NESTED and proc.info["status"] != "zombie"
+    ]
+
+
+def _kill_nested() -> None:
+    for pid in nested_sleepers():
+        try:
+            psutil.Process(pid).kill()
+        except psutil.Error:
+            pass
+
+
+def test_no_process_of_a_timed_out_run_survives_its_ending(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    try:
+        with ScriptedModel(NESTED_SCRIPT) as model:
+            write_config(
+                home,
+                base_url=model.base_url,
+                sections={"tools": {"timeout_ms": 60000}},
+                jobs=[
+                    {
+                        "id": "late",
+                        "goal": "g",
+                        "every_sec": 3600,
+                        "timeout_sec": 2,
+                        "mode": "unrestricted",
+                    }
+                ],
+            )
+            done = run_scoot(home, "schedule", "run", "--ticks", "1", timeout=60)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert runs(home)[0]["status"] == "timeout"
+        # The run has ended: nothing of it may be left, not even a moment later.
+        assert nested_sleepers() == []
+        killed = [
+            e for e in read_jsonl(home / "logs" / "audit.jsonl") if e["kind"] == "stragglers_killed"
+        ]
+        assert any("sleep" in e.get("names", []) for e in killed), killed
+        assert all(e["run_id"] == runs(home)[0]["run_id"] for e in killed)
+    finally:
+        _kill_nested()
+
+
+def test_no_process_of_a_run_survives_a_clean_daemon_stop(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    try:
+        with ScriptedModel(NESTED_SCRIPT) as model:
+            write_config(
+                home,
+                base_url=model.base_url,
+                sections={"tools": {"timeout_ms": 60000}},
+                jobs=[{"id": "slow", "goal": "g", "every_sec": 3600, "mode": "unrestricted"}],
+            )
+            daemon = start_scoot(home, "daemon", "run")
+            wait_for(nested_sleepers, timeout=30)
+            stopped = run_scoot(home, "daemon", "stop", "--wait", timeout=60)
+            assert stopped.returncode == 0, stopped.stderr
+            daemon.communicate(timeout=30)
+        assert runs(home)[0]["status"] == "interrupted"
+        assert nested_sleepers() == []
+    finally:
+        _kill_nested()
+
+
+def test_an_unprivileged_daemon_also_leaves_nothing_of_a_timed_out_run(tmp_path: Path) -> None:
+    """No root needed: a subreaper of one's own, and one's own processes' environments."""
+    user = unprivileged.require_user()
+    work = unprivileged.owned_dir(user)
+    home = work / "home"
+    try:
+        with ScriptedModel(NESTED_SCRIPT) as model:
+            write_config(
+                home,
+                base_url=model.base_url,
+                sections={"tools": {"timeout_ms": 60000}},
+                jobs=[
+                    {
+                        "id": "late",
+                        "goal": "g",
+                        "every_sec": 3600,
+                        "timeout_sec": 2,
+                        "mode": "unrestricted",
+                    }
+                ],
+            )
+            unprivileged.chown_tree(work, user)
+            done = unprivileged.run_as(
+                user,
+                scoot_cmd("schedule", "run", "--ticks", "1"),
+                env=unprivileged.env_for(user, home),
+                cwd=work,
+                timeout=60,
+            )
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert (home / "state" / "runs.jsonl").stat().st_uid == user.uid  # it ran as the user
+        assert runs(home)[0]["status"] == "timeout"
+        assert nested_sleepers() == []
+        killed = [
+            e for e in read_jsonl(home / "logs" / "audit.jsonl") if e["kind"] == "stragglers_killed"
+        ]
+        assert any("sleep" in e.get("names", []) for e in killed), killed
+    finally:
+        _kill_nested()
+        shutil.rmtree(work, ignore_errors=True)

@@ -318,3 +318,18 @@ def test_hand_edited_history_does_not_break_the_list(run_main, home: Home) -> No
     code, out, err = run_main("--scoot-home", str(home.root), "schedule", "history")
     assert code == 0, err
     assert "unparseable" in err
+
+
+def test_a_cron_job_that_never_fired_shows_its_missed_first_instant_as_due() -> None:
+    # First seen at 11:00 UTC; the noon instant passed while scoot was down.
+    raw = [{"id": "noon", "goal": "g", "cron": "0 12 * * *", "catch_up": "once"}]
+    trigger_key = validate_jobs(raw).jobs[0].trigger.key
+    noon = NOW - (NOW % 86400) + 12 * 3600
+    if noon > NOW:
+        noon -= 86400
+    entries = {"noon": JobEntry(trigger_key, first_seen=noon - 3600)}
+    (row,) = rows_for(raw, entries=entries)
+    assert row.active and row.next_fire_due_now and row.next_fire_unix == noon
+    # Without first_seen (a ledger from before it was kept) nothing was missed.
+    (row,) = rows_for(raw, entries={"noon": JobEntry(trigger_key)})
+    assert not row.next_fire_due_now and row.next_fire_unix == noon + 86400

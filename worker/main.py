@@ -14,6 +14,7 @@ import encodings.idna  # noqa: F401  (hostnames that are not ASCII)
 import json
 import os
 import sys
+import time
 import urllib.error  # noqa: F401
 import urllib.request  # noqa: F401
 from typing import Any
@@ -150,7 +151,9 @@ def child_main(spec_fd: int, frame_fd: int, parent_pid: int) -> int:
         emit({"type": "audit", "kind": "system_error", "msg": f"internal error: {exc!r}"})
         emit(_error(f"internal error in the worker: {type(exc).__name__}: {exc}"))
         return 1
-    emit({"type": "result", **result})
+    # When it ended, on the clock the parent shares: a run's duration is its own,
+    # even when the parent reads this late (stopped, swapped out).
+    emit({"type": "result", **result, "ended_mono": time.monotonic()})
     sys.stdout.flush()
     return 0
 
@@ -172,4 +175,10 @@ def _hello(spec: dict[str, Any], sandbox_report: dict[str, Any]) -> dict[str, An
 
 
 def _error(message: str) -> dict[str, Any]:
-    return {"type": "result", "status": "error", "answer": None, "error": message}
+    return {
+        "type": "result",
+        "status": "error",
+        "answer": None,
+        "error": message,
+        "ended_mono": time.monotonic(),
+    }

@@ -179,7 +179,9 @@ def write_lines_body(spec_fd: int, frame_fd: int, parent_pid: int) -> int:
 @FUZZ
 @given(
     lines=st.lists(
-        frame_lines | st.text(max_size=30).map(lambda t: (MARK + t).encode()), max_size=8
+        # One line each: a newline inside would make it two bad lines, not one.
+        frame_lines | st.text(max_size=30).map(lambda t: (MARK + t.replace("\n", "")).encode()),
+        max_size=8,
     ),
     oversized=st.booleans(),
     tail=st.sampled_from([b"", b'{"type":"res', MARK.encode()]),

@@ -59,6 +59,7 @@ class Expected:
     raw: dict[str, Any]
     duration: float = 0.0  # how long each of its runs lasts (monotonic seconds)
     last: float | None = None  # the latest decided instant, as the ledger holds it
+    first_seen: float | None = None  # when the job first appeared, as the ledger holds it
     busy_until: float = -math.inf
     fired: list[float] = field(default_factory=list)
     missed: list[float] = field(default_factory=list)
@@ -72,7 +73,7 @@ class Expected:
         max_late = self.raw.get("max_late_sec")
         if max_late is not None:
             return lateness <= max_late
-        # Catching up needs a history: a job new to the ledger has missed nothing.
+        # Catching up needs a history: a job seen for the first time has missed nothing.
         if (history and self.raw.get("catch_up") == "once") or default is None:
             return True
         return lateness < default
@@ -99,6 +100,9 @@ class Expected:
     def step(self, now: float, mono: float, cron_cache: dict[str, list[float]]) -> None:
         """What the job decides if the wall clock reads `now` (evaluated at every step)."""
         raw = self.raw
+        fresh = self.first_seen is None
+        if fresh:
+            self.first_seen = now
         if "every_sec" in raw:
             interval = float(raw["every_sec"])
             if self.last is None:
@@ -119,20 +123,24 @@ class Expected:
                 return
             if self.grace_ok(now - at, None):
                 self.decide([at], now, mono, None)
-            elif self.last is not None:
+            elif self.last is not None or (not fresh and self.first_seen < at):
+                # An instant after the job first appeared is never silent.
                 self.missed.append(at)
                 self.last = at
             else:
                 self.last = math.inf  # too late with no history: left alone, never missed
         else:
             instants = cron_cache[raw["cron"]]
-            if self.last is None:
-                # No history: only the latest minute within grace may fire, nothing is missed.
+            if self.last is None and fresh:
+                # First sight: only the latest minute within grace may fire, nothing is missed.
                 index = bisect.bisect_right(instants, now) - 1
                 if index >= 0 and self.grace_ok(now - instants[index], 60.0, history=False):
                     self.decide([instants[index]], now, mono, 60.0, history=False)
                 return
-            low = bisect.bisect_right(instants, self.last)
+            # Never fired since: the instants after its first appearance are judged.
+            decided = self.last if self.last is not None else self.first_seen
+            assert decided is not None
+            low = bisect.bisect_right(instants, decided)
             high = bisect.bisect_right(instants, now)
             if high > low:
                 self.decide(instants[low:high], now, mono, 60.0)

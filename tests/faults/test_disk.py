@@ -196,3 +196,44 @@ def test_enospc_on_logs_and_state_is_reported_survived_and_recovered(tmp_path: P
     counts.trials += 1
     counts.faults_survived += 2
     counts.lines_checked += watcher.reads
+
+
+@pytest.mark.timeout(60)
+def test_a_full_disk_warns_once_per_outage_and_once_on_recovery(tmp_path: Path) -> None:
+    """Short lines still fit in a page's slack while long ones fail: that is no recovery."""
+    from scoot.audit import AuditLog, Redactor
+    from scoot.recorder import Recorder
+
+    home = tmp_path / "home"
+    write_config(home)
+    warnings: list[str] = []
+    with tiny_filesystems(home / "logs", home / "state"):
+        from scoot.app import open_instance
+        from scoot.audit import SessionLog
+
+        instance = open_instance(str(home))
+        log = AuditLog(instance.home.audit_log, Redactor(), on_error=warnings.append)
+        recorder = Recorder(
+            instance.home,
+            log,
+            SessionLog(instance.home.sessions, Redactor()),
+            warn=warnings.append,
+        )
+        log.event("first", "before the disk fills")
+        recorder.write_run({"run_id": "r0", "status": "ok"})
+        fillers = [fill(home / "logs"), fill(home / "state")]
+        for number in range(300):
+            log.event("short", "s")
+            log.event("long", "x" * 6000)
+            recorder.write_run({"run_id": f"r{number}", "status": "ok", "pad": "p" * (number % 7)})
+        during = list(warnings)
+        for filler in fillers:
+            filler.unlink()
+        log.event("after", "space is back")
+        recorder.write_run({"run_id": "last", "status": "ok"})
+        log.close()
+    assert sum("cannot write audit log" in w for w in during) == 1, during
+    assert sum("cannot write" in w and "runs.jsonl" in w for w in during) == 1, during
+    assert not any("writable again" in w for w in during), during
+    after = warnings[len(during) :]
+    assert sum("writable again" in w for w in after) == 2, after
