@@ -381,16 +381,19 @@ def schedule_export(
     from pathlib import Path
 
     from scoot.export import KUBERNETES_HOME, export_jobs, refusal_lines, write_export
+    from scoot.pauses import PauseStore
 
     instance = _instance(ctx, create=False)
     config = instance.config
+    now = time.time()
+    pauses = PauseStore(instance.home.pauses, instance.home.pauses_lock).read()
     if home_path is None:
         home_path = KUBERNETES_HOME if fmt == "kubernetes" else str(instance.home.root)
     result = export_jobs(
         instance.jobset.jobs,
         fmt=fmt,  # type: ignore[arg-type]
         home_path=home_path,
-        now=time.time(),
+        now=now,
         default_timeout_sec=config.schedule.job_timeout_sec,
         scoot_bin=scoot_bin,
         image=image,
@@ -398,6 +401,7 @@ def schedule_export(
         shutdown_grace_sec=config.schedule.shutdown_grace_sec,
         api_key_env=config.backend.api_key_env,
         scope="user" if user_units else "system",
+        paused={job_id for job_id, pause in pauses.items() if pause.active(now)},
     )
     for line in write_export(result, Path(out_dir) if out_dir else None):
         click.echo(line)
