@@ -73,3 +73,16 @@ def test_a_real_run_starts_at_the_previewed_instant_plus_its_jitter(tmp_path: Pa
     assert run["instant"] == at
     # The worker was launched no earlier than instant + jitter (a start can only be late).
     assert run["started_at"] >= at + fire["jitter_ms"] / 1000 - 0.001
+
+
+def test_schedule_list_and_next_show_the_same_jitter(tmp_path: Path) -> None:
+    # A yearly job, so the next instant cannot change between the two commands.
+    home = tmp_path / "home"
+    write_config(home, jobs=[{"id": "hourly", "goal": "g", "cron": "0 0 1 1 *", "jitter_sec": 900}])
+    listing = json.loads(run_scoot(home, "schedule", "list", "--json").stdout)["jobs"][0]
+    preview = run_scoot(home, "schedule", "next", "hourly", "--count", "1", "--json")
+    (fire,) = json.loads(preview.stdout)["jobs"][0]["fires"]
+    assert listing["next_fire_unix"] == fire["unix"]
+    assert listing["next_jitter_ms"] == fire["jitter_ms"] and listing["jitter_sec"] == 900
+    text = run_scoot(home, "schedule", "list").stdout
+    assert f"+{fire['jitter_ms'] / 1000:.3f}s jitter" in text
