@@ -45,7 +45,12 @@ def open_instance(
     else:
         check_home(home)
     loaded = load_config(home, env)
-    jobset = validate_jobs(loaded.config.schedule.jobs)
+    schedule = loaded.config.schedule
+    jobset = validate_jobs(
+        schedule.jobs,
+        default_timezone=schedule.timezone,
+        default_jitter_sec=schedule.jitter_sec,
+    )
     return Instance(home, loaded, jobset, tuple(home_warnings))
 
 

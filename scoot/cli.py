@@ -218,6 +218,106 @@ def schedule_trigger(ctx: click.Context, job_id: str) -> int:
     return trigger_job(_instance(ctx), job_id)
 
 
+@schedule.command("next")
+@home_option
+@click.argument("job_ids", nargs=-1, metavar="[JOB]...")
+@click.option("--from", "start", metavar="WHEN", help="ISO 8601 or Unix seconds (default: now).")
+@click.option("--count", type=click.IntRange(1, 10_000), default=5, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def schedule_next(
+    ctx: click.Context, job_ids: tuple[str, ...], start: str | None, count: int, as_json: bool
+) -> int:
+    """Preview the next fire instants of jobs, in UTC and the job's zone, with jitter."""
+    from scoot.errors import UsageError
+    from scoot.ledger import Ledger
+    from scoot.pauses import PauseStore
+    from scoot.preview import fires_of, parse_when, preview_json, preview_text
+
+    instance = _instance(ctx, create=False)
+    begin = parse_when(start) if start is not None else time.time()
+    jobs = instance.jobset.by_id()
+    unknown = [job_id for job_id in job_ids if job_id not in jobs]
+    if unknown:
+        raise UsageError(
+            f"no valid job {unknown[0]!r} in the config; see `scoot schedule list` for the ids"
+        )
+    picked = [jobs[job_id] for job_id in job_ids] if job_ids else list(instance.jobset.jobs)
+    try:
+        entries = Ledger(instance.home.ledger, instance.home.ledger_lock).peek()
+    except OSError:
+        entries = {}
+    pauses = PauseStore(instance.home.pauses, instance.home.pauses_lock).read()
+    results = [
+        (job, fires_of(job, entries.get(job.id), begin, count, pauses.get(job.id)))
+        for job in picked
+    ]
+    if as_json:
+        _print_json({"from": begin, "jobs": [preview_json(job, fires) for job, fires in results]})
+    else:
+        if not results:
+            click.echo("no valid jobs configured: add [[schedule.jobs]] entries to the config")
+        for job, fires in results:
+            for line in preview_text(job, fires):
+                click.echo(line)
+    return 0
+
+
+@schedule.command("pause")
+@home_option
+@click.argument("job_id")
+@click.option(
+    "--until", "until", metavar="WHEN", help="ISO 8601 or Unix seconds (default: resume by hand)."
+)
+@click.option("--reason", default="", help="Why; shown by `schedule list`.")
+@click.pass_context
+def schedule_pause(ctx: click.Context, job_id: str, until: str | None, reason: str) -> int:
+    """Pause a job: its instants are recorded as skipped until it is resumed."""
+    from scoot.errors import UsageError
+    from scoot.pauses import Pause, PauseStore
+    from scoot.preview import format_iso, parse_when
+
+    instance = _instance(ctx)
+    if job_id not in instance.jobset.by_id():
+        raise UsageError(
+            f"no valid job {job_id!r} in the config; see `scoot schedule list` for the ids"
+        )
+    now = time.time()
+    until_t = parse_when(until) if until is not None else None
+    if until_t is not None and until_t <= now:
+        raise UsageError(f"--until {until} is already past; give a later time")
+    store = PauseStore(instance.home.pauses, instance.home.pauses_lock)
+    try:
+        store.pause(job_id, Pause(reason=" ".join(reason.split())[:500], since=now, until=until_t))
+    except OSError as exc:
+        raise ScootError(
+            f"cannot write {store.path} ({exc.strerror}); check its permissions"
+        ) from None
+    when = f" until {format_iso(until_t)}" if until_t is not None else ""
+    click.echo(f"job {job_id} paused{when}; resume with: scoot schedule resume {job_id}")
+    return 0
+
+
+@schedule.command("resume")
+@home_option
+@click.argument("job_id")
+@click.pass_context
+def schedule_resume(ctx: click.Context, job_id: str) -> int:
+    """Lift a job's pause (and reset its count of failures in a row)."""
+    from scoot.pauses import PauseStore
+
+    instance = _instance(ctx)
+    store = PauseStore(instance.home.pauses, instance.home.pauses_lock)
+    try:
+        lifted = store.resume(job_id)
+    except OSError as exc:
+        raise ScootError(
+            f"cannot write {store.path} ({exc.strerror}); check its permissions"
+        ) from None
+    click.echo(f"job {job_id} resumed" if lifted else f"job {job_id} was not paused")
+    return 0
+
+
 @schedule.command("history")
 @home_option
 @click.argument("job_id", required=False)
@@ -282,16 +382,19 @@ def schedule_export(
     from pathlib import Path
 
     from scoot.export import KUBERNETES_HOME, export_jobs, refusal_lines, write_export
+    from scoot.pauses import PauseStore
 
     instance = _instance(ctx, create=False)
     config = instance.config
+    now = time.time()
+    pauses = PauseStore(instance.home.pauses, instance.home.pauses_lock).read()
     if home_path is None:
         home_path = KUBERNETES_HOME if fmt == "kubernetes" else str(instance.home.root)
     result = export_jobs(
         instance.jobset.jobs,
         fmt=fmt,  # type: ignore[arg-type]
         home_path=home_path,
-        now=time.time(),
+        now=now,
         default_timeout_sec=config.schedule.job_timeout_sec,
         scoot_bin=scoot_bin,
         image=image,
@@ -299,6 +402,7 @@ def schedule_export(
         shutdown_grace_sec=config.schedule.shutdown_grace_sec,
         api_key_env=config.backend.api_key_env,
         scope="user" if user_units else "system",
+        paused={job_id for job_id, pause in pauses.items() if pause.active(now)},
     )
     for line in write_export(result, Path(out_dir) if out_dir else None):
         click.echo(line)

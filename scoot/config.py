@@ -66,6 +66,8 @@ class ScheduleConfig:
     job_timeout_sec: int = 600
     shutdown_grace_sec: int = 10
     kill_grace_sec: int = 5
+    timezone: str = "UTC"  # the zone of cron jobs that name none
+    jitter_sec: int = 0  # the jitter of jobs that set none
     jobs: tuple[dict[str, Any], ...] = ()
 
 
@@ -132,6 +134,7 @@ MINIMUMS: dict[tuple[str, str], int] = {
     ("schedule", "job_timeout_sec"): 1,
     ("schedule", "shutdown_grace_sec"): 0,
     ("schedule", "kill_grace_sec"): 0,
+    ("schedule", "jitter_sec"): 0,
     ("sandbox", "cpu_sec"): 0,
     ("sandbox", "address_space_mb"): 0,
     ("sandbox", "nofile"): 0,

@@ -121,6 +121,9 @@ class CronExpr:
     weekdays: tuple[int, ...]
     dom_restricted: bool
     dow_restricted: bool
+    # cronie's "fixed time": neither the minute nor the hour field starts with `*`.
+    # Only these get the daylight-saving rules of scoot.zoned (see there).
+    fixed_time: bool = False
     _day_mask: int = field(init=False, repr=False, compare=False)
     _month_mask: int = field(init=False, repr=False, compare=False)
     _weekday_mask: int = field(init=False, repr=False, compare=False)
@@ -209,6 +212,7 @@ def parse_cron(expr: str) -> CronExpr:
         weekdays=weekdays,
         dom_restricted=not fields[2].startswith("*"),
         dow_restricted=not fields[4].startswith("*"),
+        fixed_time=not fields[0].startswith("*") and not fields[1].startswith("*"),
     )
 
 

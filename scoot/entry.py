@@ -17,6 +17,7 @@ from scoot.errors import ScootError, UsageError
 from scoot.home import Home
 from scoot.jobs import JOB_ID_PATTERN
 from scoot.ledger import Ledger
+from scoot.pauses import PauseStore
 from scoot.policy import effective_unattended_mode, is_known_mode
 from scoot.recorder import Recorder
 from scoot.recovery import recover
@@ -188,7 +189,8 @@ def run_schedule(
     record_interrupted(ledger, recorder, runlog)
     for text in instance.warnings:
         recorder.event("config_warning", text)
-    scheduler = Scheduler(instance.jobset.jobs, ledger, now=time.time())
+    pauses = PauseStore(instance.home.pauses, instance.home.pauses_lock)
+    scheduler = Scheduler(instance.jobset.jobs, ledger, now=time.time(), pauses=pauses)
     supervisor = Supervisor(
         home=instance.home,
         config=config,

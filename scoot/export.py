@@ -32,6 +32,22 @@ Decisions, and why:
 - Deadlines: `TimeoutStartSec=` and `activeDeadlineSeconds` are backstops set
   above the job's timeout plus kill grace, so scoot ends an overlong run itself
   and records it as `timeout` rather than being killed mid-record.
+- Time zones: a cron job's zone becomes the zone of its `OnCalendar=` lines
+  and the CronJob's `timeZone`. Neither systemd nor the CronJob controller
+  applies cronie's daylight-saving rules (systemd skips a wall time that does
+  not exist and fires a repeated one once; the CronJob controller has rules
+  of its own), so a zoned job is exported only when none of its wall times
+  falls into a gap or a repeat of its zone over the next ZONE_HORIZON_YEARS
+  years; otherwise it is refused, naming the first such change.
+- Jitter: systemd's `RandomizedDelaySec=` with `FixedRandomDelay=yes` is a
+  delay of its own (a hash of the machine and unit), fixed per timer rather
+  than per instant, so it cannot equal scoot's. What agrees is the bound: both
+  start each run within [0, jitter_sec] after its instant and never after the
+  next instant, so a job whose jitter_sec reaches its shortest gap is refused.
+  A CronJob has no start delay: jitter is refused there.
+- Paused jobs: a CronJob gets `suspend: true` (resume it with kubectl, or
+  export again after `scoot schedule resume`); a systemd timer has no such
+  switch, so a paused job is refused rather than exported to run.
 - YAML is written by hand in block style with every string JSON-quoted, so it
   needs no YAML library and any string is safe in it.
 """
@@ -48,11 +64,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from scoot.cron import CronExpr, civil_from_days
+from scoot.cron import CronExpr, civil_from_days, next_after
 from scoot.errors import ScootError, UsageError
 from scoot.files import atomic_write_bytes
 from scoot.jobs import Job
-from scoot.triggers import describe
+from scoot.triggers import describe, next_fire
+from scoot.zoned import load_zone, transitions_between
 
 __all__ = [
     "BACKSTOP_MARGIN_SEC",
@@ -121,7 +138,10 @@ KUBERNETES_MIN_DEADLINE_SEC = 10
 KUBERNETES_MAX_NAME = 52  # a CronJob's Job names append 11 characters to its name
 _WEEK_SEC = 7 * 86_400
 _DAY_SEC = 86_400
-_LAST_SYSTEMD_YEAR = 2199  # systemd calendar events end with this year
+_LAST_SYSTEMD_YEAR = 2199
+ZONE_HORIZON_YEARS = 10
+# The shortest gap between instants is looked for among this many upcoming ones.
+_GAP_SAMPLE = 1000  # systemd calendar events end with this year
 _SAFE_PATH = re.compile(r"/[A-Za-z0-9/._+-]*")
 _PLAIN_YAML_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_./-]*")
 # systemd numbers weekdays from Monday; cron from Sunday.
@@ -157,12 +177,14 @@ def export_jobs(
     shutdown_grace_sec: int = 10,
     api_key_env: str = "OPENAI_API_KEY",
     scope: UnitScope = "system",
+    paused: frozenset[str] | set[str] = frozenset(),
 ) -> ExportResult:
     """Units for `jobs` in format `fmt`; raises ExportError for unusable arguments.
 
     `home_path` is SCOOT_HOME where the units run (for Kubernetes, inside the
     container, at or below KUBERNETES_DATA_MOUNT). `now` decides whether a
     one-time instant is already past. `scope` picks system or user systemd units.
+    `paused` names the jobs paused now.
     """
     if fmt not in ("systemd", "kubernetes"):
         raise ExportError(f'unknown export format "{fmt}"; use systemd or kubernetes')
@@ -181,10 +203,18 @@ def export_jobs(
     result = ExportResult()
     for job in jobs:
         try:
+            _check_zone(job, now)
             if fmt == "systemd":
+                if job.id in paused:
+                    raise Refused(
+                        "the job is paused and a systemd timer has no paused state; "
+                        f"export it after `scoot schedule resume {job.id}`"
+                    )
                 files = _systemd_units(job, home_path, scoot_bin, timing, now, scope)
             else:
-                files = _kubernetes_units(job, home_path, scoot_bin, image, timing, api_key_env)
+                files = _kubernetes_units(
+                    job, home_path, scoot_bin, image, timing, api_key_env, job.id in paused
+                )
         except Refused as refusal:
             result.refused.append((job.id, str(refusal)))
             continue
@@ -201,11 +231,13 @@ def write_export(result: ExportResult, out_dir: Path | None) -> list[str]:
     """Write each file atomically into `out_dir`; without one, return the files as text.
 
     Returns the lines to print: `wrote <path>` per file, or every file's text
-    under a `# --- <filename>` header. Raises ScootError when a file cannot be written.
+    under a `# --- <filename>` header (YAML documents also start with `---`). Raises ScootError when a file cannot be written.
     """
     if out_dir is None:
         lines: list[str] = []
         for name, text in result.files.items():
+            if name.endswith(".yaml"):
+                lines.append("---")  # one YAML document per CronJob, for `kubectl apply -f -`
             lines.append(f"# --- {name}")
             lines.extend(text.splitlines())
         return lines
@@ -246,6 +278,48 @@ class _Timing:
     def stop_sec(self) -> int:
         # scoot's own drain on SIGTERM (grace, then kill grace), plus time to record it.
         return self.shutdown_grace_sec + self.kill_grace_sec + BACKSTOP_MARGIN_SEC // 2
+
+
+def _check_zone(job: Job, now: float) -> None:
+    """Refuse a zoned cron job when one of its wall times meets a DST change (see above)."""
+    trigger = job.trigger
+    if trigger.kind != "cron" or trigger.timezone is None:
+        return
+    assert trigger.cron is not None
+    expr, zone = trigger.cron, load_zone(trigger.timezone)
+    horizon = now + ZONE_HORIZON_YEARS * 366 * _DAY_SEC
+    for instant, before, after in transitions_between(zone, now, horizon):
+        low, high = sorted(
+            (instant + before, instant + after)
+        )  # the wall times skipped or repeated
+        if next_after(expr, low - 1) < high:
+            what = "does not exist" if after > before else "occurs twice"
+            day = civil_from_days(int(low) // _DAY_SEC)
+            raise Refused(
+                f'cron "{expr.source}" in {trigger.timezone} has a time that {what} on '
+                f"{day[0]:04d}-{day[1]:02d}-{day[2]:02d} (a daylight-saving change), where the "
+                "target's rules differ from scoot's; keep this job on the scoot daemon or "
+                "move its times out of the change"
+            )
+
+
+def _min_gap(job: Job, now: float) -> float | None:
+    """The shortest gap between the job's upcoming instants (None: at most one instant)."""
+    trigger = job.trigger
+    if trigger.kind == "every":
+        return float(trigger.every_sec or 0)
+    shortest: float | None = None
+    previous = next_fire(trigger, now)
+    for _ in range(_GAP_SAMPLE):
+        if previous is None:
+            break
+        following = next_fire(trigger, previous)
+        if following is None:
+            break
+        gap = following - previous
+        shortest = gap if shortest is None else min(shortest, gap)
+        previous = following
+    return shortest
 
 
 def _check_path(what: str, path: str) -> None:
@@ -295,6 +369,16 @@ def _systemd_units(
     job: Job, home_path: str, scoot_bin: str, timing: _Timing, now: float, scope: UnitScope
 ) -> dict[str, str]:
     calendars, persistent, note = _systemd_schedule(job, now)
+    delay: list[str] = []
+    if job.jitter_sec:
+        gap = _min_gap(job, now)
+        if gap is not None and job.jitter_sec >= gap:
+            raise Refused(
+                f"jitter_sec={job.jitter_sec} reaches the {gap:g} s between two instants; "
+                "systemd's delay could then start a run after the next instant is due "
+                "(use a jitter_sec below the shortest gap)"
+            )
+        delay = [f"RandomizedDelaySec={job.jitter_sec}s", "FixedRandomDelay=yes"]
     unit = f"scoot-job-{job.id}"
     install = "/etc/systemd/system" if scope == "system" else "~/.config/systemd/user"
     systemctl = "systemctl" if scope == "system" else "systemctl --user"
@@ -338,6 +422,7 @@ def _systemd_units(
         "[Timer]",
         *(f"OnCalendar={calendar}" for calendar in calendars),
         "AccuracySec=1s",
+        *delay,
         f"Persistent={'true' if persistent else 'false'}",
         f"Unit={unit}.service",
         "",
@@ -380,7 +465,7 @@ def _systemd_schedule(job: Job, now: float) -> tuple[list[str], bool, str]:
         if persistent
         else "a missed instant is skipped (catch_up skip)."
     )
-    return cron_calendars(trigger.cron), persistent, note
+    return cron_calendars(trigger.cron, trigger.timezone or "UTC"), persistent, note
 
 
 def every_calendars(interval: int) -> list[str]:
@@ -448,8 +533,8 @@ def at_calendar(at_unix: float, now: float) -> str:
     return f"{year:04d}-{month:02d}-{mday:02d} {hour:02d}:{minute:02d}:{second:02d}{fraction} UTC"
 
 
-def cron_calendars(expr: CronExpr) -> list[str]:
-    """`OnCalendar=` values matching exactly the minutes `expr` matches (UTC).
+def cron_calendars(expr: CronExpr, zone: str = "UTC") -> list[str]:
+    """`OnCalendar=` values matching exactly the minutes `expr` matches in `zone`.
 
     One systemd calendar event ANDs its weekday and day fields, so the Vixie OR
     (both day fields restricted) becomes two events, one per day field.
@@ -459,7 +544,7 @@ def cron_calendars(expr: CronExpr) -> list[str]:
     months = _systemd_values(expr.months, 1, 12)
     days = _systemd_values(expr.days, 1, 31)
     weekdays = _systemd_weekdays(expr.weekdays)
-    time_of_day = f"{hours}:{minutes}:00 UTC"
+    time_of_day = f"{hours}:{minutes}:00 {zone}"
     if expr.dom_restricted and expr.dow_restricted:
         by_day = f"*-{months}-{days} {time_of_day}"
         by_weekday = f"{weekdays} *-{months}-* {time_of_day}".lstrip()
@@ -503,8 +588,19 @@ def _systemd_weekdays(weekdays: tuple[int, ...]) -> str:
 
 
 def _kubernetes_units(
-    job: Job, home_path: str, scoot_bin: str, image: str, timing: _Timing, api_key_env: str
+    job: Job,
+    home_path: str,
+    scoot_bin: str,
+    image: str,
+    timing: _Timing,
+    api_key_env: str,
+    paused: bool = False,
 ) -> dict[str, str]:
+    if job.jitter_sec:
+        raise Refused(
+            f"jitter_sec={job.jitter_sec}: a CronJob has no start delay, so its runs would "
+            "start at the instant itself (set jitter_sec = 0 to export it)"
+        )
     schedule = kubernetes_schedule(job)
     deadline = _starting_deadline(job)
     name = kubernetes_name(job.id)
@@ -541,9 +637,11 @@ def _kubernetes_units(
     }
     spec: dict[str, Any] = {
         "schedule": schedule,
-        "timeZone": "Etc/UTC",
+        "timeZone": job.trigger.timezone or "Etc/UTC",
         "concurrencyPolicy": "Forbid",
     }
+    if paused:
+        spec["suspend"] = True
     if deadline is not None:
         spec["startingDeadlineSeconds"] = deadline
     spec["successfulJobsHistoryLimit"] = 3
@@ -590,6 +688,8 @@ def _kubernetes_units(
         f"# scoot job {job.id}: {describe(job.trigger)}; {lateness}.",
         "# Written by `scoot schedule export --format kubernetes`; apply with kubectl apply -f.",
     ]
+    if paused:
+        header.append("# Paused in scoot when exported: suspend is true until you resume it.")
     return {f"scoot-job-{job.id}.yaml": "\n".join(header + to_yaml(manifest)) + "\n"}
 
 

@@ -67,6 +67,14 @@ class Home:
         return self.state / "ledger.lock"
 
     @property
+    def pauses(self) -> Path:
+        return self.state / "pauses.json"
+
+    @property
+    def pauses_lock(self) -> Path:
+        return self.state / "pauses.lock"
+
+    @property
     def runs(self) -> Path:
         return self.state / "runs.jsonl"
 

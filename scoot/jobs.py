@@ -11,6 +11,7 @@ from scoot.config import MAX_WHOLE
 from scoot.cron import CronError
 from scoot.policy import ModeResolution, effective_unattended_mode
 from scoot.triggers import Trigger
+from scoot.zoned import ZoneError
 
 JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 LIMIT_KEYS = ("cpu_sec", "address_space_mb", "nofile", "nproc", "fsize_mb")
@@ -26,6 +27,10 @@ KNOWN_KEYS = frozenset(
         "catch_up",
         "max_late_sec",
         "cwd",
+        "timezone",
+        "jitter_sec",
+        "pause_after_failures",
+        "align",
         *LIMIT_KEYS,
     }
 )
@@ -49,6 +54,8 @@ class Job:
     max_late_sec: float | None = None
     cwd: str | None = None
     limits: dict[str, int] = field(default_factory=dict)
+    jitter_sec: int = 0  # a deterministic delay in [0, jitter_sec] per instant (scoot.jitter)
+    pause_after_failures: int | None = None  # pause after this many failures in a row
 
 
 @dataclass(frozen=True)
@@ -87,7 +94,9 @@ def validate_job_id(value: Any) -> str | None:
     return None
 
 
-def _trigger_of(entry: dict[str, Any]) -> tuple[Trigger | None, str | None]:
+def _trigger_of(
+    entry: dict[str, Any], default_timezone: str = "UTC"
+) -> tuple[Trigger | None, str | None]:
     present = [key for key in TRIGGER_KEYS if key in entry]
     if not present:
         return None, "no trigger: set exactly one of every_sec, at_unix, cron"
@@ -100,23 +109,40 @@ def _trigger_of(entry: dict[str, Any]) -> tuple[Trigger | None, str | None]:
             return None, f"every_sec must be a whole number of seconds >= 1, got {value!r}"
         if not 1 <= value <= MAX_WHOLE:
             return None, f"every_sec must be between 1 and {MAX_WHOLE}, got {value}"
-        return Trigger.every(value), None
+        if "timezone" in entry:
+            return None, "timezone applies to cron jobs only; every_sec is zone-free (remove it)"
+        align = entry.get("align", "start")
+        if align not in ("start", "epoch"):
+            return None, f'align must be "start" or "epoch", got {align!r}'
+        return Trigger.every(value, align), None
+    if "align" in entry:
+        return None, "align applies to every_sec jobs only (remove it)"
     if key == "at_unix":
         if not _is_number(value) or not math.isfinite(value):
             return None, f"at_unix must be a Unix time in seconds, got {value!r}"
         if not 0 <= value <= MAX_AT_UNIX:
             return None, f"at_unix must be between 0 and {MAX_AT_UNIX} (year 9999), got {value}"
+        if "timezone" in entry:
+            return None, "timezone applies to cron jobs only; at_unix is zone-free (remove it)"
         return Trigger.at(float(value)), None
     if not isinstance(value, str):
         return None, f'cron must be a string like "*/5 * * * *", got {value!r}'
+    zone = entry.get("timezone", default_timezone)
     try:
-        return Trigger.from_cron(value), None
+        return Trigger.from_cron(value, zone), None
     except CronError as exc:
         return None, f"invalid cron {value!r}: {exc}"
+    except ZoneError as exc:
+        return None, str(exc)
 
 
-def validate_job(entry: Any, index: int) -> tuple[Job | None, InvalidJob | None, list[str]]:
-    """Validate one raw entry; exactly one of the first two results is set."""
+def validate_job(
+    entry: Any, index: int, *, default_timezone: str = "UTC", default_jitter_sec: int = 0
+) -> tuple[Job | None, InvalidJob | None, list[str]]:
+    """Validate one raw entry; exactly one of the first two results is set.
+
+    The defaults come from `[schedule] timezone` and `[schedule] jitter_sec`.
+    """
     warnings: list[str] = []
     if not isinstance(entry, dict):
         return None, InvalidJob(index, None, "a job must be a table"), warnings
@@ -130,7 +156,7 @@ def validate_job(entry: Any, index: int) -> tuple[Job | None, InvalidJob | None,
     goal = entry.get("goal")
     if not isinstance(goal, str) or not goal.strip():
         return None, InvalidJob(index, raw_id, "missing goal: set a non-empty goal"), warnings
-    trigger, problem = _trigger_of(entry)
+    trigger, problem = _trigger_of(entry, default_timezone)
     if problem or trigger is None:
         return None, InvalidJob(index, raw_id, problem or "no trigger"), warnings
     requested = entry.get("mode")
@@ -189,6 +215,29 @@ def validate_job(entry: Any, index: int) -> tuple[Job | None, InvalidJob | None,
                     warnings,
                 )
             limits[key] = value
+    jitter = entry.get("jitter_sec", default_jitter_sec)
+    if not _is_int(jitter) or not 0 <= jitter <= MAX_WHOLE:
+        return (
+            None,
+            InvalidJob(
+                index,
+                raw_id,
+                f"jitter_sec must be a whole number from 0 to {MAX_WHOLE}, got {jitter!r}",
+            ),
+            warnings,
+        )
+    pause_after = entry.get("pause_after_failures")
+    if pause_after is not None and (not _is_int(pause_after) or not 1 <= pause_after <= MAX_WHOLE):
+        return (
+            None,
+            InvalidJob(
+                index,
+                raw_id,
+                f"pause_after_failures must be a whole number from 1 to {MAX_WHOLE}, "
+                f"got {pause_after!r}",
+            ),
+            warnings,
+        )
     job = Job(
         id=raw_id,
         goal=goal.strip(),
@@ -200,18 +249,30 @@ def validate_job(entry: Any, index: int) -> tuple[Job | None, InvalidJob | None,
         max_late_sec=float(max_late) if max_late is not None else None,
         cwd=cwd,
         limits=limits,
+        jitter_sec=jitter,
+        pause_after_failures=pause_after,
     )
     return job, None, warnings
 
 
-def validate_jobs(raw_jobs: tuple[Any, ...] | list[Any]) -> JobSet:
+def validate_jobs(
+    raw_jobs: tuple[Any, ...] | list[Any],
+    *,
+    default_timezone: str = "UTC",
+    default_jitter_sec: int = 0,
+) -> JobSet:
     """Validate all entries; a later entry reusing an id is invalid, the first one stands."""
     jobs: list[Job] = []
     invalid: list[InvalidJob] = []
     warnings: list[str] = []
     first_index: dict[str, int] = {}
     for index, entry in enumerate(raw_jobs, start=1):
-        job, bad, found = validate_job(entry, index)
+        job, bad, found = validate_job(
+            entry,
+            index,
+            default_timezone=default_timezone,
+            default_jitter_sec=default_jitter_sec,
+        )
         warnings.extend(found)
         if bad is not None:
             invalid.append(bad)

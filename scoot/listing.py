@@ -7,8 +7,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from scoot.app import Instance
+from scoot.jitter import jitter_ms_for
 from scoot.jobs import InvalidJob, Job, JobSet
 from scoot.ledger import JobEntry, Ledger, decided_anchor
+from scoot.pauses import Pause, PauseStore
 from scoot.runs import last_run_by_job, read_runs
 from scoot.triggers import describe, is_exhausted, plan
 
@@ -31,6 +33,11 @@ class JobRow:
     goal: str | None
     last_status: str | None
     last_ended_at: float | None
+    paused: bool = False
+    paused_reason: str | None = None
+    paused_until: float | None = None
+    jitter_sec: int = 0
+    next_jitter_ms: int = 0  # the next fire starts this long after its instant
 
 
 def utc(ts: Any) -> str:
@@ -50,6 +57,7 @@ def row_for_job(
     now: float,
     entry: JobEntry | None,
     last_run: dict[str, Any] | None,
+    pause: Pause | None = None,
 ) -> JobRow:
     # What the scheduler will count as decided, so the view agrees with the next decision.
     last_instant = (
@@ -77,6 +85,10 @@ def row_for_job(
     if reason is None and not enabled:
         reason = "schedule disabled"
     active = reason is None
+    paused = pause is not None and pause.active(now)
+    next_jitter = 0
+    if active and next_fire is not None:
+        next_jitter = jitter_ms_for(job.id, job.trigger, next_fire, job.jitter_sec)
     return JobRow(
         id=job.id,
         index=job.index,
@@ -92,6 +104,11 @@ def row_for_job(
         goal=job.goal,
         last_status=(last_run or {}).get("status"),
         last_ended_at=(last_run or {}).get("ended_at"),
+        paused=paused,
+        paused_reason=pause.reason if paused and pause else None,
+        paused_until=pause.until if paused and pause else None,
+        jitter_sec=job.jitter_sec,
+        next_jitter_ms=next_jitter,
     )
 
 
@@ -121,10 +138,16 @@ def build_rows(
     now: float,
     entries: dict[str, JobEntry],
     last_runs: dict[str, dict[str, Any]],
+    pauses: dict[str, Pause] | None = None,
 ) -> list[JobRow]:
     rows = [
         row_for_job(
-            job, enabled=enabled, now=now, entry=entries.get(job.id), last_run=last_runs.get(job.id)
+            job,
+            enabled=enabled,
+            now=now,
+            entry=entries.get(job.id),
+            last_run=last_runs.get(job.id),
+            pause=(pauses or {}).get(job.id),
         )
         for job in jobset.jobs
     ]
@@ -158,7 +181,7 @@ def render_text(rows: list[JobRow], header: dict[str, Any]) -> list[str]:
         lines.append("no jobs configured: add [[schedule.jobs]] entries to the config")
         return lines
     for row in rows:
-        status = "ACTIVE" if row.active else "INACTIVE"
+        status = ("PAUSED" if row.paused else "ACTIVE") if row.active else "INACTIVE"
         head = f"{status:<8} {printable(row.id)}"
         if row.trigger:
             head += f"  {row.trigger}"
@@ -169,10 +192,16 @@ def render_text(rows: list[JobRow], header: dict[str, Any]) -> list[str]:
         lines.append(head)
         if row.reason:
             lines.append(f"         reason: {row.reason}")
+        if row.paused:
+            until = utc(row.paused_until) if row.paused_until is not None else "resumed by hand"
+            why = printable(row.paused_reason) if row.paused_reason else "no reason given"
+            lines.append(f"         paused: {why} (until {until}); instants are skipped")
         if row.next_fire_unix is not None:
             when = utc(row.next_fire_unix)
+            jitter = f" +{row.next_jitter_ms / 1000:.3f}s jitter" if row.jitter_sec else ""
             lines.append(
                 f"         next: {'now (due at ' + when + ')' if row.next_fire_due_now else when}"
+                f"{jitter}"
             )
         if row.last_status:
             ended = f" at {utc(row.last_ended_at)}" if row.last_ended_at else ""
@@ -208,6 +237,10 @@ def schedule_view(instance: Instance, now: float) -> tuple[list[JobRow], dict[st
     if ledger.problem:
         warnings.append(ledger.problem)
     run_rows, _ = read_runs(home.runs)
+    pause_store = PauseStore(home.pauses, home.pauses_lock)
+    pauses = pause_store.read()
+    if pause_store.problem:
+        warnings.append(pause_store.problem)
     schedule = instance.config.schedule
     rows = build_rows(
         instance.jobset,
@@ -215,6 +248,7 @@ def schedule_view(instance: Instance, now: float) -> tuple[list[JobRow], dict[st
         now=now,
         entries=entries,
         last_runs=last_run_by_job(run_rows),
+        pauses=pauses,
     )
     header = {
         "enabled": schedule.enabled,

@@ -72,6 +72,7 @@ class Recorder:
             mode=request.mode,
             instant=request.instant,
             origin=request.origin,
+            jitter_ms=request.jitter_ms if request.origin == "schedule" else None,
             warning=(
                 "unrestricted: explicit opt-in to unattended writes and network"
                 if request.mode == "unrestricted" and request.origin != "cli"

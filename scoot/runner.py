@@ -38,6 +38,7 @@ class RunRequest:
     timeout_sec: float | None = None
     spec: dict[str, Any] = field(default_factory=dict)
     queued_at: float | None = None
+    jitter_ms: int = 0  # the start waits this long after `instant` (scoot.jitter)
 
 
 @dataclass

@@ -13,12 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from scoot.jitter import jitter_ms_for
 from scoot.jobs import Job
 from scoot.ledger import InFlight, JobEntry, Ledger, decided_anchor, entry_for
+from scoot.pauses import Pause, PauseStore
 from scoot.procs import is_alive, start_time_of
 from scoot.runner import RunRequest
 from scoot.spec import job_session_id, new_run_id
-from scoot.triggers import plan
+from scoot.triggers import Plan, format_utc, plan
 
 
 @dataclass
@@ -40,9 +42,15 @@ class Scheduler:
         *,
         now: float | None,
         is_running: Callable[[str], bool] = lambda _job_id: False,
+        pauses: PauseStore | None = None,
     ) -> None:
-        """`now=None` registers the jobs without scheduling them (manual runs)."""
+        """`now=None` registers the jobs without scheduling them (manual runs).
+
+        `pauses` is read at every decision, so a pause or resume written by
+        another process counts from the next wake-up, without a reload.
+        """
         self.ledger = ledger
+        self.pauses = pauses
         self.jobs: dict[str, Job] = {}
         self._heap: list[tuple[float, int, str]] = []
         self._generation: dict[str, int] = {}
@@ -124,13 +132,16 @@ class Scheduler:
         verdicts = Verdicts()
         if not due_ids:
             return verdicts
+        paused = self.pauses.read() if self.pauses is not None else {}
         next_dues: dict[str, float | None] = {}
         try:
             with self.ledger.transaction() as entries:
                 for job_id in due_ids:
                     job = self.jobs[job_id]
                     entry = entry_for(entries, job.id, job.trigger.key)
-                    next_dues[job_id] = self._decide_one(job, entry, now, verdicts)
+                    pause = paused.get(job_id)
+                    active_pause = pause if pause is not None and pause.active(now) else None
+                    next_dues[job_id] = self._decide_one(job, entry, now, verdicts, active_pause)
         except OSError:
             for job_id in due_ids:
                 self._push(job_id, now + 1.0)
@@ -141,7 +152,12 @@ class Scheduler:
         return verdicts
 
     def _decide_one(
-        self, job: Job, entry: JobEntry, now: float, verdicts: Verdicts
+        self,
+        job: Job,
+        entry: JobEntry,
+        now: float,
+        verdicts: Verdicts,
+        pause: Pause | None = None,
     ) -> float | None:
         fresh = entry.first_seen is None
         if fresh:
@@ -153,6 +169,8 @@ class Scheduler:
             catch_up=job.catch_up,
             max_late_sec=job.max_late_sec,
         )
+        if pause is not None:
+            return self._skip_paused(job, entry, verdict, pause, verdicts)
         if verdict.missed_count:
             more = "+" if getattr(verdict, "missed_count_capped", False) else ""
             verdicts.events.append(
@@ -192,11 +210,44 @@ class Scheduler:
                     instant=verdict.fire_instant,
                     timeout_sec=job.timeout_sec,
                     queued_at=now,
+                    jitter_ms=jitter_ms_for(
+                        job.id, job.trigger, verdict.fire_instant, job.jitter_sec
+                    ),
                 )
                 entry.in_flight[request.run_id] = self.in_flight_for(request, now)
                 entry.last_fired = verdict.fire_instant
                 entry.last_run_id = request.run_id
                 verdicts.claimed.append(request)
+        return verdict.next_due
+
+    def _skip_paused(
+        self, job: Job, entry: JobEntry, verdict: Plan, pause: Pause, verdicts: Verdicts
+    ) -> float | None:
+        """A paused job: every instant now decided is recorded once, as skipped, never missed."""
+        if verdict.decided_through is not None:
+            entry.last_instant = verdict.decided_through
+        count = verdict.missed_count + (1 if verdict.fire_instant is not None else 0)
+        if count:
+            latest = (
+                verdict.fire_instant if verdict.fire_instant is not None else verdict.last_missed
+            )
+            first = verdict.first_missed if verdict.missed_count else latest
+            until = f" until {format_utc(pause.until)}" if pause.until is not None else ""
+            why = f": {pause.reason}" if pause.reason else ""
+            verdicts.events.append(
+                (
+                    "job_skipped",
+                    f"job {job.id} skipped {count} instant(s): paused{until}{why}",
+                    {
+                        "job_id": job.id,
+                        "reason": "paused",
+                        "instant": latest,
+                        "count": count,
+                        "first_instant": first,
+                        "last_instant": latest,
+                    },
+                )
+            )
         return verdict.next_due
 
     def in_flight_for(self, request: RunRequest, now: float) -> InFlight:

@@ -8,6 +8,7 @@ instant, the next poll, a run's deadline, a worker event or a signal.
 
 from __future__ import annotations
 
+import gc
 import os
 import selectors
 import signal
@@ -23,6 +24,7 @@ from scoot.frames import AuditFrame
 from scoot.home import Home
 from scoot.launch import WorkerBody, launch_worker
 from scoot.outage import Outage
+from scoot.pauses import Pause
 from scoot.procs import Killed, child_pids, describe_killed, subtrees, sweep_runs
 from scoot.recorder import Recorder
 from scoot.runlog import RunLog
@@ -56,6 +58,9 @@ class Hooks:
     def reloaded(self, supervisor: Supervisor) -> None: ...
 
     def stopping(self, supervisor: Supervisor, remaining_sec: float) -> None: ...
+
+    def job_paused(self, supervisor: Supervisor, job_id: str, reason: str) -> None:
+        """A job was paused automatically (pause_after_failures); audited before this call."""
 
     def heartbeat_interval(self) -> float | None:
         return None
@@ -190,6 +195,10 @@ class Supervisor:
 
     def run(self) -> Summary:
         _preload_worker()
+        # Objects that exist now are never collected in a forked worker: without this
+        # a worker's first collection walks them all, and copying the pages it writes
+        # to made up much of a run's start-up (bench/minute_boundary.py).
+        gc.freeze()
         self.signals.install()
         self.selector.register(self.signals.read_fd, selectors.EVENT_READ, None)
         if self.settings.reap_orphans:
@@ -265,7 +274,7 @@ class Supervisor:
                 if due is not None:
                     candidates.append(due - self.settings.claim_lead_sec - self.clock())
         if self.queue and len(self.active) < self.settings.max_concurrent and not self.stopping:
-            candidates.append(self._start_at(self.queue[0]) - self.clock())
+            candidates.append(min(self._start_at(r) for r in self.queue) - self.clock())
         if self._release_due_mono is not None:
             candidates.append(self._release_due_mono - now_mono)
         for run in self.active.values():
@@ -378,17 +387,21 @@ class Supervisor:
 
     @staticmethod
     def _start_at(request: RunRequest) -> float:
-        """A claimed occurrence starts at its instant; anything else at once."""
+        """A claimed occurrence starts at its instant plus its jitter; anything else at once."""
         if request.origin == "schedule" and request.instant is not None:
-            return request.instant
+            return request.instant + request.jitter_ms / 1000
         return 0.0
 
     def _launch_queued(self) -> None:
         now = self.clock()
         while self.queue and not self.stopping and len(self.active) < self.settings.max_concurrent:
-            if self._start_at(self.queue[0]) > now:
-                return  # claimed ahead of its instant; the loop wakes for it
-            self._launch(self.queue.popleft())
+            # In queue order, the first whose start has come: a jittered run waiting
+            # for its delay must not hold back the runs behind it.
+            ready = next((r for r in self.queue if self._start_at(r) <= now), None)
+            if ready is None:
+                return  # claimed ahead of its start; the loop wakes for it
+            self.queue.remove(ready)
+            self._launch(ready)
 
     def _launch(self, request: RunRequest) -> None:
         job = self.scheduler.jobs.get(request.job_id) if self.scheduler and request.job_id else None
@@ -483,6 +496,7 @@ class Supervisor:
         self.runlog.ended(run.request, outcome)
         self.summary.add(run.request, outcome)
         self._finished.append(run.request)
+        self._count_for_pause(run.request, outcome)
         _remove_scratch(self.home.scratch / run.request.run_id)
 
     def _end_processes_of(self, run: ActiveRun) -> None:
@@ -534,6 +548,40 @@ class Supervisor:
                 os.waitpid(child.pid, os.WNOHANG)
             except OSError:
                 continue
+
+    def _count_for_pause(self, request: RunRequest, outcome: Outcome) -> None:
+        """pause_after_failures: count failures in a row; pause and audit at the limit."""
+        if request.origin != "schedule" or self.scheduler is None or request.job_id is None:
+            return
+        store = self.scheduler.pauses
+        job = self.scheduler.jobs.get(request.job_id)
+        if store is None or job is None or job.pause_after_failures is None:
+            return
+        if outcome.status == "interrupted":
+            return  # stopped by a shutdown: says nothing about the job
+        try:
+            failures = store.count_outcome(job.id, outcome.status == "ok")
+            if failures < job.pause_after_failures or job.id in store.read():
+                return
+            reason = (
+                f"{failures} consecutive failures (pause_after_failures={job.pause_after_failures})"
+            )
+            store.pause(job.id, Pause(reason=reason, since=self.clock(), by="failures"))
+        except OSError as exc:
+            self.runlog.warn(
+                f"cannot update {store.path} ({exc.strerror}); job {job.id} not paused"
+            )
+            return
+        self.recorder.event(
+            "job_paused",
+            f"job {job.id} paused after {reason}; resume with: scoot schedule resume {job.id}",
+            job_id=job.id,
+            reason="failures",
+            failures=failures,
+        )
+        self.runlog.err(f"[scoot] job {job.id} paused after {reason}")
+        # Notifications hook in here (event `paused`) once they exist.
+        self.hooks.job_paused(self, job.id, reason)
 
     def _reap_orphans(self) -> None:
         """As subreaper we inherit descendants that escaped a run's group: end them."""

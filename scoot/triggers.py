@@ -14,15 +14,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Literal, cast
+from zoneinfo import ZoneInfo
 
 from scoot.cron import (
     CronExpr,
     civil_from_days,
-    count_matches,
     describe_cron,
-    next_after,
     parse_cron,
-    prev_at_or_before,
+)
+from scoot.zoned import (
+    UTC_NAMES,
+    count_matches_in,
+    next_after_in,
+    prev_at_or_before_in,
+    zone_or_none,
 )
 
 __all__ = [
@@ -39,6 +44,7 @@ __all__ = [
 ]
 
 CatchUp = Literal["skip", "once"]
+Align = Literal["start", "epoch"]
 # Counting missed cron minutes stops here; the count is then a lower bound.
 MISSED_COUNT_CAP = 100_000
 _CRON_MINUTE_SEC = 60.0
@@ -50,12 +56,19 @@ class TriggerError(ValueError):
 
 @dataclass(frozen=True)
 class Trigger:
-    """When a job fires: exactly one of every_sec, at_unix or a cron expression."""
+    """When a job fires: exactly one of every_sec, at_unix or a cron expression.
+
+    `timezone` (cron only) is the IANA zone the cron fields are read in; None is
+    UTC. `align` (every_sec only): "start" anchors the grid on the first fire,
+    "epoch" puts the instants on multiples of the interval since the Unix epoch.
+    """
 
     kind: Literal["every", "at", "cron"]
     every_sec: int | None = None
     at_unix: float | None = None
     cron: CronExpr | None = None
+    timezone: str | None = None
+    align: Align = "start"
 
     def __post_init__(self) -> None:
         given = {
@@ -81,11 +94,24 @@ class Trigger:
             if not math.isfinite(at_unix):
                 raise TriggerError(f"at_unix must be a finite number, got {at_unix!r}")
             object.__setattr__(self, "at_unix", float(at_unix))
+        if self.timezone is not None:
+            if self.kind != "cron":
+                raise TriggerError("timezone applies to cron triggers only")
+            zone_or_none(self.timezone)  # raises ZoneError (a ValueError) when unknown
+            if self.timezone in UTC_NAMES:
+                object.__setattr__(self, "timezone", None)
+        if self.align not in ("start", "epoch"):
+            raise TriggerError(f'align must be "start" or "epoch", got {self.align!r}')
+        if self.align == "epoch" and self.kind != "every":
+            raise TriggerError("align applies to every_sec triggers only")
 
     @classmethod
-    def every(cls, every_sec: int) -> Trigger:
-        """Fire at start, then at a fixed rate of `every_sec` seconds (an integer >= 1)."""
-        return cls(kind="every", every_sec=every_sec)
+    def every(cls, every_sec: int, align: Align = "start") -> Trigger:
+        """Fire at start, then at a fixed rate of `every_sec` seconds (an integer >= 1).
+
+        With align "epoch", fire at the multiples of `every_sec` since the epoch.
+        """
+        return cls(kind="every", every_sec=every_sec, align=align)
 
     @classmethod
     def at(cls, at_unix: float) -> Trigger:
@@ -93,9 +119,12 @@ class Trigger:
         return cls(kind="at", at_unix=at_unix)
 
     @classmethod
-    def from_cron(cls, expr: str) -> Trigger:
-        """Fire on a 5-field UTC cron expression; raises CronError (a ValueError) if invalid."""
-        return cls(kind="cron", cron=parse_cron(expr))
+    def from_cron(cls, expr: str, timezone: str | None = None) -> Trigger:
+        """Fire on a 5-field cron expression read in `timezone` (None: UTC).
+
+        Raises CronError or ZoneError (both ValueError) if invalid.
+        """
+        return cls(kind="cron", cron=parse_cron(expr), timezone=timezone)
 
     @property
     def key(self) -> str:
@@ -105,10 +134,17 @@ class Trigger:
         changes starts afresh.
         """
         if self.kind == "every":
-            return f"every:{self._every_sec}"
+            grid = "@epoch" if self.align == "epoch" else ""
+            return f"every:{self._every_sec}{grid}"
         if self.kind == "at":
             return f"at:{_format_number(self._at_unix)}"
-        return f"cron:{self._cron.source}"
+        zone = f" tz={self.timezone}" if self.timezone else ""
+        return f"cron:{self._cron.source}{zone}"
+
+    @property
+    def zone(self) -> ZoneInfo | None:
+        """The loaded zone of a cron trigger; None for UTC."""
+        return zone_or_none(self.timezone)
 
     # __post_init__ guarantees the value of the trigger's kind is set.
     @property
@@ -155,10 +191,17 @@ def next_fire(trigger: Trigger, after: float) -> float | None:
     ledger, use `plan`, which keeps the fixed-rate grid.
     """
     if trigger.kind == "every":
+        if trigger.align == "epoch":
+            return epoch_grid_after(trigger._every_sec, after)
         return after + trigger._every_sec
     if trigger.kind == "at":
         return trigger._at_unix if trigger._at_unix > after else None
-    return next_after(trigger._cron, after)
+    return next_after_in(trigger._cron, trigger.zone, after)
+
+
+def epoch_grid_after(interval: int, after: float) -> float:
+    """The first multiple of `interval` seconds since the epoch strictly after `after`."""
+    return float((math.floor(after) // interval + 1) * interval)
 
 
 def default_grace(trigger: Trigger) -> float | None:
@@ -182,10 +225,18 @@ def is_exhausted(trigger: Trigger, last_instant: float | None) -> bool:
 def describe(trigger: Trigger) -> str:
     """The trigger in words: `every 5m`, `once at 2026-01-01 00:00:00 UTC`, `every minute`."""
     if trigger.kind == "every":
-        return f"every {_format_duration(trigger._every_sec)}"
+        grid = " (on the epoch grid)" if trigger.align == "epoch" else ""
+        return f"every {_format_duration(trigger._every_sec)}{grid}"
     if trigger.kind == "at":
         return f"once at {format_utc(trigger._at_unix)}"
-    return describe_cron(trigger._cron)
+    text = describe_cron(trigger._cron)
+    if trigger.timezone:
+        text = text.replace(" UTC", f" {trigger.timezone}").replace(
+            "(UTC)", f"({trigger.timezone})"
+        )
+        if trigger.timezone not in text:
+            text += f" ({trigger.timezone})"
+    return text
 
 
 def format_utc(t: float) -> str:
@@ -260,10 +311,12 @@ def plan(
     if max_late_sec is not None and not (max_late_sec >= 0 and math.isfinite(max_late_sec)):
         raise TriggerError(f"max_late_sec must be a finite number >= 0, got {max_late_sec!r}")
     if trigger.kind == "every":
+        if trigger.align == "epoch":
+            return _plan_epoch(trigger._every_sec, now, last_instant, catch_up, max_late_sec)
         return _plan_every(trigger._every_sec, now, last_instant, catch_up, max_late_sec)
     if trigger.kind == "at":
         return _plan_at(trigger._at_unix, now, last_instant, catch_up, max_late_sec)
-    return _plan_cron(trigger._cron, now, last_instant, catch_up, max_late_sec)
+    return _plan_cron(trigger._cron, trigger.zone, now, last_instant, catch_up, max_late_sec)
 
 
 def _within_grace(
@@ -355,8 +408,34 @@ def _plan_at(
     )
 
 
+def _plan_epoch(
+    interval: int,
+    now: float,
+    last_instant: float | None,
+    catch_up: CatchUp,
+    max_late_sec: float | None,
+) -> Plan:
+    """every_sec on the epoch grid: like cron, the instants do not depend on history."""
+    latest = float((math.floor(now) // interval) * interval)
+    if last_instant is None:
+        # No history: the current grid instant fires only while it is fresh (the rest
+        # of its minute, or of its interval when shorter), as a cron minute would.
+        if _within_grace(
+            now - latest, min(float(interval), _CRON_MINUTE_SEC), "skip", max_late_sec
+        ):
+            return Plan(fire_instant=latest, decided_through=latest, next_due=latest + interval)
+        return _nothing(next_due=latest + interval)
+    # A hand-edited or foreign entry off the grid is read as its grid instant.
+    snapped = float((math.floor(last_instant) // interval) * interval)
+    if now < snapped and snapped - now >= interval:
+        # The clock stepped back by more than an interval: re-anchor, as every does.
+        return _nothing(next_due=latest + interval, decided_through=latest)
+    return _plan_every(interval, now, snapped, catch_up, max_late_sec)
+
+
 def _plan_cron(
     expr: CronExpr,
+    zone: ZoneInfo | None,
     now: float,
     last_instant: float | None,
     catch_up: CatchUp,
@@ -365,32 +444,32 @@ def _plan_cron(
     if last_instant is None:
         # Only an instant within grace can fire, so search no further back than that.
         window = max_late_sec if max_late_sec is not None else _CRON_MINUTE_SEC
-        latest = prev_at_or_before(expr, now, not_before=now - window)
+        latest = prev_at_or_before_in(expr, zone, now, not_before=now - window)
         if latest is not None and _within_grace(
             now - latest, _CRON_MINUTE_SEC, "skip", max_late_sec
         ):
             return Plan(
                 fire_instant=latest,
                 decided_through=latest,
-                next_due=next_after(expr, now),
+                next_due=next_after_in(expr, zone, now),
             )
-        return _nothing(next_due=next_after(expr, now))
+        return _nothing(next_due=next_after_in(expr, zone, now))
     # One search settles the common case, nothing new due; it also covers a clock
     # behind the ledger, since instants up to last_instant stay done.
-    first_due = next_after(expr, last_instant)
+    first_due = next_after_in(expr, zone, last_instant)
     if first_due > now:
         return _nothing(next_due=first_due)
-    latest = prev_at_or_before(expr, now, not_before=first_due)
+    latest = prev_at_or_before_in(expr, zone, now, not_before=first_due)
     if latest is None:  # unreachable: first_due itself matches and is <= now
         latest = first_due
     fires = _within_grace(now - latest, _CRON_MINUTE_SEC, catch_up, max_late_sec)
     # Missed: every instant in (last_instant, latest), plus latest itself if it does not fire.
     missed_until = latest - 1 if fires else latest
-    missed, capped = count_matches(expr, last_instant, missed_until, cap=MISSED_COUNT_CAP)
+    missed, capped = count_matches_in(expr, zone, last_instant, missed_until, cap=MISSED_COUNT_CAP)
     first_missed = last_missed = None
     if missed:
         first_missed = first_due
-        last_missed = prev_at_or_before(expr, missed_until)
+        last_missed = prev_at_or_before_in(expr, zone, missed_until)
     return Plan(
         fire_instant=latest if fires else None,
         missed_count=missed,
@@ -398,5 +477,5 @@ def _plan_cron(
         first_missed=first_missed,
         last_missed=last_missed,
         decided_through=latest,
-        next_due=next_after(expr, now),
+        next_due=next_after_in(expr, zone, now),
     )

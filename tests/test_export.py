@@ -610,7 +610,9 @@ def test_write_export_without_a_directory_returns_headed_text() -> None:
     lines = write_export(result, None)
     headers = [i for i, line in enumerate(lines) if line.startswith("# --- ")]
     assert [lines[i] for i in headers] == ["# --- scoot-job-a.yaml", "# --- scoot-job-b.yaml"]
-    first = "\n".join(lines[headers[0] + 1 : headers[1]]) + "\n"
+    # Each document starts with `---`, so `kubectl apply -f -` sees one CronJob per job.
+    assert [lines[i - 1] for i in headers] == ["---", "---"]
+    first = "\n".join(lines[headers[0] + 1 : headers[1] - 1]) + "\n"
     assert first == result.files["scoot-job-a.yaml"]
 
 

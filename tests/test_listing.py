@@ -172,6 +172,11 @@ def test_json_structure() -> None:
         "goal",
         "last_status",
         "last_ended_at",
+        "paused",
+        "paused_reason",
+        "paused_until",
+        "jitter_sec",
+        "next_jitter_ms",
     }
     assert first["goal"] == LONG_GOAL  # full goal for scripts
     assert first["next_fire_utc"] == "2023-11-14 22:13:20 UTC"

@@ -116,6 +116,7 @@ class RecordedRequest:
     goal: str | None
     turn: int | None
     body: Any
+    received_at: float = 0.0  # wall-clock time the request line and headers had arrived
 
 
 # --- script parsing (pure) -------------------------------------------------
@@ -571,6 +572,7 @@ class ScriptedModel:
                 self._send_error(handler, 500, message, "server_error")
 
     def _answer(self, handler: _Handler, method: str) -> None:
+        received_at = time.time()
         path = handler.path.split("?", 1)[0].rstrip("/")
         authorization = handler.headers.get("Authorization")
         required = self.script.require_token
@@ -594,6 +596,7 @@ class ScriptedModel:
                 goal=goal,
                 turn=turn,
                 body=body,
+                received_at=received_at,
             )
         )
         if correct is False:
