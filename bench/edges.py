@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -134,6 +135,8 @@ def interpreter_of(script: Path) -> Path:
 class Spawned:
     seconds: float
     status: int
+    # User + system time of the process and the children it waited for.
+    cpu_seconds: float
 
 
 def spawn_timed(argv: list[str], env: dict[str, str], cwd: Path, out: Path) -> Spawned:
@@ -143,14 +146,21 @@ def spawn_timed(argv: list[str], env: dict[str, str], cwd: Path, out: Path) -> S
     here = os.getcwd()
     os.chdir(cwd)  # posix_spawn has no cwd of its own on Python 3.11
     try:
+        cpu_before = children_cpu()
         started = time.perf_counter()
         pid = os.posix_spawn(argv[0], argv, env, file_actions=actions)
         _, status = os.waitpid(pid, 0)
         took = time.perf_counter() - started
+        cpu = children_cpu() - cpu_before
     finally:
         os.chdir(here)
         os.close(fd)
-    return Spawned(took, os.waitstatus_to_exitcode(status))
+    return Spawned(took, os.waitstatus_to_exitcode(status), cpu)
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 class Anchor:
@@ -196,6 +206,8 @@ class Result:
     ratios: list[float]
     anchor_ms: list[float]
     checks: dict[str, Any] = field(default_factory=dict)
+    # CPU time of each sample where it is known: steadier than wall time on a shared machine.
+    cpu_ms: list[float] = field(default_factory=list)
     median: float = 0.0
     ratio: float = 0.0
     anchor_median_ms: float = 0.0
@@ -208,13 +220,22 @@ class Result:
     def line(self) -> str:
         spread = f"min {min(self.samples):.1f}, max {max(self.samples):.1f}"
         checks = "".join(f", {k} {v}" for k, v in self.checks.items())
+        if self.cpu_ms:
+            checks += f", CPU median {statistics.median(self.cpu_ms):.1f} ms"
         return (
             f"{self.measure}: median {self.median:.1f} {self.unit} ({spread}, n={len(self.samples)})"
             f"{checks}; {self.ratio:.2f}x python -c pass (median {self.anchor_median_ms:.1f} ms)"
         )
 
 
-def time_result(scenario: str, measure: str, seconds: list[float], anchor: Anchor, **checks: Any):
+def time_result(
+    scenario: str,
+    measure: str,
+    seconds: list[float],
+    anchor: Anchor,
+    cpu: list[float] = (),  # type: ignore[assignment]
+    **checks: Any,
+) -> Result:
     return Result(
         scenario,
         measure,
@@ -223,6 +244,7 @@ def time_result(scenario: str, measure: str, seconds: list[float], anchor: Ancho
         [s / a for s, a in zip(seconds, anchor.seconds, strict=True)],
         [a * 1000 for a in anchor.seconds],
         checks,
+        [c * 1000 for c in cpu],
     )
 
 
@@ -311,6 +333,7 @@ class Bench:
     def tick(self) -> Result:
         count = self.count(3)
         seconds: list[float] = []
+        cpu: list[float] = []
         with ScriptedModel(FINAL) as model:
             for i in range(self.runs + 1):  # the first run warms caches and is not counted
                 home = self.home(f"tick{i}")
@@ -330,8 +353,9 @@ class Bench:
                     raise SystemExit(f"bench: tick exited {done.status} with {ok}/{count} ok runs")
                 if i:
                     seconds.append(done.seconds)
+                    cpu.append(done.cpu_seconds)
         return time_result(
-            "tick", f"schedule run --ticks 1, {count} jobs due", seconds, self.anchor
+            "tick", f"schedule run --ticks 1, {count} jobs due", seconds, self.anchor, cpu
         )
 
     def listing(self, scenario: str, default: int) -> Result:
@@ -339,6 +363,7 @@ class Bench:
         home = self.home(scenario)
         write_config(home, jobs=job_mix(count, time.time()))
         seconds: list[float] = []
+        cpu: list[float] = []
         for i in range(self.runs + 1):
             if i:
                 self.anchor.sample()
@@ -350,21 +375,25 @@ class Bench:
                 raise SystemExit(f"bench: schedule list exited {done.status}, {shown} lines")
             if i:
                 seconds.append(done.seconds)
-        return time_result(scenario, f"schedule list, {count} jobs", seconds, self.anchor)
+                cpu.append(done.cpu_seconds)
+        return time_result(scenario, f"schedule list, {count} jobs", seconds, self.anchor, cpu)
 
     def spawn(self) -> Result:
         count = self.count(10000)
         seconds: list[float] = []
+        cpu: list[float] = []
         for i in range(self.runs + 1):
             home = self.home(f"spawn{i}")
             write_config(home, jobs=job_mix(count, time.time()), schedule={"poll_ms": 1000})
             if i:
                 self.anchor.sample()
-            with daemon(self.scoot, home) as (_, took):
+            with daemon(self.scoot, home) as (proc, took):
+                times = psutil.Process(proc.pid).cpu_times()
                 if i:
                     seconds.append(took)
+                    cpu.append(times.user + times.system)
         return time_result(
-            "spawn", f"daemon run, {count} jobs: spawn to pid file", seconds, self.anchor
+            "spawn", f"daemon run, {count} jobs: spawn to pid file", seconds, self.anchor, cpu
         )
 
     def rss(self) -> Result:
