@@ -254,6 +254,7 @@ def time_result(
 def job_mix(count: int, now: float) -> list[dict[str, Any]]:
     """Nine in ten at_unix far ahead, one in ten cron with distinct expressions; none due."""
     crons = max(1, count // 10) if count > 1 else 0
+    month = (time.gmtime(now).tm_mon + 5) % 12 + 1  # half a year away: no cron job comes due
     jobs: list[dict[str, Any]] = [
         {"id": f"a{i}", "goal": "g", "at_unix": round(now + FAR + i, 3)}
         for i in range(count - crons)
@@ -262,7 +263,7 @@ def job_mix(count: int, now: float) -> list[dict[str, Any]]:
         {
             "id": f"c{i}",
             "goal": "g",
-            "cron": f"{i % 60} {(i // 60) % 24} {1 + (i // 1440) % 28} * *",
+            "cron": f"{i % 60} {(i // 60) % 24} {1 + (i // 1440) % 28} {month} *",
         }
         for i in range(crons)
     ]
