@@ -282,6 +282,20 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str, poll: f
         time.sleep(poll)
 
 
+def wait_for_rows(path: Path, count: int, stall_sec: float = 30.0) -> list[dict[str, Any]]:
+    """The run records once there are `count`, or once none has come for `stall_sec`:
+    a lost run is then counted as lost, not waited for."""
+    rows = read_rows(path)
+    last_growth = time.monotonic()
+    while len(rows) < count and time.monotonic() - last_growth < stall_sec:
+        time.sleep(0.05)
+        newer = read_rows(path)
+        if len(newer) > len(rows):
+            last_growth = time.monotonic()
+        rows = newer
+    return rows
+
+
 @contextmanager
 def daemon(scoot: Path, home: Path) -> Iterator[tuple[subprocess.Popen[bytes], float]]:
     """A `scoot daemon run`, yielded with the seconds from spawn to its pid file; stopped after."""
@@ -447,10 +461,9 @@ class Bench:
                         raise SystemExit(
                             f"bench: the daemon took longer than --lead {self.lead:g} s"
                         )
-                    wait_until(
-                        lambda f=runs_file: len(read_rows(f)) >= count, 300, "every run", 0.05
-                    )
-                rows = read_rows(runs_file)
+                    rows = wait_for_rows(runs_file, count)
+                if not rows or not arrivals:
+                    raise SystemExit(f"bench: no run of {count} was recorded; see {home}")
                 ids = [row["job_id"] for row in rows]
                 starts = sum(1 for row in audit_rows(home) if row["kind"] == "job_start")
                 facts.append(
