@@ -171,6 +171,7 @@ class Anchor:
         self.interpreter = interpreter
         self.scratch = scratch
         self.seconds: list[float] = []
+        self.cpu_seconds: list[float] = []
         self.rss_mib: list[float] = []
 
     def sample(self) -> None:
@@ -178,6 +179,7 @@ class Anchor:
         if done.status != 0:
             raise SystemExit(f"{' '.join(self.argv)} exited {done.status}")
         self.seconds.append(done.seconds)
+        self.cpu_seconds.append(done.cpu_seconds)
 
     def sample_rss(self) -> None:
         """The resident size of the bare interpreter once started, read as the daemon's is.
@@ -208,6 +210,7 @@ class Result:
     checks: dict[str, Any] = field(default_factory=dict)
     # CPU time of each sample where it is known: steadier than wall time on a shared machine.
     cpu_ms: list[float] = field(default_factory=list)
+    anchor_cpu_ms: list[float] = field(default_factory=list)
     median: float = 0.0
     ratio: float = 0.0
     anchor_median_ms: float = 0.0
@@ -221,7 +224,13 @@ class Result:
         spread = f"min {min(self.samples):.1f}, max {max(self.samples):.1f}"
         checks = "".join(f", {k} {v}" for k, v in self.checks.items())
         if self.cpu_ms:
-            checks += f", CPU median {statistics.median(self.cpu_ms):.1f} ms"
+            cpu_ratio = statistics.median(
+                c / max(a, 0.001) for c, a in zip(self.cpu_ms, self.anchor_cpu_ms, strict=True)
+            )
+            checks += (
+                f", CPU median {statistics.median(self.cpu_ms):.1f} ms "
+                f"({cpu_ratio:.1f}x python -c pass's {statistics.median(self.anchor_cpu_ms):.1f} ms)"
+            )
         return (
             f"{self.measure}: median {self.median:.1f} {self.unit} ({spread}, n={len(self.samples)})"
             f"{checks}; {self.ratio:.2f}x python -c pass (median {self.anchor_median_ms:.1f} ms)"
@@ -245,6 +254,7 @@ def time_result(
         [a * 1000 for a in anchor.seconds],
         checks,
         [c * 1000 for c in cpu],
+        [a * 1000 for a in anchor.cpu_seconds] if cpu else [],
     )
 
 
