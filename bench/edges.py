@@ -37,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -242,7 +242,7 @@ def time_result(
     measure: str,
     seconds: list[float],
     anchor: Anchor,
-    cpu: list[float] = (),  # type: ignore[assignment]
+    cpu: Sequence[float] = (),
     **checks: Any,
 ) -> Result:
     return Result(
