@@ -21,7 +21,7 @@ import time
 
 import orjson
 
-from scoot.launch import launch_worker
+from scoot.supervise.launch import launch_worker
 
 # The exec variant pays what a fresh worker would: interpreter start-up, the
 # worker's imports, the sandbox, then the hello frame.
@@ -107,7 +107,7 @@ def summarise(name: str, samples: list[float]) -> float:
 
 
 def main() -> None:
-    from scoot.supervisor import _preload_worker
+    from scoot.supervise.supervisor import _preload_worker
 
     _preload_worker()  # what the supervisor does before its loop
 

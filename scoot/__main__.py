@@ -1,5 +1,5 @@
 """`python -m scoot` runs the command line."""
 
-from scoot.cli import main
+from scoot.cli.commands import main
 
 main()

@@ -64,12 +64,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from scoot.cron import CronExpr, civil_from_days, next_after
 from scoot.errors import ScootError, UsageError
-from scoot.files import atomic_write_bytes
-from scoot.jobs import Job
-from scoot.triggers import describe, next_fire
-from scoot.zoned import load_zone, transitions_between
+from scoot.records.files import atomic_write_bytes
+from scoot.schedule.cron import CronExpr, civil_from_days, next_after
+from scoot.schedule.jobs import Job
+from scoot.schedule.triggers import describe, next_fire
+from scoot.schedule.zoned import load_zone, transitions_between
 
 __all__ = [
     "BACKSTOP_MARGIN_SEC",

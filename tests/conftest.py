@@ -11,7 +11,7 @@ from typing import NamedTuple
 import pytest
 from click.testing import CliRunner
 
-from scoot.home import Home, ensure_tree
+from scoot.instance.home import Home, ensure_tree
 from tests import helpers
 
 # --- runtime directory and the scoot command line ------------------------------------
@@ -62,7 +62,7 @@ def run_scoot(user_home: Path) -> Callable[..., ScootResult]:
 
 @pytest.fixture
 def run_main(user_home: Path) -> Callable[..., ScootResult]:
-    """Run `scoot.cli.main` in this process (same error handling as the script), faster.
+    """Run `scoot.cli.commands.main` in this process (same error handling as the script), faster.
 
     The environment is cleaned of SCOOT_* and the token variable for the call.
     """
@@ -82,8 +82,8 @@ def invoke_main(
     env: Mapping[str, str] | None = None,
     input: str | None = None,
 ) -> ScootResult:
-    """`scoot.cli.main(args)` with captured stdio and an isolated environment."""
-    from scoot.cli import main
+    """`scoot.cli.commands.main(args)` with captured stdio and an isolated environment."""
+    from scoot.cli.commands import main
 
     overrides: dict[str, str | None] = {
         name: None for name in os.environ if name.startswith("SCOOT_") or name == "OPENAI_API_KEY"

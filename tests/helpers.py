@@ -15,14 +15,14 @@ from typing import Any
 
 import orjson
 
-from scoot.app import open_instance
-from scoot.audit import AuditLog, Redactor, SessionLog
-from scoot.launch import WorkerBody
-from scoot.recorder import Recorder
-from scoot.runlog import RunLog
-from scoot.runner import RunRequest
-from scoot.spec import new_run_id
-from scoot.supervisor import Settings, Supervisor
+from scoot.instance.open import open_instance
+from scoot.records.audit import AuditLog, Redactor, SessionLog
+from scoot.records.recorder import Recorder
+from scoot.records.runlog import RunLog
+from scoot.supervise.launch import WorkerBody
+from scoot.supervise.runner import RunRequest
+from scoot.supervise.spec import new_run_id
+from scoot.supervise.supervisor import Settings, Supervisor
 
 SCOOT = shutil.which("scoot") or f"{sys.executable} -m scoot"
 

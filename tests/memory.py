@@ -11,13 +11,13 @@ from pathlib import Path
 
 import psutil
 
-from scoot.app import open_instance
-from scoot.audit import AuditLog, Redactor, SessionLog
-from scoot.recorder import Recorder
-from scoot.runlog import RunLog
-from scoot.runner import RunRequest
-from scoot.spec import new_run_id
-from scoot.supervisor import Hooks, Settings, Supervisor
+from scoot.instance.open import open_instance
+from scoot.records.audit import AuditLog, Redactor, SessionLog
+from scoot.records.recorder import Recorder
+from scoot.records.runlog import RunLog
+from scoot.supervise.runner import RunRequest
+from scoot.supervise.spec import new_run_id
+from scoot.supervise.supervisor import Hooks, Settings, Supervisor
 from tests.helpers import write_config
 from worker.main import FrameWriter, read_spec
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from scoot.actions import ACTIONS
-from scoot.policy import allowed_actions
+from scoot.shared.actions import ACTIONS
+from scoot.shared.policy import allowed_actions
 from scoot.testing.model_server import ScriptedModel
 from worker.agent import MAX_REPLY_CHARS, StepFormatError, parse_step, run_agent
 from worker.backend import Backend

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from scoot.jobs import validate_jobs
-from scoot.triggers import Trigger, next_fire, plan
+from scoot.schedule.jobs import validate_jobs
+from scoot.schedule.triggers import Trigger, next_fire, plan
 
 GRID = 1_700_000_100.0  # a multiple of 300
 

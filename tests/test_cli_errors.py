@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scoot.home import Home
+from scoot.instance.home import Home
 
 
 def one_error_line(err: str) -> str:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from scoot.config import (
+from scoot.errors import ConfigError
+from scoot.instance.config import (
     MAX_WHOLE,
     Config,
     build_config,
@@ -19,9 +20,8 @@ from scoot.config import (
     load_config,
     overridable_fields,
 )
-from scoot.errors import ConfigError
-from scoot.home import SUBDIRS, Home, resolve_home
-from scoot.secrets import resolve_token
+from scoot.instance.home import SUBDIRS, Home, resolve_home
+from scoot.instance.secrets import resolve_token
 
 TOKEN = "sk-test-0123456789abcdef-never-shown"
 

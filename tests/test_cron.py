@@ -1,4 +1,4 @@
-"""Tests for scoot.cron: parsing, rejections, Vixie day rule, and search against a brute-force oracle."""
+"""Tests for scoot.schedule.cron: parsing, rejections, Vixie day rule, and search against a brute-force oracle."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from croniter import croniter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scoot.cron import (
+from scoot.schedule.cron import (
     CronError,
     CronExpr,
     civil_from_days,

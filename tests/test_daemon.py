@@ -54,7 +54,7 @@ def test_daemon_lifecycle_files_and_clean_stop(tmp_path: Path, model) -> None:
     write_config(home, base_url=model.base_url, jobs=[{"id": "a", "goal": "g", "every_sec": 3600}])
     proc = start_scoot(home, "daemon", "run")
     body = wait_running(home, proc)
-    assert body["format"] == "scoot.daemon.state.v1"
+    assert body["format"] == "scoot.supervise.daemon.state.v1"
     assert body["jobs"] == 1 and body["poll_ms"] == 100 and body["schedule_enabled"] is True
     assert body["pid_start_time"] and body["version"]
     assert (home / "state" / "daemon.pid").read_text().strip() == str(proc.pid)
@@ -127,7 +127,7 @@ def test_stop_never_signals_a_reused_pid(tmp_path: Path) -> None:
     try:
         started = psutil.Process(bystander.pid).create_time()
         fake = {
-            "format": "scoot.daemon.state.v1",
+            "format": "scoot.supervise.daemon.state.v1",
             "status": "running",
             "pid": bystander.pid,
             "pid_start_time": started - 1000,  # same pid, another process

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 import pytest
 
-from scoot.cli import cli
+from scoot.cli.commands import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

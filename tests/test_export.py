@@ -21,13 +21,6 @@ from typing import Any
 
 import pytest
 
-from scoot.cron import (
-    civil_from_days,
-    matches,
-    next_after,
-    parse_cron,
-    weekday_of,
-)
 from scoot.errors import ScootError
 from scoot.export import (
     BACKSTOP_MARGIN_SEC,
@@ -44,7 +37,14 @@ from scoot.export import (
     to_yaml,
     write_export,
 )
-from scoot.jobs import Job, validate_jobs
+from scoot.schedule.cron import (
+    civil_from_days,
+    matches,
+    next_after,
+    parse_cron,
+    weekday_of,
+)
+from scoot.schedule.jobs import Job, validate_jobs
 from scoot.testing.model_server import ScriptedModel
 from tests import test_units
 from tests.test_units import (
@@ -473,7 +473,7 @@ def test_image_and_key_variable_are_carried_as_given() -> None:
 def robfig_matches(schedule: str, minute_start: float) -> bool:
     """Whether Kubernetes' cron parser (robfig/cron v3, standard 5 fields) fires at a minute.
 
-    Its rules, independent of scoot.cron: ranges, steps and lists per field;
+    Its rules, independent of scoot.schedule.cron: ranges, steps and lists per field;
     a field is "star" only when an item is `*` (or `?`) with no step > 1; the
     day fields AND when either is star, else OR; day-of-week is 0-6.
     """

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from scoot.export import export_jobs
-from scoot.jobs import validate_jobs
-from scoot.zoned import load_zone, next_after_in
+from scoot.schedule.jobs import validate_jobs
+from scoot.schedule.zoned import load_zone, next_after_in
 from tests.helpers import run_scoot, write_config
 from tests.test_units import calendar_elapses, parse_unit, systemd_analyze
 
@@ -44,7 +44,7 @@ def test_zoned_timers_fire_when_the_daemon_would_across_dst(expr: str, zone: str
     calendars = parse_unit(result.files["scoot-job-j.timer"])["Timer"]["OnCalendar"]
     assert all(line.endswith(f" {zone}") for line in calendars)
     expr_zone = load_zone(zone)
-    from scoot.cron import parse_cron
+    from scoot.schedule.cron import parse_cron
 
     parsed = parse_cron(expr)
     # Bases just before the northern and southern changes of 2026.

@@ -1,6 +1,6 @@
 """Mutated config files never crash `schedule list` or `config`: exit 0 with warnings, or exit 2.
 
-Each case runs the same entry point as the console script (`scoot.cli.main`), so
+Each case runs the same entry point as the console script (`scoot.cli.commands.main`), so
 an internal error or a traceback fails the test. The token variable is always
 set, so a fuzzed config can never make scoot run an `api_key_cmd`.
 """
@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scoot.config import SECTION_CLASSES, effective_values
-from scoot.config import Config as DefaultConfig
-from scoot.home import Home, ensure_tree
-from scoot.jobs import KNOWN_KEYS
+from scoot.instance.config import SECTION_CLASSES, effective_values
+from scoot.instance.config import Config as DefaultConfig
+from scoot.instance.home import Home, ensure_tree
+from scoot.schedule.jobs import KNOWN_KEYS
 
 FUZZ = settings(
     max_examples=150,

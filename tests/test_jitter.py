@@ -9,9 +9,9 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scoot.jitter import jitter_ms, jitter_ms_for
+from scoot.schedule.jitter import jitter_ms, jitter_ms_for
+from scoot.schedule.triggers import Trigger
 from scoot.testing.model_server import ScriptedModel
-from scoot.triggers import Trigger
 from tests.helpers import audit, run_scoot, runs, write_config
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from scoot.config import MAX_WHOLE
-from scoot.jobs import MAX_AT_UNIX, InvalidJob, Job, validate_job, validate_jobs
+from scoot.instance.config import MAX_WHOLE
+from scoot.schedule.jobs import MAX_AT_UNIX, InvalidJob, Job, validate_job, validate_jobs
 
 
 def entry(**keys: Any) -> dict[str, Any]:

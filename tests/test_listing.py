@@ -7,10 +7,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from scoot.home import Home
-from scoot.jobs import validate_jobs
-from scoot.ledger import FORMAT, JobEntry
-from scoot.listing import GOAL_WIDTH, build_rows, render_json, render_text
+from scoot.cli.listing import GOAL_WIDTH, build_rows, render_json, render_text
+from scoot.instance.home import Home
+from scoot.schedule.jobs import validate_jobs
+from scoot.schedule.ledger import FORMAT, JobEntry
 
 NOW = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC, a Tuesday
 LONG_GOAL = "Inspect disk usage on every mounted filesystem and summarize anything unusual"

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from scoot.jobs import validate_jobs
-from scoot.ledger import Ledger
-from scoot.scheduler import Scheduler
+from scoot.schedule.jobs import validate_jobs
+from scoot.schedule.ledger import Ledger
+from scoot.schedule.scheduler import Scheduler
 from tests.helpers import audit, run_scoot, runs, write_config
 
 NOON = calendar.timegm((2026, 3, 2, 12, 0, 30, 0, 0, 0))  # 12:00:30 UTC

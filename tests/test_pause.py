@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from scoot.pauses import Pause, PauseStore
+from scoot.schedule.pauses import Pause, PauseStore
 from scoot.testing.model_server import ScriptedModel
 from tests.helpers import audit, run_scoot, runs, start_scoot, stop, wait_for, write_config
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scoot.actions import ACTIONS, ActionInputError, describe_actions, parse_input
-from scoot.policy import (
+from scoot.shared.actions import ACTIONS, ActionInputError, describe_actions, parse_input
+from scoot.shared.policy import (
     GUARDED,
     MODES,
     READONLY,

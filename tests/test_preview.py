@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from scoot.errors import UsageError
-from scoot.jobs import validate_jobs
-from scoot.ledger import Ledger
-from scoot.preview import fires_of, parse_when
-from scoot.scheduler import Scheduler
+from scoot.schedule.jobs import validate_jobs
+from scoot.schedule.ledger import Ledger
+from scoot.schedule.preview import fires_of, parse_when
+from scoot.schedule.scheduler import Scheduler
 from tests.helpers import run_scoot, write_config
 
 JOBS = [

@@ -7,8 +7,8 @@ import resource
 import signal
 from pathlib import Path
 
-from scoot.audit import AuditLog, Redactor, SessionLog
-from scoot.retention import gaps_path_for, generation, read_gaps
+from scoot.records.audit import AuditLog, Redactor, SessionLog
+from scoot.records.retention import gaps_path_for, generation, read_gaps
 from tests.helpers import read_jsonl, run_scoot, write_config
 
 

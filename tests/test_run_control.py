@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from scoot.supervisor import Supervisor
+from scoot.supervise.supervisor import Supervisor
 from tests.helpers import read_jsonl, supervise
 
 MARKER = "RAW-BYTES-MUST-NOT-BE-LOGGED"

@@ -185,7 +185,7 @@ def test_history_and_trigger(tmp_path: Path, model) -> None:
 
 def write_ledger(home: Path, jobs: dict) -> None:
     (home / "state").mkdir(parents=True, exist_ok=True)
-    body = {"format": "scoot.ledger.v1", "jobs": jobs}
+    body = {"format": "scoot.schedule.ledger.v1", "jobs": jobs}
     (home / "state" / "ledger.json").write_text(json.dumps(body))
 
 
@@ -193,7 +193,7 @@ def test_corrupt_ledger_falls_back_to_reset_with_warning(tmp_path: Path, model) 
     home = tmp_path / "home"
     write_config(home, base_url=model.base_url, jobs=[{"id": "e", "goal": "g", "every_sec": 3600}])
     (home / "state").mkdir(parents=True, exist_ok=True)
-    (home / "state" / "ledger.json").write_text('{"format": "scoot.ledger.v1", "jo')
+    (home / "state" / "ledger.json").write_text('{"format": "scoot.schedule.ledger.v1", "jo')
     done = run_scoot(home, "schedule", "run", "--ticks", "1")
     assert done.returncode == 0
     assert "unreadable" in done.stderr and "reset" in done.stderr

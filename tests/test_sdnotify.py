@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from scoot.sdnotify import Notifier
+from scoot.supervise.sdnotify import Notifier
 from scoot.testing.model_server import ScriptedModel
 from tests.helpers import start_scoot, stop, write_config
 

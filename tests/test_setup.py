@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from scoot.config import load_config
-from scoot.home import SUBDIRS, Home
+from scoot.instance.config import load_config
+from scoot.instance.home import SUBDIRS, Home
 
 TOKEN = "sk-setup-5f1e9c0d-never-in-config"
 

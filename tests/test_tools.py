@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from scoot.actions import parse_input
+from scoot.shared.actions import parse_input
 from worker.tools import ToolError, clip_observation, run_tool, scrubbed_environment
 
 

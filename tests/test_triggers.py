@@ -1,4 +1,4 @@
-"""Tests for scoot.triggers: trigger values, wording, and the planner under injected time."""
+"""Tests for scoot.schedule.triggers: trigger values, wording, and the planner under injected time."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from scoot.cron import CronError, parse_cron
-from scoot.triggers import (
+from scoot.schedule.cron import CronError, parse_cron
+from scoot.schedule.triggers import (
     Plan,
     Trigger,
     TriggerError,

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from scoot.config import ScheduleConfig
 from scoot.export import SYSTEM_HARDENING, USER_HARDENING, export_jobs
-from scoot.jobs import validate_jobs
+from scoot.instance.config import ScheduleConfig
+from scoot.schedule.jobs import validate_jobs
 from scoot.testing.model_server import ScriptedModel
 from tests import test_sdnotify
 
@@ -463,7 +463,7 @@ def _verify_copies(ctx: DocContext, directory: Path, names: tuple[str, ...], *, 
 def mirror_install(command: str, ctx: DocContext) -> None:
     # pip puts console scripts next to the environment's python; the link is what units start.
     assert Path(installed_scoot()).parent == Path(sys.executable).parent
-    assert 'scoot = "scoot.cli:main"' in (ROOT / "pyproject.toml").read_text()
+    assert 'scoot = "scoot.cli.commands:main"' in (ROOT / "pyproject.toml").read_text()
     if command.startswith("sudo ln -s"):
         target = command.split()[-1]
         for directory in (SYSTEMD_DIR,):

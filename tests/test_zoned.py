@@ -20,10 +20,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scoot.cron import CronExpr, parse_cron
-from scoot.jobs import validate_jobs
-from scoot.triggers import Trigger, plan
-from scoot.zoned import (
+from scoot.schedule.cron import CronExpr, parse_cron
+from scoot.schedule.jobs import validate_jobs
+from scoot.schedule.triggers import Trigger, plan
+from scoot.schedule.zoned import (
     ZoneError,
     count_matches_in,
     load_zone,

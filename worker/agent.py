@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from scoot.actions import ACTIONS, ActionInputError, ParsedAction, parse_input
-from scoot.policy import allowed_actions, decide
+from scoot.shared.actions import ACTIONS, ActionInputError, ParsedAction, parse_input
+from scoot.shared.policy import allowed_actions, decide
 from worker import prompt
 from worker.backend import Backend, BackendError, one_line
 from worker.tools import ToolError, clip_observation, run_tool

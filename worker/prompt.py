@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from scoot.actions import ActionSpec, describe_actions
+from scoot.shared.actions import ActionSpec, describe_actions
 
 STEP_FORMAT = (
     '{"thought": "<your reasoning>", "action": "<action name>", "action_input": "<input>"}'

@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO, Protocol
 
-from scoot.actions import ParsedAction
-from scoot.policy import is_internal_address, parse_ip_literal
+from scoot.shared.actions import ParsedAction
+from scoot.shared.policy import is_internal_address, parse_ip_literal
 
 if TYPE_CHECKING:
     import urllib.request

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scoot.frames import MAX_FRAME_BYTES, Frame, FrameError, FrameReader, decode_frame
+from scoot.shared.frames import MAX_FRAME_BYTES, Frame, FrameError, FrameReader, decode_frame
 from tests.conftest import ScootResult, invoke_main
 from tests.faults.support import check_records, jsonl_files, tally
 from tests.helpers import run_scoot, supervise, write_config
@@ -222,7 +222,7 @@ def scratch_home() -> Iterator[Path]:
 # --- corrupt state files --------------------------------------------------------------
 
 GOOD_STATE = {
-    "format": "scoot.daemon.state.v1",
+    "format": "scoot.supervise.daemon.state.v1",
     "status": "running",
     "pid": 1,
     "pid_start_time": 1.0,
@@ -237,7 +237,7 @@ GOOD_STATE = {
     "version": "0.1.0",
 }
 GOOD_LEDGER = {
-    "format": "scoot.ledger.v1",
+    "format": "scoot.schedule.ledger.v1",
     "jobs": {
         "a": {
             "trigger": "every:60",
@@ -370,11 +370,14 @@ CORRUPT_FOR_DAEMON = {
     "ledger.json": [
         b"\xff\xfe garbage",
         json.dumps(
-            {"format": "scoot.ledger.v1", "jobs": {"a": {"trigger": "every:1", "in_flight": 5}}}
+            {
+                "format": "scoot.schedule.ledger.v1",
+                "jobs": {"a": {"trigger": "every:1", "in_flight": 5}},
+            }
         ).encode(),
         json.dumps(
             {
-                "format": "scoot.ledger.v1",
+                "format": "scoot.schedule.ledger.v1",
                 "jobs": {"a": {"trigger": "every:1", "in_flight": [1, "x", None]}},
             }
         ).encode(),

@@ -24,9 +24,9 @@ from typing import Any
 
 import pytest
 
-from scoot.jobs import validate_jobs
-from scoot.ledger import Ledger
-from scoot.scheduler import Scheduler
+from scoot.schedule.jobs import validate_jobs
+from scoot.schedule.ledger import Ledger
+from scoot.schedule.scheduler import Scheduler
 from tests.faults.support import tally, trials
 from tests.test_cron import Oracle as CronOracle
 

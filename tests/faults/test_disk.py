@@ -201,15 +201,15 @@ def test_enospc_on_logs_and_state_is_reported_survived_and_recovered(tmp_path: P
 @pytest.mark.timeout(60)
 def test_a_full_disk_warns_once_per_outage_and_once_on_recovery(tmp_path: Path) -> None:
     """Short lines still fit in a page's slack while long ones fail: that is no recovery."""
-    from scoot.audit import AuditLog, Redactor
-    from scoot.recorder import Recorder
+    from scoot.records.audit import AuditLog, Redactor
+    from scoot.records.recorder import Recorder
 
     home = tmp_path / "home"
     write_config(home)
     warnings: list[str] = []
     with tiny_filesystems(home / "logs", home / "state"):
-        from scoot.app import open_instance
-        from scoot.audit import SessionLog
+        from scoot.instance.open import open_instance
+        from scoot.records.audit import SessionLog
 
         instance = open_instance(str(home))
         log = AuditLog(instance.home.audit_log, Redactor(), on_error=warnings.append)

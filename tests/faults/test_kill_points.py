@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from scoot.killpoints import KILL_AFTER_FSYNC_ENV
+from scoot.records.killpoints import KILL_AFTER_FSYNC_ENV
 from scoot.testing.model_server import ScriptedModel
 from tests.faults.support import ledger_in_flight, tally
 from tests.helpers import audit, run_scoot, runs, start_scoot, wait_for, write_config

@@ -103,7 +103,7 @@ def bystander() -> subprocess.Popen[bytes]:
 
 def write_state(home: Path, **fields: object) -> None:
     body = {
-        "format": "scoot.daemon.state.v1",
+        "format": "scoot.supervise.daemon.state.v1",
         "status": "running",
         "started_at_unix": int(time.time()) - 100,
         **fields,

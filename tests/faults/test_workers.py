@@ -297,12 +297,12 @@ def misbehaving_body(spec_fd: int, frame_fd: int, parent_pid: int) -> int:
 
 @pytest.mark.timeout(60)
 def test_workers_that_ignore_sigterm_or_say_nothing_never_delay_other_jobs(tmp_path: Path) -> None:
-    from scoot.app import open_instance
-    from scoot.entry import make_recorder
-    from scoot.ledger import Ledger
-    from scoot.runlog import RunLog
-    from scoot.scheduler import Scheduler
-    from scoot.supervisor import Settings, Supervisor
+    from scoot.instance.open import open_instance
+    from scoot.records.runlog import RunLog
+    from scoot.schedule.ledger import Ledger
+    from scoot.schedule.scheduler import Scheduler
+    from scoot.supervise.entrypoints import make_recorder
+    from scoot.supervise.supervisor import Settings, Supervisor
 
     home = tmp_path / "home"
     write_config(

@@ -1,0 +1,259 @@
+"""`schedule list`: one row per configured job, computed from config, ledger and history (pure)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from scoot.instance.open import Instance
+from scoot.records.runs import last_run_by_job, read_runs
+from scoot.schedule.jitter import jitter_ms_for
+from scoot.schedule.jobs import InvalidJob, Job, JobSet
+from scoot.schedule.ledger import JobEntry, Ledger, decided_anchor
+from scoot.schedule.pauses import Pause, PauseStore
+from scoot.schedule.triggers import describe, is_exhausted, plan
+
+GOAL_WIDTH = 48
+
+
+@dataclass(frozen=True)
+class JobRow:
+    id: str
+    index: int
+    active: bool
+    reason: str | None
+    trigger: str | None
+    mode_requested: str | None
+    mode_effective: str | None
+    mode_coerced: bool
+    warning: str | None
+    next_fire_unix: float | None
+    next_fire_due_now: bool
+    goal: str | None
+    last_status: str | None
+    last_ended_at: float | None
+    paused: bool = False
+    paused_reason: str | None = None
+    paused_until: float | None = None
+    jitter_sec: int = 0
+    next_jitter_ms: int = 0  # the next fire starts this long after its instant
+
+
+def utc(ts: Any) -> str:
+    """A Unix time as a UTC date; "?" for what no date can show (a hand-edited record)."""
+    if isinstance(ts, bool) or not isinstance(ts, int | float):
+        return "?"
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
+    except (OverflowError, OSError, ValueError):
+        return "?"
+
+
+def row_for_job(
+    job: Job,
+    *,
+    enabled: bool,
+    now: float,
+    entry: JobEntry | None,
+    last_run: dict[str, Any] | None,
+    pause: Pause | None = None,
+) -> JobRow:
+    # What the scheduler will count as decided, so the view agrees with the next decision.
+    last_instant = (
+        decided_anchor(job, entry) if entry and entry.trigger == job.trigger.key else None
+    )
+    reason: str | None = None
+    next_fire: float | None = None
+    due_now = False
+    if is_exhausted(job.trigger, last_instant):
+        reason = "one-shot already fired"
+    else:
+        verdict = plan(
+            job.trigger,
+            now,
+            last_instant,
+            catch_up=job.catch_up,
+            max_late_sec=job.max_late_sec,
+        )
+        if verdict.fire_instant is not None:
+            next_fire, due_now = verdict.fire_instant, True
+        else:
+            next_fire = verdict.next_due
+        if next_fire is None:
+            reason = "one-shot already past its max_late_sec"
+    if reason is None and not enabled:
+        reason = "schedule disabled"
+    active = reason is None
+    paused = pause is not None and pause.active(now)
+    next_jitter = 0
+    if active and next_fire is not None:
+        next_jitter = jitter_ms_for(job.id, job.trigger, next_fire, job.jitter_sec)
+    return JobRow(
+        id=job.id,
+        index=job.index,
+        active=active,
+        reason=reason,
+        trigger=describe(job.trigger),
+        mode_requested=job.mode.requested,
+        mode_effective=job.mode.effective,
+        mode_coerced=job.mode.coerced,
+        warning=job.mode.warning,
+        next_fire_unix=next_fire if active else None,
+        next_fire_due_now=due_now and active,
+        goal=job.goal,
+        last_status=(last_run or {}).get("status"),
+        last_ended_at=(last_run or {}).get("ended_at"),
+        paused=paused,
+        paused_reason=pause.reason if paused and pause else None,
+        paused_until=pause.until if paused and pause else None,
+        jitter_sec=job.jitter_sec,
+        next_jitter_ms=next_jitter,
+    )
+
+
+def row_for_invalid(bad: InvalidJob) -> JobRow:
+    return JobRow(
+        id=bad.id or f"#{bad.index}",
+        index=bad.index,
+        active=False,
+        reason=f"invalid: {bad.reason}",
+        trigger=None,
+        mode_requested=None,
+        mode_effective=None,
+        mode_coerced=False,
+        warning=None,
+        next_fire_unix=None,
+        next_fire_due_now=False,
+        goal=None,
+        last_status=None,
+        last_ended_at=None,
+    )
+
+
+def build_rows(
+    jobset: JobSet,
+    *,
+    enabled: bool,
+    now: float,
+    entries: dict[str, JobEntry],
+    last_runs: dict[str, dict[str, Any]],
+    pauses: dict[str, Pause] | None = None,
+) -> list[JobRow]:
+    rows = [
+        row_for_job(
+            job,
+            enabled=enabled,
+            now=now,
+            entry=entries.get(job.id),
+            last_run=last_runs.get(job.id),
+            pause=(pauses or {}).get(job.id),
+        )
+        for job in jobset.jobs
+    ]
+    rows.extend(row_for_invalid(bad) for bad in jobset.invalid)
+    return sorted(rows, key=lambda row: row.index)
+
+
+def printable(text: str) -> str:
+    """Text as one terminal-safe line: control characters shown as escapes, not obeyed."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+def shorten(text: str, width: int) -> str:
+    flat = printable(" ".join(text.split()))
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def render_text(rows: list[JobRow], header: dict[str, Any]) -> list[str]:
+    state = "enabled" if header["enabled"] else "disabled"
+    lines = [
+        f"schedule: {state}   poll_ms: {header['poll_ms']}   jobs: {header['jobs']}   "
+        f"config: {header['config_file']}"
+    ]
+    if not header["enabled"]:
+        lines.append(
+            "hint: scheduling is off; set [schedule] enabled = true in the config to run these jobs"
+        )
+    if not rows:
+        lines.append("no jobs configured: add [[schedule.jobs]] entries to the config")
+        return lines
+    for row in rows:
+        status = ("PAUSED" if row.paused else "ACTIVE") if row.active else "INACTIVE"
+        head = f"{status:<8} {printable(row.id)}"
+        if row.trigger:
+            head += f"  {row.trigger}"
+        if row.mode_effective:
+            head += f"  mode={row.mode_effective}"
+            if row.mode_coerced:
+                head += f" (coerced from {row.mode_requested or 'default'})"
+        lines.append(head)
+        if row.reason:
+            lines.append(f"         reason: {row.reason}")
+        if row.paused:
+            until = utc(row.paused_until) if row.paused_until is not None else "resumed by hand"
+            why = printable(row.paused_reason) if row.paused_reason else "no reason given"
+            lines.append(f"         paused: {why} (until {until}); instants are skipped")
+        if row.next_fire_unix is not None:
+            when = utc(row.next_fire_unix)
+            jitter = f" +{row.next_jitter_ms / 1000:.3f}s jitter" if row.jitter_sec else ""
+            lines.append(
+                f"         next: {'now (due at ' + when + ')' if row.next_fire_due_now else when}"
+                f"{jitter}"
+            )
+        if row.last_status:
+            ended = f" at {utc(row.last_ended_at)}" if row.last_ended_at else ""
+            lines.append(f"         last run: {row.last_status}{ended}")
+        if row.goal:
+            lines.append(f"         goal: {shorten(row.goal, GOAL_WIDTH)}")
+        if row.mode_effective == "unrestricted":
+            lines.append(
+                "         WARNING: unrestricted: this job may write and reach the network unattended"
+            )
+    return lines
+
+
+def render_json(rows: list[JobRow], header: dict[str, Any]) -> dict[str, Any]:
+    jobs = []
+    for row in rows:
+        item = asdict(row)
+        item["next_fire_utc"] = utc(row.next_fire_unix) if row.next_fire_unix is not None else None
+        jobs.append(item)
+    return {"schedule": header, "jobs": jobs}
+
+
+def schedule_view(instance: Instance, now: float) -> tuple[list[JobRow], dict[str, Any], list[str]]:
+    """Rows and header of `schedule list`, plus warnings; reads only, creates nothing."""
+    home = instance.home
+    warnings: list[str] = []
+    entries: dict[str, JobEntry] = {}
+    ledger = Ledger(home.ledger, home.ledger_lock)
+    try:
+        entries = ledger.peek()
+    except OSError as exc:
+        warnings.append(f"cannot read {home.ledger} ({exc.strerror}); next fires assume no history")
+    if ledger.problem:
+        warnings.append(ledger.problem)
+    run_rows, _ = read_runs(home.runs)
+    pause_store = PauseStore(home.pauses, home.pauses_lock)
+    pauses = pause_store.read()
+    if pause_store.problem:
+        warnings.append(pause_store.problem)
+    schedule = instance.config.schedule
+    rows = build_rows(
+        instance.jobset,
+        enabled=schedule.enabled,
+        now=now,
+        entries=entries,
+        last_runs=last_run_by_job(run_rows),
+        pauses=pauses,
+    )
+    header = {
+        "enabled": schedule.enabled,
+        "poll_ms": schedule.poll_ms,
+        "jobs": len(rows),
+        "config_file": instance.config_label,
+    }
+    return rows, header, warnings

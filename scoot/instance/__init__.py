@@ -1,0 +1,1 @@
+"""A runtime directory: its location, configuration and secrets."""

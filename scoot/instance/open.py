@@ -1,0 +1,59 @@
+"""What every command starts from: the runtime directory, its config and its jobs."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+from scoot.instance.config import LoadedConfig, load_config
+from scoot.instance.home import Home, check_home, ensure_tree, resolve_home
+from scoot.schedule.jobs import JobSet, validate_jobs
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A runtime directory with its configuration loaded and its jobs validated."""
+
+    home: Home
+    loaded: LoadedConfig
+    jobset: JobSet
+    home_warnings: tuple[str, ...]
+
+    @property
+    def config(self):  # noqa: ANN201 - a Config; kept short for callers
+        return self.loaded.config
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return self.home_warnings + self.loaded.warnings + self.jobset.warnings
+
+    @property
+    def config_label(self) -> str:
+        return str(self.loaded.source) if self.loaded.source else "(none: defaults)"
+
+
+def open_instance(
+    home_option: str | None, *, create: bool = True, environ: dict[str, str] | None = None
+) -> Instance:
+    """Resolve, create (if asked) and load a runtime directory; raises ScootError."""
+    env = dict(os.environ if environ is None else environ)
+    home = resolve_home(home_option, env)
+    home_warnings: list[str] = []
+    if create:
+        home_warnings = ensure_tree(home)
+    else:
+        check_home(home)
+    loaded = load_config(home, env)
+    schedule = loaded.config.schedule
+    jobset = validate_jobs(
+        schedule.jobs,
+        default_timezone=schedule.timezone,
+        default_jitter_sec=schedule.jitter_sec,
+    )
+    return Instance(home, loaded, jobset, tuple(home_warnings))
+
+
+def print_warnings(warnings: tuple[str, ...] | list[str]) -> None:
+    for text in warnings:
+        print(f"scoot: warning: {text}", file=sys.stderr)

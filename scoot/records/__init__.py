@@ -1,0 +1,1 @@
+"""What scoot writes down: audit, sessions, run records, retention, durable files."""

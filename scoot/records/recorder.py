@@ -1,0 +1,219 @@
+"""The single writer of a run's records: audit events, session transcript, runs.jsonl.
+
+Workers only send frames; everything durable about a run is written here,
+in the parent, so a worker that crashes or misbehaves cannot corrupt it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from scoot.instance.home import Home
+from scoot.records.audit import AuditLog, SessionLog, append_record
+from scoot.records.outage import Outage
+from scoot.shared.frames import AuditFrame, FrameError, Hello, ResultFrame, SessionFrame
+from scoot.supervise.runner import ActiveRun, Outcome, RunRequest
+
+ANSWER_CHARS_IN_RUNS = 4000
+# Run records that could not be written (a full disk) wait in memory, up to this many.
+MAX_UNWRITTEN_RUNS = 1000
+
+
+def clip(text: str | None, limit: int) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]} ... [clipped {len(text) - limit} chars] ... {text[-half:]}"
+
+
+class Recorder:
+    """Turns run events into audit lines, session lines and run records."""
+
+    def __init__(
+        self,
+        home: Home,
+        audit: AuditLog,
+        sessions: SessionLog,
+        *,
+        warn: Callable[[str], None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.home = home
+        self.audit = audit
+        self.sessions = sessions
+        self._warn = warn
+        self._clock = clock
+        self._runs_outage = Outage(home.runs.parent)
+        self._sessions_outage = Outage(sessions.directory)
+        self._unwritten: deque[dict[str, Any]] = deque()  # oldest first
+
+    def event(self, kind: str, msg: str, **details: Any) -> None:
+        self.audit.event(kind, msg, **details)
+
+    def run_event(self, request: RunRequest, kind: str, msg: str, **details: Any) -> None:
+        """An audit event about one run, carrying its session, run and job ids."""
+        self.audit.event(
+            kind,
+            msg,
+            session_id=request.session_id,
+            run_id=request.run_id,
+            job_id=request.job_id,
+            **details,
+        )
+
+    def run_started(self, request: RunRequest) -> None:
+        self.run_event(
+            request,
+            "job_start",
+            f"{_who(request)} started (mode={request.mode}): {clip(request.goal, 200)}",
+            mode=request.mode,
+            instant=request.instant,
+            origin=request.origin,
+            jitter_ms=request.jitter_ms if request.origin == "schedule" else None,
+            warning=(
+                "unrestricted: explicit opt-in to unattended writes and network"
+                if request.mode == "unrestricted" and request.origin != "cli"
+                else None
+            ),
+        )
+
+    def frame(self, run: ActiveRun, frame: Any) -> None:
+        request = run.request
+        if isinstance(frame, FrameError):
+            self.run_event(request, "protocol_error", str(frame), pid=run.pid)
+        elif isinstance(frame, Hello):
+            summary = str(frame.sandbox.get("summary") or frame.sandbox.get("landlock") or "")
+            self.run_event(
+                request,
+                "sandbox",
+                f"worker pid {frame.pid} ({frame.mode}): {summary}",
+                pid=frame.pid,
+                sandbox=frame.sandbox,
+            )
+        elif isinstance(frame, AuditFrame):
+            self.run_event(request, frame.kind, frame.msg)
+        elif isinstance(frame, SessionFrame):
+            written = self.sessions.append(
+                request.session_id, request.run_id, frame.role, frame.content
+            )
+            if not written and self._sessions_outage.failed():
+                self._warn(
+                    f"cannot write session file for {request.session_id}; "
+                    "transcript lines are lost until it recovers"
+                )
+            elif written and self._sessions_outage.succeeded():
+                self._warn(f"session files in {self.sessions.directory} are writable again")
+        elif isinstance(frame, ResultFrame):
+            pass  # recorded with the run's end, together with how the process exited
+
+    def run_ended(self, run: ActiveRun, outcome: Outcome) -> dict[str, Any]:
+        request = run.request
+        record = self.record(request, run.started_at, outcome)
+        details = {
+            k: record[k] for k in ("status", "exit_code", "signal", "duration_ms", "peak_rss_kb")
+        }
+        tail = None
+        if outcome.status in ("crashed", "error") and run.output_tail:
+            tail = clip(run.output_tail_text(), 2000)
+        # The runs.jsonl line first: it holds the answer. Should the process die
+        # before the job_end event, recovery writes that event from this line.
+        self.write_run(record)
+        self.run_event(
+            request,
+            "job_end",
+            f"{_who(request)} ended {outcome.status}"
+            + (f": {outcome.error}" if outcome.error else ""),
+            output_tail=tail,
+            output_bytes=run.output_total or None,
+            **details,
+        )
+        self.audit.sync()
+        return record
+
+    def complete_job_end(self, request: RunRequest, run_row: dict[str, Any]) -> None:
+        """The job_end event of a run whose runs.jsonl line was written before a crash."""
+        status = str(run_row.get("status") or "interrupted")
+        error = run_row.get("error")
+        details = {k: run_row.get(k) for k in ("exit_code", "signal", "duration_ms", "peak_rss_kb")}
+        self.run_event(
+            request,
+            "job_end",
+            f"{_who(request)} ended {status}"
+            + (f": {error}" if error else "")
+            + " (event completed at recovery from runs.jsonl)",
+            status=status,
+            recovered=True,
+            **details,
+        )
+
+    def write_run(self, record: dict[str, Any]) -> None:
+        """Append a run's record; if the disk refuses, keep it and retry (`flush_runs`)."""
+        if len(self._unwritten) >= MAX_UNWRITTEN_RUNS:
+            dropped = self._unwritten.popleft()
+            self._warn(
+                f"dropped the record of run {dropped.get('run_id')}: "
+                f"{MAX_UNWRITTEN_RUNS} records already wait for {self.home.runs}"
+            )
+        self._unwritten.append(record)
+        self.flush_runs()
+
+    def flush_runs(self) -> bool:
+        """Write the run records still waiting, oldest first; True when none is left."""
+        while self._unwritten:
+            try:
+                # fsync: this line is the run's proof.
+                append_record(self.home.runs, self._unwritten[0], sync=True)
+            except OSError as exc:
+                if self._runs_outage.failed():
+                    self._warn(
+                        f"cannot write {self.home.runs}: {exc.strerror}; "
+                        "run records are kept and retried"
+                    )
+                return False
+            self._unwritten.popleft()
+            if self._runs_outage.succeeded():
+                self._warn(f"{self.home.runs} is writable again")
+        return True
+
+    def unwritten_run_ids(self) -> set[str]:
+        return {str(record.get("run_id")) for record in self._unwritten}
+
+    def run_never_started(self, request: RunRequest, status: str, reason: str) -> None:
+        """A claimed occurrence that ended without a worker (interrupted, refused)."""
+        self.run_event(
+            request,
+            "job_end",
+            f"{_who(request)} ended {status}: {reason}",
+            status=status,
+            duration_ms=0,
+        )
+        outcome = Outcome(status, None, reason, None, None, 0, None)
+        self.write_run(self.record(request, self._clock(), outcome))
+
+    def record(self, request: RunRequest, started_at: float, outcome: Outcome) -> dict[str, Any]:
+        """The runs.jsonl line of a run, secrets redacted."""
+        record: dict[str, Any] = {
+            "run_id": request.run_id,
+            "job_id": request.job_id,
+            "session_id": request.session_id,
+            "origin": request.origin,
+            "mode": request.mode,
+            "instant": request.instant,
+            "started_at": round(started_at, 3),
+            "ended_at": round(self._clock(), 3),
+            "status": outcome.status,
+            "exit_code": outcome.exit_code,
+            "signal": outcome.signal,
+            "duration_ms": outcome.duration_ms,
+            "peak_rss_kb": outcome.peak_rss_kb,
+            "answer": clip(outcome.answer, ANSWER_CHARS_IN_RUNS),
+            "error": outcome.error,
+        }
+        return self.audit.redactor.value(record)
+
+
+def _who(request: RunRequest) -> str:
+    return f"job {request.job_id}" if request.job_id else f"run {request.session_id}"

@@ -1,0 +1,1 @@
+"""What fires when: cron, triggers, jobs, the planner and the ledger."""

@@ -1,0 +1,279 @@
+"""What is due: the job heap, the planner's verdicts, and claims in the ledger.
+
+The verdicts come from `scoot.schedule.triggers.plan` (pure). This module applies
+them to the ledger in one transaction per wake-up, so an occurrence is
+claimed (and its run recorded as started) before any worker exists.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from scoot.schedule.jitter import jitter_ms_for
+from scoot.schedule.jobs import Job
+from scoot.schedule.ledger import InFlight, JobEntry, Ledger, decided_anchor, entry_for
+from scoot.schedule.pauses import Pause, PauseStore
+from scoot.schedule.triggers import Plan, format_utc, plan
+from scoot.supervise.procs import is_alive, start_time_of
+from scoot.supervise.runner import RunRequest
+from scoot.supervise.spec import job_session_id, new_run_id
+
+
+@dataclass
+class Verdicts:
+    """What one wake-up decided: runs claimed, and the events to audit about it."""
+
+    claimed: list[RunRequest] = field(default_factory=list)
+    events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    wrote_ledger: bool = False  # a ledger transaction was committed
+
+
+class Scheduler:
+    """Keeps each job's next due instant and turns due jobs into claimed runs."""
+
+    def __init__(
+        self,
+        jobs: tuple[Job, ...],
+        ledger: Ledger,
+        *,
+        now: float | None,
+        is_running: Callable[[str], bool] = lambda _job_id: False,
+        pauses: PauseStore | None = None,
+    ) -> None:
+        """`now=None` registers the jobs without scheduling them (manual runs).
+
+        `pauses` is read at every decision, so a pause or resume written by
+        another process counts from the next wake-up, without a reload.
+        """
+        self.ledger = ledger
+        self.pauses = pauses
+        self.jobs: dict[str, Job] = {}
+        self._heap: list[tuple[float, int, str]] = []
+        self._generation: dict[str, int] = {}
+        # Whether this process runs (or has queued) a job; the supervisor sets its own.
+        self.is_running = is_running
+        self._last_now: float | None = None  # the clock reading of the previous decision
+        self._owner_pid = os.getpid()
+        self._owner_start = start_time_of(self._owner_pid)
+        for job in jobs:
+            self.add(job, now)
+
+    # -- the heap -------------------------------------------------------------
+    def add(self, job: Job, due: float | None) -> None:
+        self.jobs[job.id] = job
+        self._push(job.id, due)
+
+    def remove(self, job_id: str) -> None:
+        self.jobs.pop(job_id, None)
+        self._generation[job_id] = self._generation.get(job_id, 0) + 1
+
+    def _push(self, job_id: str, due: float | None) -> None:
+        generation = self._generation.get(job_id, 0) + 1
+        self._generation[job_id] = generation
+        if due is not None:
+            heapq.heappush(self._heap, (due, generation, job_id))
+
+    def next_due(self) -> float | None:
+        while self._heap:
+            due, generation, job_id = self._heap[0]
+            if job_id in self.jobs and self._generation.get(job_id) == generation:
+                return due
+            heapq.heappop(self._heap)
+        return None
+
+    def _pop_due(self, now: float) -> list[str]:
+        found: list[str] = []
+        while True:
+            due = self.next_due()
+            if due is None or due > now:
+                return found
+            _, _, job_id = heapq.heappop(self._heap)
+            found.append(job_id)
+
+    def has_future(self) -> bool:
+        return self.next_due() is not None
+
+    def _replan_all(self, now: float) -> None:
+        """Make every scheduled job due at `now`, so the planner looks at each again."""
+        live = {
+            job_id
+            for _, generation, job_id in self._heap
+            if job_id in self.jobs and self._generation.get(job_id) == generation
+        }
+        for job_id in live:
+            self._push(job_id, now)
+
+    # -- decisions ------------------------------------------------------------
+    def _busy_elsewhere(self, entry: JobEntry) -> InFlight | None:
+        for flight in entry.in_flight.values():
+            if flight.owner_pid == self._owner_pid:
+                continue
+            if is_alive(flight.owner_pid, flight.owner_start):
+                return flight
+        return None
+
+    def decide(self, now: float) -> Verdicts:
+        """Claim every due occurrence in one ledger transaction.
+
+        Raises OSError when the ledger cannot be written; then nothing was
+        claimed and the due jobs are retried at `now + retry_in`.
+        """
+        if self._last_now is not None and now < self._last_now:
+            # The wall clock stepped back: due times computed before the step lie in
+            # the future now (an every_sec job would stall for as long as the step).
+            # The planner re-anchors what it must and keeps what was decided.
+            self._replan_all(now)
+        self._last_now = now
+        due_ids = self._pop_due(now)
+        verdicts = Verdicts()
+        if not due_ids:
+            return verdicts
+        paused = self.pauses.read() if self.pauses is not None else {}
+        next_dues: dict[str, float | None] = {}
+        try:
+            with self.ledger.transaction() as entries:
+                for job_id in due_ids:
+                    job = self.jobs[job_id]
+                    entry = entry_for(entries, job.id, job.trigger.key)
+                    pause = paused.get(job_id)
+                    active_pause = pause if pause is not None and pause.active(now) else None
+                    next_dues[job_id] = self._decide_one(job, entry, now, verdicts, active_pause)
+        except OSError:
+            for job_id in due_ids:
+                self._push(job_id, now + 1.0)
+            raise
+        verdicts.wrote_ledger = True
+        for job_id, due in next_dues.items():
+            self._push(job_id, due)
+        return verdicts
+
+    def _decide_one(
+        self,
+        job: Job,
+        entry: JobEntry,
+        now: float,
+        verdicts: Verdicts,
+        pause: Pause | None = None,
+    ) -> float | None:
+        fresh = entry.first_seen is None
+        if fresh:
+            entry.first_seen = now
+        verdict = plan(
+            job.trigger,
+            now,
+            entry.last_instant if fresh else decided_anchor(job, entry),
+            catch_up=job.catch_up,
+            max_late_sec=job.max_late_sec,
+        )
+        if pause is not None:
+            return self._skip_paused(job, entry, verdict, pause, verdicts)
+        if verdict.missed_count:
+            more = "+" if getattr(verdict, "missed_count_capped", False) else ""
+            verdicts.events.append(
+                (
+                    "job_missed",
+                    f"job {job.id} missed {verdict.missed_count}{more} scheduled "
+                    f"instant(s) (catch_up={job.catch_up})",
+                    {
+                        "job_id": job.id,
+                        "count": verdict.missed_count,
+                        "first_instant": verdict.first_missed,
+                        "last_instant": verdict.last_missed,
+                    },
+                )
+            )
+        if verdict.decided_through is not None:
+            entry.last_instant = verdict.decided_through
+        if verdict.fire_instant is not None:
+            other = self._busy_elsewhere(entry)
+            if self.is_running(job.id) or other is not None:
+                holder = f"pid {other.owner_pid}" if other else "this process"
+                verdicts.events.append(
+                    (
+                        "job_skipped",
+                        f"job {job.id} skipped: previous run still running ({holder})",
+                        {"job_id": job.id, "reason": "overlap", "instant": verdict.fire_instant},
+                    )
+                )
+            else:
+                request = RunRequest(
+                    run_id=new_run_id(now),
+                    session_id=job_session_id(job.id),
+                    goal=job.goal,
+                    mode=job.mode.effective,
+                    origin="schedule",
+                    job_id=job.id,
+                    instant=verdict.fire_instant,
+                    timeout_sec=job.timeout_sec,
+                    queued_at=now,
+                    jitter_ms=jitter_ms_for(
+                        job.id, job.trigger, verdict.fire_instant, job.jitter_sec
+                    ),
+                )
+                entry.in_flight[request.run_id] = self.in_flight_for(request, now)
+                entry.last_fired = verdict.fire_instant
+                entry.last_run_id = request.run_id
+                verdicts.claimed.append(request)
+        return verdict.next_due
+
+    def _skip_paused(
+        self, job: Job, entry: JobEntry, verdict: Plan, pause: Pause, verdicts: Verdicts
+    ) -> float | None:
+        """A paused job: every instant now decided is recorded once, as skipped, never missed."""
+        if verdict.decided_through is not None:
+            entry.last_instant = verdict.decided_through
+        count = verdict.missed_count + (1 if verdict.fire_instant is not None else 0)
+        if count:
+            latest = (
+                verdict.fire_instant if verdict.fire_instant is not None else verdict.last_missed
+            )
+            first = verdict.first_missed if verdict.missed_count else latest
+            until = f" until {format_utc(pause.until)}" if pause.until is not None else ""
+            why = f": {pause.reason}" if pause.reason else ""
+            verdicts.events.append(
+                (
+                    "job_skipped",
+                    f"job {job.id} skipped {count} instant(s): paused{until}{why}",
+                    {
+                        "job_id": job.id,
+                        "reason": "paused",
+                        "instant": latest,
+                        "count": count,
+                        "first_instant": first,
+                        "last_instant": latest,
+                    },
+                )
+            )
+        return verdict.next_due
+
+    def in_flight_for(self, request: RunRequest, now: float) -> InFlight:
+        return InFlight(request.run_id, request.instant, now, self._owner_pid, self._owner_start)
+
+    def release(self, finished: list[RunRequest]) -> None:
+        """Drop finished runs from the ledger's in-flight table (one transaction)."""
+        if not finished:
+            return
+        with self.ledger.transaction() as entries:
+            for request in finished:
+                if request.job_id is None:
+                    continue
+                entry = entries.get(request.job_id)
+                if entry is not None:
+                    entry.in_flight.pop(request.run_id, None)
+
+    def register_manual(self, request: RunRequest, now: float) -> InFlight | None:
+        """Record a manual run in flight; returns the live holder instead if the job runs."""
+        assert request.job_id is not None
+        job = self.jobs.get(request.job_id)
+        with self.ledger.transaction() as entries:
+            key = job.trigger.key if job else "manual"
+            entry = entry_for(entries, request.job_id, key)
+            holder = self._busy_elsewhere(entry)
+            if holder is not None:
+                return holder
+            entry.in_flight[request.run_id] = self.in_flight_for(request, now)
+        return None

@@ -1,0 +1,1 @@
+"""The supervisor: the loop, worker launch, signals, processes, lifecycle, the daemon."""

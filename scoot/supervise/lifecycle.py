@@ -1,0 +1,207 @@
+"""Daemon lifecycle files: the lock that guards a runtime directory, daemon.json, daemon.pid."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from scoot import __version__
+from scoot.errors import ScootError
+from scoot.instance.home import Home
+from scoot.records.files import atomic_write_bytes, atomic_write_json
+from scoot.supervise.procs import is_alive, start_time_of
+
+STATE_FORMAT = "scoot.supervise.daemon.state.v1"
+
+
+class AlreadyRunning(ScootError):
+    """Another daemon holds this runtime directory's lock."""
+
+
+def read_state(home: Home) -> tuple[dict[str, Any] | None, str | None]:
+    """daemon.json as a dict, or (None, why) when missing or unreadable."""
+    try:
+        data = home.daemon_state.read_bytes()
+    except FileNotFoundError:
+        return None, "no daemon state recorded"
+    except OSError as exc:
+        return None, f"cannot read {home.daemon_state}: {exc.strerror}"
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None, f"{home.daemon_state} is corrupt (not JSON)"
+    if not isinstance(value, dict) or value.get("format") != STATE_FORMAT:
+        return None, f"{home.daemon_state} is not a {STATE_FORMAT} document"
+    return value, None
+
+
+def read_pid_file(home: Home) -> int | None:
+    try:
+        text = home.daemon_pid.read_text(encoding="ascii", errors="replace").strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+@dataclass(frozen=True)
+class Liveness:
+    """What the lifecycle files say, checked against the process table."""
+
+    state: dict[str, Any] | None
+    state_problem: str | None
+    pid_file_pid: int | None
+    recorded_running: bool
+    # The recorded pid runs, is the same process (start time matches) and the lock is
+    # not free: the files can be stale or forged, but a running daemon always holds it.
+    alive: bool
+    agree: bool  # daemon.json says running with the pid in daemon.pid
+    lock_held: bool | None  # None: the lock file cannot be opened to tell
+
+    @property
+    def pid(self) -> int | None:
+        return _int(self.state.get("pid")) if self.state else None
+
+    @property
+    def stale(self) -> bool:
+        return self.recorded_running and not self.alive
+
+
+def probe(home: Home) -> Liveness:
+    state, problem = read_state(home)
+    pid_file_pid = read_pid_file(home)
+    running = bool(state and state.get("status") == "running")
+    pid = _int(state.get("pid")) if state else None
+    started = _num(state.get("pid_start_time")) if state else None
+    lock_held = DaemonLock(home).is_held_elsewhere()
+    alive = bool(running and pid and lock_held is not False and is_alive(pid, started))
+    agree = bool(running and pid is not None and pid == pid_file_pid)
+    return Liveness(state, problem, pid_file_pid, running, alive, agree, lock_held)
+
+
+class DaemonLock:
+    """The non-blocking flock on state/daemon.lock, held for the daemon's whole life."""
+
+    def __init__(self, home: Home) -> None:
+        self.home = home
+        self.fd: int | None = None
+
+    def acquire(self) -> None:
+        fd = os.open(self.home.daemon_lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            state, _ = read_state(self.home)
+            pid = state.get("pid") if state else read_pid_file(self.home)
+            started = state.get("started_at_unix") if state else None
+            raise AlreadyRunning(
+                f"[scoot] refusing to start: detected daemon already running "
+                f"(pid={pid if pid is not None else '?'} started_at={started if started is not None else '?'}).\n"
+                "Run `scoot daemon stop` first."
+            ) from None
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def is_held_elsewhere(self) -> bool | None:
+        """True when another process holds the lock; None when that cannot be told."""
+        try:
+            fd = os.open(self.home.daemon_lock, os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return False  # every daemon creates it: none runs here
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+
+class StateFile:
+    """Writes daemon.json and daemon.pid for the running daemon."""
+
+    def __init__(self, home: Home, *, poll_ms: int, jobs: int, schedule_enabled: bool) -> None:
+        self.home = home
+        self.pid = os.getpid()
+        self.pid_start_time = start_time_of(self.pid)
+        self.started_at = time.time()
+        self.poll_ms = poll_ms
+        self.jobs = jobs
+        self.schedule_enabled = schedule_enabled
+
+    def _body(self, status: str, **extra: Any) -> dict[str, Any]:
+        now = time.time()
+        body: dict[str, Any] = {
+            "format": STATE_FORMAT,
+            "status": status,
+            "pid": self.pid,
+            "pid_start_time": self.pid_start_time,
+            "started_at_unix": int(self.started_at),
+            "updated_at_unix": int(now),
+            "stopped_at_unix": None,
+            "stop_reason": None,
+            "schedule_enabled": self.schedule_enabled,
+            "jobs": self.jobs,
+            "poll_ms": self.poll_ms,
+            "note": "",
+            "version": __version__,
+        }
+        body.update(extra)
+        return body
+
+    def write_running(self, note: str = "", **extra: Any) -> None:
+        atomic_write_bytes(self.home.daemon_pid, f"{self.pid}\n".encode(), mode=0o644)
+        atomic_write_json(self.home.daemon_state, self._body("running", note=note, **extra))
+
+    def write_stopped(self, stop_reason: str, note: str = "") -> None:
+        body = self._body(
+            "stopped", stop_reason=stop_reason, stopped_at_unix=int(time.time()), note=note
+        )
+        atomic_write_json(self.home.daemon_state, body)
+        try:
+            if read_pid_file(self.home) == self.pid:
+                os.unlink(self.home.daemon_pid)
+        except FileNotFoundError:
+            pass
+
+
+def remove_stale_pid_file(home: Home) -> bool:
+    try:
+        home.daemon_pid.unlink()
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def mark_stale_state(home: Home, state: dict[str, Any]) -> None:
+    """Record that a `running` state belonged to a process that is gone."""
+    body = dict(state)
+    body.update(
+        status="stopped",
+        stop_reason="unclean",
+        stopped_at_unix=int(time.time()),
+        updated_at_unix=int(time.time()),
+        note="previous daemon exited without a clean stop",
+    )
+    atomic_write_json(home.daemon_state, body)

@@ -1,0 +1,219 @@
+"""One running worker as the parent sees it: its pipes, frames, deadline and outcome."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from scoot.shared.frames import (
+    AuditFrame,
+    Frame,
+    FrameError,
+    FrameReader,
+    Hello,
+    ResultFrame,
+    SessionFrame,
+    decode_frame,
+)
+from scoot.supervise.launch import WorkerProcess
+
+OUTPUT_TAIL_BYTES = 16 * 1024
+READ_CHUNK = 256 * 1024
+
+
+@dataclass
+class RunRequest:
+    """What to run: one occurrence of a job, a manual trigger, or a `-e` goal."""
+
+    run_id: str
+    session_id: str
+    goal: str
+    mode: str  # effective mode
+    origin: str  # schedule | trigger | cli
+    job_id: str | None = None
+    instant: float | None = None  # the scheduled instant this run claims
+    timeout_sec: float | None = None
+    spec: dict[str, Any] = field(default_factory=dict)
+    queued_at: float | None = None
+    jitter_ms: int = 0  # the start waits this long after `instant` (scoot.schedule.jitter)
+
+
+@dataclass
+class Outcome:
+    """How a run ended, in the terms of runs.jsonl and job_end."""
+
+    status: str
+    answer: str | None
+    error: str | None
+    exit_code: int | None
+    signal: str | None
+    duration_ms: int
+    peak_rss_kb: int | None
+
+
+class ActiveRun:
+    """Collects a worker's frames and output until it exits, then says how it ended."""
+
+    def __init__(self, request: RunRequest, worker: WorkerProcess, started_at: float) -> None:
+        self.request = request
+        self.worker = worker
+        self.started_at = started_at
+        self.started_mono = time.monotonic()
+        self.deadline_mono = (
+            self.started_mono + request.timeout_sec if request.timeout_sec else None
+        )
+        self.term_sent_mono: float | None = None
+        self.kill_sent = False
+        self.timed_out = False
+        self.stopped_by_shutdown = False
+        self.hello: Hello | None = None
+        self.result: ResultFrame | None = None
+        self.output_tail = bytearray()
+        self.output_total = 0
+        self.wait_status: int | None = None
+        self.rusage_maxrss_kb: int | None = None
+        self.frames_open = True
+        self.output_open = True
+        self._reader = FrameReader()
+
+    @property
+    def pid(self) -> int:
+        return self.worker.pid
+
+    @property
+    def exited(self) -> bool:
+        return self.wait_status is not None
+
+    def read_frames(self) -> list[Frame | FrameError]:
+        """Drain the frame pipe; a closed pipe ends the stream."""
+        found: list[Frame | FrameError] = []
+        while self.frames_open:
+            try:
+                chunk = os.read(self.worker.frame_fd, READ_CHUNK)
+            except BlockingIOError:
+                break
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self.frames_open = False
+                tail = self._reader.close()
+                if tail is not None:
+                    found.append(tail)
+                break
+            for item in self._reader.feed(chunk):
+                found.append(item if isinstance(item, FrameError) else self._decode(item))
+        return found
+
+    def _decode(self, line: bytes) -> Frame | FrameError:
+        try:
+            frame = decode_frame(line)
+        except FrameError as exc:
+            return exc
+        if isinstance(frame, Hello):
+            if self.hello is not None:
+                return FrameError("second hello frame")
+            self.hello = frame
+        elif isinstance(frame, ResultFrame):
+            if self.result is not None:
+                return FrameError("second result frame")
+            self.result = frame
+        elif self.result is not None and isinstance(frame, AuditFrame | SessionFrame):
+            return FrameError(f"{type(frame).__name__} after the result")
+        return frame
+
+    def read_output(self) -> None:
+        """Drain stdout/stderr, keeping only a bounded tail (a flood costs no memory)."""
+        while self.output_open:
+            try:
+                chunk = os.read(self.worker.output_fd, READ_CHUNK)
+            except BlockingIOError:
+                return
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self.output_open = False
+                return
+            self.output_total += len(chunk)
+            self.output_tail.extend(chunk)
+            if len(self.output_tail) > OUTPUT_TAIL_BYTES:
+                del self.output_tail[: len(self.output_tail) - OUTPUT_TAIL_BYTES]
+
+    def signal_group(self, signum: int) -> bool:
+        try:
+            os.killpg(self.pid, signum)
+            return True
+        except (ProcessLookupError, PermissionError):
+            return False
+
+    def terminate(self, now_mono: float) -> None:
+        if self.term_sent_mono is None:
+            self.term_sent_mono = now_mono
+            self.signal_group(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.kill_sent = True
+        self.signal_group(signal.SIGKILL)
+
+    def close_pipes(self) -> None:
+        for fd in (self.worker.frame_fd, self.worker.output_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.frames_open = self.output_open = False
+
+    def outcome(self, ended_mono: float) -> Outcome:
+        """The run's honest ending, from its result frame and how the process exited."""
+        status_word = self.wait_status or 0
+        exit_code: int | None = None
+        signame: str | None = None
+        if os.WIFSIGNALED(status_word):
+            signame = _signal_name(os.WTERMSIG(status_word))
+        elif os.WIFEXITED(status_word):
+            exit_code = os.WEXITSTATUS(status_word)
+        ended_mono = self.ended_mono(ended_mono)
+        duration_ms = int((ended_mono - self.started_mono) * 1000)
+        limit = self.request.timeout_sec
+        answer = error = None
+        if self.timed_out:
+            status = "timeout"
+            error = f"timed out after {limit:g} s" if limit else "timed out"
+        elif limit and ended_mono - self.started_mono > limit:
+            # It ended past its limit while the parent was not looking (a stall).
+            status = "timeout"
+            error = f"timed out after {limit:g} s (it ended after {duration_ms / 1000:.1f} s)"
+        elif self.result is not None:
+            status, answer, error = self.result.status, self.result.answer, self.result.error
+        elif self.stopped_by_shutdown:
+            status, error = "interrupted", "stopped by daemon shutdown before it finished"
+        else:
+            status = "crashed"
+            how = f"signal {signame}" if signame else f"exit code {exit_code}"
+            error = f"worker ended without a result ({how})"
+            if signame == "SIGKILL" and not self.kill_sent:
+                error += "; killed from outside (out of memory?)"
+            elif signame == "SIGXCPU":
+                error += "; CPU time limit reached (sandbox cpu_sec)"
+        return Outcome(
+            status, answer, error, exit_code, signame, duration_ms, self.rusage_maxrss_kb
+        )
+
+    def ended_mono(self, seen_mono: float) -> float:
+        """When the run ended: its worker's own word, within [start, when it was seen]."""
+        told = self.result.ended_mono if self.result is not None else None
+        if told is None:
+            return seen_mono
+        return min(max(told, self.started_mono), seen_mono)
+
+    def output_tail_text(self) -> str:
+        return self.output_tail.decode("utf-8", "replace")
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return str(signum)

@@ -1,0 +1,92 @@
+"""Run specs: everything a worker needs for one run, sent to it once over a pipe."""
+
+from __future__ import annotations
+
+import os
+import time
+from itertools import count
+from typing import Any
+
+from scoot.instance.config import Config
+from scoot.instance.home import Home
+from scoot.schedule.jobs import LIMIT_KEYS, Job
+from scoot.supervise.runner import RunRequest
+
+_sequence = count(1)
+
+
+def new_run_id(now: float | None = None) -> str:
+    """Unique across processes sharing a runtime directory: time, pid, counter."""
+    ms = int((time.time() if now is None else now) * 1000)
+    return f"r{ms}-{os.getpid()}-{next(_sequence)}"
+
+
+def cli_session_id(now: float | None = None) -> str:
+    ms = int((time.time() if now is None else now) * 1000)
+    return f"cli-{ms}-{os.getpid()}"
+
+
+def job_session_id(job_id: str) -> str:
+    return f"job-{job_id}"
+
+
+def limits_for(config: Config, job: Job | None) -> dict[str, int]:
+    """[sandbox] defaults overlaid with the job's own limits."""
+    merged = {key: getattr(config.sandbox, key) for key in LIMIT_KEYS}
+    if job is not None:
+        merged.update(job.limits)
+    return merged
+
+
+def protected_paths(home: Home, config: Config) -> list[str]:
+    """What no tool of a confined run may read or write: the runtime directory,
+    and the config and token files wherever their links lead."""
+    from scoot.instance.secrets import token_file_path
+
+    paths = [home.root, home.config_toml, home.config_json, token_file_path(home, config.backend)]
+    return sorted({os.path.realpath(path) for path in paths})
+
+
+def build_spec(
+    config: Config,
+    home: Home,
+    request: RunRequest,
+    *,
+    token: str | None,
+    cwd: str,
+    limits: dict[str, int],
+    retries: int | None = None,
+) -> dict[str, Any]:
+    backend = config.backend
+    return {
+        "run_id": request.run_id,
+        "session_id": request.session_id,
+        "job_id": request.job_id,
+        "goal": request.goal,
+        "mode": request.mode,
+        "cwd": cwd,
+        "token": token,
+        "api_key_env": backend.api_key_env,
+        "backend": {
+            "base_url": backend.base_url,
+            "model": backend.model,
+            "api": backend.api,
+            "timeout_ms": backend.timeout_ms,
+            "extra_body": dict(backend.extra_body),
+            "retries": backend.retries if retries is None else retries,
+        },
+        "agent": {"max_turns": config.agent.max_turns},
+        "tools": {
+            "timeout_ms": config.tools.timeout_ms,
+            "confine_writes": config.tools.confine_writes,
+            "block_internal_http": config.tools.block_internal_http,
+            "max_observation_chars": config.tools.max_observation_chars,
+        },
+        "sandbox": {
+            "require": config.sandbox.require,
+            "limits": {k: (v or None) for k, v in limits.items()},
+            "scratch_dir": str(home.scratch / request.run_id),
+            "protected": protected_paths(home, config),
+            "workspace_root": os.path.realpath(home.root / "work"),
+        },
+    }

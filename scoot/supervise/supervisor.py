@@ -1,0 +1,754 @@
+"""The supervisor loop shared by `schedule run`, `daemon run`, `schedule trigger` and `-e`.
+
+One thread, one selector over the workers' pipes and a signal wakeup fd.
+Each pass: handle signals, reap, finish runs, enforce deadlines, fire what
+is due, launch what fits, then sleep until the earliest of the next due
+instant, the next poll, a run's deadline, a worker event or a signal.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import selectors
+import signal
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import psutil
+
+from scoot.instance.config import Config
+from scoot.instance.home import Home
+from scoot.records.outage import Outage
+from scoot.records.recorder import Recorder
+from scoot.records.runlog import RunLog
+from scoot.schedule.pauses import Pause
+from scoot.schedule.scheduler import Scheduler
+from scoot.shared.frames import AuditFrame
+from scoot.supervise.launch import WorkerBody, launch_worker
+from scoot.supervise.procs import Killed, child_pids, describe_killed, subtrees, sweep_runs
+from scoot.supervise.runner import ActiveRun, Outcome, RunRequest
+from scoot.supervise.signals import SignalQueue
+from scoot.supervise.spec import build_spec, limits_for
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+# Waking later than planned by more than this is a stall worth recording.
+STALL_AFTER_SEC = 3.0
+
+
+def stall_length(wake_by_mono: float, now_mono: float) -> float | None:
+    """How late the loop woke, when that is a stall; None otherwise."""
+    late = now_mono - wake_by_mono
+    return late if late > STALL_AFTER_SEC else None
+
+
+class Hooks:
+    """Lifecycle callbacks; the daemon records state and notifies systemd through these."""
+
+    def ready(self, supervisor: Supervisor) -> None: ...
+
+    def heartbeat(self, supervisor: Supervisor) -> None: ...
+
+    def reloading(self, supervisor: Supervisor) -> None: ...
+
+    def reloaded(self, supervisor: Supervisor) -> None: ...
+
+    def stopping(self, supervisor: Supervisor, remaining_sec: float) -> None: ...
+
+    def job_paused(self, supervisor: Supervisor, job_id: str, reason: str) -> None:
+        """A job was paused automatically (pause_after_failures); audited before this call."""
+
+    def heartbeat_interval(self) -> float | None:
+        return None
+
+
+@dataclass
+class Settings:
+    ticks: int = 0  # 0: forever
+    poll_ms: int = 1000
+    max_concurrent: int = 4
+    job_timeout_sec: float = 600
+    shutdown_grace_sec: float = 10
+    kill_grace_sec: float = 5
+    schedule: bool = True  # False: run only submitted requests, then exit
+    exit_when_idle: bool = True  # schedule run: stop when nothing can ever fire again
+    reap_orphans: bool = False  # as child subreaper, kill descendants that escaped a run
+    # Occurrences are claimed in the ledger this long before their instant, so the
+    # claim's fsyncs are done when the instant comes and the fork happens right on it.
+    claim_lead_sec: float = 0.05
+    # Finished runs leave the ledger's in-flight table in batches, at most this late.
+    release_delay_sec: float = 1.0
+
+
+# The newest outcomes a Summary keeps: a daemon runs for a year, and what reports
+# a run (`-e`, `schedule trigger`, `--ticks`) needs only the last ones and the counts.
+KEPT_OUTCOMES = 100
+
+
+@dataclass
+class Summary:
+    outcomes: deque[tuple[RunRequest, Outcome]] = field(
+        default_factory=lambda: deque(maxlen=KEPT_OUTCOMES)
+    )
+    stop_reason: str = "loop_end"
+    never_started: int = 0
+    finished: int = 0  # runs that had a worker and ended
+    not_ok: int = 0  # of those, the ones whose status is not ok
+
+    def add(self, request: RunRequest, outcome: Outcome) -> None:
+        self.outcomes.append((request, outcome))
+        self.finished += 1
+        if outcome.status != "ok":
+            self.not_ok += 1
+
+    @property
+    def all_ok(self) -> bool:
+        return self.never_started == 0 and self.not_ok == 0
+
+
+class Supervisor:
+    """Owns timing and the lifecycle of every worker this process starts."""
+
+    def __init__(
+        self,
+        *,
+        home: Home,
+        config: Config,
+        token: str | None,
+        recorder: Recorder,
+        runlog: RunLog,
+        settings: Settings,
+        scheduler: Scheduler | None = None,
+        hooks: Hooks | None = None,
+        reload: Callable[[], tuple[Config, tuple] | None] | None = None,
+        cwd: str | None = None,
+        retries: int | None = None,
+        clock: Callable[[], float] = time.time,
+        worker_body: WorkerBody | None = None,
+        signals: SignalQueue | None = None,
+    ) -> None:
+        self.home = home
+        self._worker_body = worker_body
+        self.config = config
+        self.token = token
+        self.recorder = recorder
+        self.runlog = runlog
+        self.settings = settings
+        self.scheduler = scheduler
+        if scheduler is not None:
+            scheduler.is_running = self.is_job_running
+        self.hooks = hooks or Hooks()
+        self._reload = reload
+        self.cwd = cwd or os.getcwd()
+        self.retries = retries
+        self.clock = clock
+        self.selector = selectors.DefaultSelector()
+        self.signals = signals or SignalQueue()
+        self._owns_signals = signals is None  # a daemon keeps its queue until it has stopped
+        self.active: dict[int, ActiveRun] = {}
+        self.queue: deque[RunRequest] = deque()
+        self.summary = Summary()
+        self.ticks_done = 0
+        self.scheduling = settings.schedule
+        self.stopping = False
+        self.shutdown_deadline: float | None = None
+        self._finished: list[RunRequest] = []
+        self._release_due_mono: float | None = None
+        self._next_poll_mono = time.monotonic()
+        self._next_heartbeat = 0.0
+        self._wake_by_mono: float | None = None  # when the current wait should end
+        self._stop_reason: str | None = None
+        self._own_children: set[int] = set()  # children that predate the loop are not orphans
+        # Warn once per outage, not at every retry.
+        self._ledger_outage = Outage(scheduler.ledger.path.parent if scheduler else home.state)
+
+    # -- public ---------------------------------------------------------------
+    @property
+    def running_count(self) -> int:
+        return len(self.active)
+
+    def is_job_running(self, job_id: str) -> bool:
+        return any(r.request.job_id == job_id for r in self.active.values()) or any(
+            q.job_id == job_id for q in self.queue
+        )
+
+    def submit(self, request: RunRequest) -> None:
+        request.queued_at = request.queued_at or self.clock()
+        self.queue.append(request)
+
+    def request_stop(self, reason: str) -> None:
+        """Begin a graceful stop: launch nothing new, give runs the grace, then end them."""
+        now_mono = time.monotonic()
+        if self.stopping:
+            self.shutdown_deadline = now_mono  # a second signal skips the grace
+            return
+        self.stopping = True
+        self.scheduling = False
+        self._stop_reason = reason
+        self.shutdown_deadline = now_mono + self.settings.shutdown_grace_sec
+        self._drop_queue("stopped before it could start (shutdown)")
+        self.hooks.stopping(self, self.settings.shutdown_grace_sec)
+
+    def run(self) -> Summary:
+        _preload_worker()
+        # Objects that exist now are never collected in a forked worker: without this
+        # a worker's first collection walks them all, and copying the pages it writes
+        # to made up much of a run's start-up (bench/minute_boundary.py).
+        gc.freeze()
+        self.signals.install()
+        self.selector.register(self.signals.read_fd, selectors.EVENT_READ, None)
+        if self.settings.reap_orphans:
+            try:
+                self._own_children = {p.pid for p in psutil.Process().children()}
+            except psutil.Error:
+                self._own_children = set()
+            _become_subreaper()
+        try:
+            self.hooks.ready(self)
+            self._loop()
+        finally:
+            if self._owns_signals:
+                self.signals.uninstall()
+            self.selector.close()
+        self.summary.stop_reason = self._stop_reason or (
+            "ticks" if self.settings.ticks else "loop_end"
+        )
+        return self.summary
+
+    # -- the loop -------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            self._note_stall()
+            self._handle_signals()
+            self._reap()
+            self._enforce_deadlines()
+            if self.scheduling:
+                self._schedule()
+            self._launch_queued()
+            self._release_finished(force=False)
+            self._heartbeat()
+            if self._done():
+                self._release_finished(force=True)
+                self._warn_unwritten()
+                return
+            timeout = self._sleep_for()
+            self._wake_by_mono = time.monotonic() + timeout
+            self._wait(timeout)
+
+    def _note_stall(self) -> None:
+        """Say so when the loop wakes much later than it meant to (SIGSTOP, swapping)."""
+        if self._wake_by_mono is None:
+            return
+        late = stall_length(self._wake_by_mono, time.monotonic())
+        self._wake_by_mono = None
+        if late is not None:
+            text = f"the scheduler loop stalled for {late:.1f} s (woke that late)"
+            self.recorder.event("daemon_stalled", text, stalled_sec=round(late, 3))
+            self.runlog.warn(text)
+
+    def _done(self) -> bool:
+        if self.active or (self.queue and not self.stopping):
+            return False
+        if self.stopping:
+            return True
+        if not self.settings.schedule:
+            return True
+        if not self.scheduling:  # ticks used up, runs drained
+            return True
+        if self.settings.exit_when_idle and self.scheduler and not self.scheduler.has_future():
+            self._stop_reason = "idle"
+            return True
+        return False
+
+    def _sleep_for(self) -> float:
+        now_mono = time.monotonic()
+        candidates: list[float] = []
+        if self.scheduling:
+            candidates.append(self._next_poll_mono - now_mono)
+            if self.scheduler:
+                due = self.scheduler.next_due()
+                if due is not None:
+                    candidates.append(due - self.settings.claim_lead_sec - self.clock())
+        if self.queue and len(self.active) < self.settings.max_concurrent and not self.stopping:
+            candidates.append(min(self._start_at(r) for r in self.queue) - self.clock())
+        if self._release_due_mono is not None:
+            candidates.append(self._release_due_mono - now_mono)
+        for run in self.active.values():
+            if run.deadline_mono is not None and not run.timed_out:
+                candidates.append(run.deadline_mono - now_mono)
+            if run.term_sent_mono is not None and not run.kill_sent:
+                candidates.append(run.term_sent_mono + self.settings.kill_grace_sec - now_mono)
+            if run.exited:
+                candidates.append(0.0)
+        if self.stopping and self.shutdown_deadline is not None:
+            candidates.append(self.shutdown_deadline - now_mono)
+        interval = self.hooks.heartbeat_interval()
+        if interval:
+            candidates.append(self._next_heartbeat - now_mono)
+        if self.active:
+            candidates.append(0.5)  # re-check exits even if a SIGCHLD was coalesced
+        return max(0.0, min(candidates)) if candidates else 1.0
+
+    def _wait(self, timeout: float) -> None:
+        for key, _ in self.selector.select(timeout):
+            if key.data is None:
+                self.signals.drain_wakeups()
+                continue
+            run, which = key.data
+            if which == "frames":
+                self._take_frames(run)
+            else:
+                run.read_output()
+                if not run.output_open:
+                    self._unregister(run.worker.output_fd)
+
+    # -- signals --------------------------------------------------------------
+    def _handle_signals(self) -> None:
+        for signum in self.signals.pop_all():
+            if signum in (signal.SIGTERM, signal.SIGINT):
+                self.request_stop(signal.Signals(signum).name)
+            elif signum == signal.SIGHUP:
+                self._reload_config()
+
+    def _reload_config(self) -> None:
+        if self._reload is None or self.scheduler is None or self.stopping:
+            return
+        self.hooks.reloading(self)
+        loaded = self._reload()
+        if loaded is not None:
+            config, jobs = loaded
+            self.config = config
+            self._apply_jobs(jobs)
+        self.hooks.reloaded(self)
+
+    def _apply_jobs(self, jobs: tuple) -> None:
+        assert self.scheduler is not None
+        now = self.clock()
+        new = {job.id: job for job in jobs}
+        old = dict(self.scheduler.jobs)
+        for job_id in old.keys() - new.keys():
+            self.scheduler.remove(job_id)
+        for job_id, job in new.items():
+            if old.get(job_id) != job:
+                self.scheduler.remove(job_id)
+                self.scheduler.add(job, now)
+        added = len(new.keys() - old.keys())
+        removed = len(old.keys() - new.keys())
+        changed = sum(1 for k in new.keys() & old.keys() if new[k] != old[k])
+        self.recorder.event(
+            "config_reload",
+            f"configuration reloaded: {len(new)} jobs ({added} added, {removed} removed, {changed} changed)",
+        )
+        self.runlog.err(
+            f"[scoot] reloaded: {len(new)} jobs ({added} added, {removed} removed, {changed} changed)"
+        )
+
+    # -- scheduling -----------------------------------------------------------
+    def _schedule(self) -> None:
+        now_mono = time.monotonic()
+        polled = now_mono >= self._next_poll_mono
+        if polled:
+            self.ticks_done += 1
+            period = self.settings.poll_ms / 1000
+            self._next_poll_mono += period
+            if self._next_poll_mono <= now_mono:  # slept through polls: no burst of ticks
+                self._next_poll_mono = now_mono + period
+        if self.scheduler is not None:
+            try:
+                verdicts = self.scheduler.decide(self.clock() + self.settings.claim_lead_sec)
+                if verdicts.wrote_ledger:
+                    self._ledger_ok()
+            except OSError as exc:
+                self._ledger_failed(
+                    f"cannot write the ledger ({exc.strerror}); nothing is fired until it is writable"
+                )
+                verdicts = None
+            if verdicts is not None:
+                for kind, msg, details in verdicts.events:
+                    self.recorder.event(kind, msg, **details)
+                    if kind == "job_skipped":
+                        self.runlog.err(f"[scoot] {msg}")
+                for request in verdicts.claimed:
+                    if len(self.active) + len(self.queue) >= self.settings.max_concurrent:
+                        self.recorder.run_event(
+                            request,
+                            "job_queued",
+                            f"job {request.job_id} waits for a free slot (max_concurrent={self.settings.max_concurrent})",
+                            instant=request.instant,
+                        )
+                    self.queue.append(request)
+        if polled and self.settings.ticks and self.ticks_done >= self.settings.ticks:
+            self.scheduling = False
+            self._stop_reason = "ticks"
+
+    @staticmethod
+    def _start_at(request: RunRequest) -> float:
+        """A claimed occurrence starts at its instant plus its jitter; anything else at once."""
+        if request.origin == "schedule" and request.instant is not None:
+            return request.instant + request.jitter_ms / 1000
+        return 0.0
+
+    def _launch_queued(self) -> None:
+        now = self.clock()
+        while self.queue and not self.stopping and len(self.active) < self.settings.max_concurrent:
+            # In queue order, the first whose start has come: a jittered run waiting
+            # for its delay must not hold back the runs behind it.
+            ready = next((r for r in self.queue if self._start_at(r) <= now), None)
+            if ready is None:
+                return  # claimed ahead of its start; the loop wakes for it
+            self.queue.remove(ready)
+            self._launch(ready)
+
+    def _launch(self, request: RunRequest) -> None:
+        job = self.scheduler.jobs.get(request.job_id) if self.scheduler and request.job_id else None
+        cwd = (job.cwd if job and job.cwd else None) or self.cwd
+        if request.timeout_sec is None and request.origin != "cli":
+            request.timeout_sec = float(self.settings.job_timeout_sec)
+        scratch = self.home.scratch / request.run_id
+        try:
+            scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            self._never_started(request, "error", f"cannot create scratch dir: {exc.strerror}")
+            return
+        request.spec = build_spec(
+            self.config,
+            self.home,
+            request,
+            token=self.token,
+            cwd=cwd,
+            limits=limits_for(self.config, job),
+            retries=self.retries,
+        )
+        self.recorder.run_started(request)
+        self.runlog.started(request)
+        try:
+            worker = launch_worker(request.spec, self._worker_body)
+        except OSError as exc:
+            self._never_started(request, "error", f"cannot start worker: {exc.strerror}")
+            return
+        run = ActiveRun(request, worker, self.clock())
+        self.active[worker.pid] = run
+        self.selector.register(worker.frame_fd, selectors.EVENT_READ, (run, "frames"))
+        self.selector.register(worker.output_fd, selectors.EVENT_READ, (run, "output"))
+
+    def _never_started(self, request: RunRequest, status: str, reason: str) -> None:
+        self.recorder.run_never_started(request, status, reason)
+        self.summary.never_started += 1
+        self._finished.append(request)
+        self.runlog.ended(request, Outcome(status, None, reason, None, None, 0, None))
+
+    def _drop_queue(self, reason: str) -> None:
+        while self.queue:
+            self._never_started(self.queue.popleft(), "interrupted", reason)
+
+    # -- workers --------------------------------------------------------------
+    def _take_frames(self, run: ActiveRun) -> None:
+        for frame in run.read_frames():
+            self.recorder.frame(run, frame)
+            if isinstance(frame, AuditFrame):
+                self.runlog.step(run.request, frame.kind, frame.msg)
+        if not run.frames_open:
+            self._unregister(run.worker.frame_fd)
+
+    def _unregister(self, fd: int) -> None:
+        try:
+            self.selector.unregister(fd)
+        except (KeyError, ValueError):
+            pass
+
+    def _reap(self) -> None:
+        finished = 0
+        for pid, run in list(self.active.items()):
+            if run.exited:
+                self._finish(run)
+                finished += 1
+                continue
+            try:
+                reaped, status, usage = os.wait4(pid, os.WNOHANG)
+            except ChildProcessError:
+                reaped, status, usage = pid, 0, None
+            if reaped == 0:
+                continue
+            run.wait_status = status
+            run.rusage_maxrss_kb = int(usage.ru_maxrss) if usage else None
+            self._finish(run)
+            finished += 1
+        # Escaped descendants are reparented to us when their run's processes end; the
+        # sweep scans the process table, so it runs only then, not on every wake-up.
+        if finished and self.settings.reap_orphans:
+            self._reap_orphans()
+
+    def _finish(self, run: ActiveRun) -> None:
+        # Everything the worker wrote before exiting is still in the pipes.
+        self._take_frames(run)
+        run.read_output()
+        self._unregister(run.worker.frame_fd)
+        self._unregister(run.worker.output_fd)
+        run.close_pipes()
+        del self.active[run.pid]
+        self._end_processes_of(run)
+        outcome = run.outcome(time.monotonic())
+        self.recorder.run_ended(run, outcome)
+        self.runlog.ended(run.request, outcome)
+        self.summary.add(run.request, outcome)
+        self._finished.append(run.request)
+        self._count_for_pause(run.request, outcome)
+        _remove_scratch(self.home.scratch / run.request.run_id)
+
+    def _end_processes_of(self, run: ActiveRun) -> None:
+        """No process of a run outlives it: its group, then whatever carries its mark."""
+        killed = _kill_group(run.pid)
+        killed += sweep_runs({run.request.run_id}, self._sweep_candidates, reap=self._reap_strays)
+        if killed:
+            self.recorder.run_event(
+                run.request,
+                "stragglers_killed",
+                f"killed {describe_killed(killed)} left behind by run {run.request.run_id}",
+                count=len(killed),
+                pids=[k.pid for k in killed],
+                names=[k.name for k in killed],
+            )
+
+    def _sweep_candidates(self) -> list[psutil.Process]:
+        """Where an ended run's processes can be.
+
+        As subreaper: below us, and not below a live worker. When a worker
+        exits, the kernel re-parents what it leaves to us before we reap it,
+        so the trees of our other children are all there is to look at
+        (usually none: nothing is read). Otherwise: anywhere.
+        """
+        if not self.settings.reap_orphans:
+            return list(psutil.process_iter())
+        me = os.getpid()
+        children = child_pids(me)
+        if children is not None:
+            strays = [p for p in children if p not in self.active and p not in self._own_children]
+            found = subtrees(strays)
+            if found is not None:
+                return found
+        try:
+            return psutil.Process().children(recursive=True)
+        except psutil.Error:
+            return []
+
+    def _reap_strays(self) -> None:
+        """Collect killed processes that were re-parented to us (never a live worker)."""
+        try:
+            children = psutil.Process().children()
+        except psutil.Error:
+            return
+        for child in children:
+            if child.pid in self.active or child.pid in self._own_children:
+                continue
+            try:
+                os.waitpid(child.pid, os.WNOHANG)
+            except OSError:
+                continue
+
+    def _count_for_pause(self, request: RunRequest, outcome: Outcome) -> None:
+        """pause_after_failures: count failures in a row; pause and audit at the limit."""
+        if request.origin != "schedule" or self.scheduler is None or request.job_id is None:
+            return
+        store = self.scheduler.pauses
+        job = self.scheduler.jobs.get(request.job_id)
+        if store is None or job is None or job.pause_after_failures is None:
+            return
+        if outcome.status == "interrupted":
+            return  # stopped by a shutdown: says nothing about the job
+        try:
+            failures = store.count_outcome(job.id, outcome.status == "ok")
+            if failures < job.pause_after_failures or job.id in store.read():
+                return
+            reason = (
+                f"{failures} consecutive failures (pause_after_failures={job.pause_after_failures})"
+            )
+            store.pause(job.id, Pause(reason=reason, since=self.clock(), by="failures"))
+        except OSError as exc:
+            self.runlog.warn(
+                f"cannot update {store.path} ({exc.strerror}); job {job.id} not paused"
+            )
+            return
+        self.recorder.event(
+            "job_paused",
+            f"job {job.id} paused after {reason}; resume with: scoot schedule resume {job.id}",
+            job_id=job.id,
+            reason="failures",
+            failures=failures,
+        )
+        self.runlog.err(f"[scoot] job {job.id} paused after {reason}")
+        # Notifications hook in here (event `paused`) once they exist.
+        self.hooks.job_paused(self, job.id, reason)
+
+    def _reap_orphans(self) -> None:
+        """As subreaper we inherit descendants that escaped a run's group: end them."""
+        workers = set(self.active)
+        try:
+            children = psutil.Process().children()
+        except psutil.Error:
+            return
+        for child in children:
+            if child.pid in workers or child.pid in self._own_children:
+                continue
+            try:
+                if child.status() == psutil.STATUS_ZOMBIE:
+                    os.waitpid(child.pid, os.WNOHANG)
+                    continue
+                os.kill(child.pid, signal.SIGKILL)
+                os.waitpid(child.pid, 0)
+            except (psutil.Error, OSError):
+                continue
+            self.recorder.event(
+                "stragglers_killed",
+                f"killed process {child.pid} that escaped its run's process group",
+                pid=child.pid,
+                count=1,
+            )
+
+    def _enforce_deadlines(self) -> None:
+        now_mono = time.monotonic()
+        shutdown_due = (
+            self.stopping
+            and self.shutdown_deadline is not None
+            and now_mono >= self.shutdown_deadline
+        )
+        for run in self.active.values():
+            if run.exited:
+                continue
+            if (
+                run.deadline_mono is not None
+                and now_mono >= run.deadline_mono
+                and not run.timed_out
+                and run.term_sent_mono is None
+            ):
+                run.timed_out = True
+                run.terminate(now_mono)
+                self.recorder.run_event(
+                    run.request,
+                    "job_timeout",
+                    f"run {run.request.run_id} exceeded {run.request.timeout_sec:g} s; SIGTERM sent",
+                    timeout_sec=run.request.timeout_sec,
+                )
+            if shutdown_due and run.term_sent_mono is None:
+                run.stopped_by_shutdown = True
+                run.terminate(now_mono)
+            if (
+                run.term_sent_mono is not None
+                and not run.kill_sent
+                and now_mono >= run.term_sent_mono + self.settings.kill_grace_sec
+            ):
+                run.kill()
+
+    def _release_finished(self, *, force: bool) -> None:
+        """Drop finished runs from the ledger's in-flight table, in batches.
+
+        Nothing waits on this but another process's overlap check, so one
+        transaction per `release_delay_sec` keeps fsyncs off the firing path.
+        A run whose record could not be written yet (a full disk) stays in
+        flight: should this process die before writing it, the next start
+        records it interrupted instead of losing it.
+        """
+        self.recorder.flush_runs()
+        if not self._finished or self.scheduler is None:
+            self._finished.clear()
+            self._release_due_mono = None
+            return
+        now_mono = time.monotonic()
+        if self._release_due_mono is None:
+            self._release_due_mono = now_mono + self.settings.release_delay_sec
+        if not force and now_mono < self._release_due_mono:
+            return
+        unwritten = self.recorder.unwritten_run_ids()
+        releasable = [r for r in self._finished if r.run_id not in unwritten]
+        if releasable:
+            try:
+                self.scheduler.release(releasable)
+            except OSError as exc:
+                self._ledger_failed(f"cannot update the ledger ({exc.strerror}); will retry")
+                self._release_due_mono = now_mono + self.settings.release_delay_sec
+                return
+            self._ledger_ok()
+        self._finished = [r for r in self._finished if r.run_id in unwritten]
+        self._release_due_mono = (
+            now_mono + self.settings.release_delay_sec if self._finished else None
+        )
+
+    def _warn_unwritten(self) -> None:
+        waiting = len(self.recorder.unwritten_run_ids())
+        if waiting:
+            self.runlog.warn(
+                f"{waiting} run record(s) could not be written to {self.home.runs}; "
+                "runs the ledger still holds are recorded interrupted at the next start"
+            )
+
+    def _ledger_failed(self, warning: str) -> None:
+        if self._ledger_outage.failed():
+            self.runlog.warn(warning)
+
+    def _ledger_ok(self) -> None:
+        if self._ledger_outage.succeeded() and self.scheduler is not None:
+            self.runlog.warn(f"the ledger {self.scheduler.ledger.path} is writable again")
+
+    def _heartbeat(self) -> None:
+        interval = self.hooks.heartbeat_interval()
+        if not interval:
+            return
+        now_mono = time.monotonic()
+        if now_mono >= self._next_heartbeat:
+            self._next_heartbeat = now_mono + interval
+            self.hooks.heartbeat(self)
+
+
+def _preload_worker() -> None:
+    """Import the worker's modules once here, so every forked run starts with them loaded.
+
+    This is what makes fork cheap: the child skips ~100 ms of imports (see
+    bench/launch_cost.py).
+    """
+    import setproctitle  # noqa: F401
+
+    import worker.agent  # noqa: F401
+    import worker.main  # noqa: F401
+    import worker.sandbox  # noqa: F401
+
+
+def _kill_group(pgid: int) -> list[Killed]:
+    """SIGKILL whatever is left in a finished run's process group; return what."""
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return []
+    members = []
+    for proc in psutil.process_iter(["pid", "name"]):
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
+                members.append(Killed(proc.pid, proc.info["name"] or "?", ""))
+        except (OSError, psutil.Error):
+            continue
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    return members
+
+
+def _become_subreaper() -> None:
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _remove_scratch(path: os.PathLike[str] | str) -> None:
+    from worker.sandbox import remove_scratch_dir
+
+    try:
+        remove_scratch_dir(str(path))
+    except OSError:
+        pass  # left for the operator; it holds nothing the records need
