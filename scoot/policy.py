@@ -14,6 +14,7 @@ guarded, and why readonly runs also get the kernel layer.
 
 from __future__ import annotations
 
+import glob
 import ipaddress
 import os
 import posixpath
@@ -63,6 +64,36 @@ class Decision:
 
     allowed: bool
     reason: str
+
+
+@dataclass(frozen=True)
+class ProtectedPaths:
+    """Paths no tool may touch outside unrestricted: the runtime directory, the config file.
+
+    `allowed` are the carve-outs inside them that a run owns (its scratch
+    directory, its workspace under `<home>/work/`). All paths absolute and
+    already resolved (the parent resolves them when it builds the run spec).
+    """
+
+    paths: tuple[str, ...] = ()
+    allowed: tuple[str, ...] = ()
+
+    def problem(self, real_path: str) -> str | None:
+        """Why the resolved absolute `real_path` is off limits, or None."""
+        if any(_within(real_path, place) for place in self.allowed):
+            return None
+        for place in self.paths:
+            if _within(real_path, place):
+                return f"{place} is scoot's own (runtime directory or config) and off limits"
+        return None
+
+
+NO_PROTECTED_PATHS = ProtectedPaths()
+
+
+def _within(path: str, place: str) -> bool:
+    """`path` is `place` or lies below it (both absolute, normalised)."""
+    return path == place or path.startswith(place.rstrip("/") + "/")
 
 
 UNRESTRICTED_WARNING = (
@@ -136,6 +167,7 @@ def explain(
     cwd: str,
     confine_writes: bool = True,
     block_internal_http: bool = True,
+    protected: ProtectedPaths = NO_PROTECTED_PATHS,
 ) -> Decision:
     """Parse and decide in one step, for `scoot policy check`; parse errors deny."""
     try:
@@ -148,6 +180,7 @@ def explain(
         cwd=cwd,
         confine_writes=confine_writes,
         block_internal_http=block_internal_http,
+        protected=protected,
     )
 
 
@@ -158,16 +191,21 @@ def decide(
     cwd: str,
     confine_writes: bool = True,
     block_internal_http: bool = True,
+    protected: ProtectedPaths = NO_PROTECTED_PATHS,
 ) -> Decision:
-    """Whether `parsed` may run under `mode` in `cwd`; an unknown mode acts as readonly."""
+    """Whether `parsed` may run under `mode` in `cwd`; an unknown mode acts as readonly.
+
+    Outside unrestricted, `protected` (the runtime directory and the config
+    file) is off limits to every tool, for reads and writes.
+    """
     capability = parsed.capability
     if capability == "final":
         return Decision(True, "final answer is always allowed")
     if mode == UNRESTRICTED:
         return Decision(True, "unrestricted mode allows every action")
     if mode == GUARDED:
-        return _decide_guarded(parsed, cwd, confine_writes, block_internal_http)
-    decision = _decide_readonly(parsed, cwd)
+        return _decide_guarded(parsed, cwd, confine_writes, block_internal_http, protected)
+    decision = _decide_readonly(parsed, cwd, protected)
     if mode != READONLY:
         return Decision(
             decision.allowed, f"{_unknown_mode_text(mode)} acts as readonly: {decision.reason}"
@@ -175,7 +213,7 @@ def decide(
     return decision
 
 
-def _decide_readonly(parsed: ParsedAction, cwd: str) -> Decision:
+def _decide_readonly(parsed: ParsedAction, cwd: str, protected: ProtectedPaths) -> Decision:
     capability = parsed.capability
     if capability == "exec":
         return Decision(False, "bash is not allowed in readonly mode")
@@ -188,14 +226,18 @@ def _decide_readonly(parsed: ParsedAction, cwd: str) -> Decision:
     path = _path_argument(parsed)
     if path is None:
         return Decision(False, f"{parsed.action} has no path to check")
-    problem = confined_path_problem(path, cwd)
+    problem = confined_path_problem(path, cwd, pattern=parsed.action == "glob", protected=protected)
     if problem is not None:
         return Decision(False, f"readonly reads stay inside the working directory: {problem}")
     return Decision(True, "read inside the working directory")
 
 
 def _decide_guarded(
-    parsed: ParsedAction, cwd: str, confine_writes: bool, block_internal_http: bool
+    parsed: ParsedAction,
+    cwd: str,
+    confine_writes: bool,
+    block_internal_http: bool,
+    protected: ProtectedPaths,
 ) -> Decision:
     capability = parsed.capability
     if capability == "exec":
@@ -205,16 +247,23 @@ def _decide_guarded(
         rule = catastrophic_command(command)
         if rule is not None:
             return Decision(False, f"denied by the guarded denylist: {rule}")
+        problem = command_protected_problem(command, cwd, protected)
+        if problem is not None:
+            return Decision(False, f"bash names a protected path: {problem}")
         return Decision(True, "bash allowed in guarded mode (no catastrophic pattern)")
+    path = _path_argument(parsed)
+    if capability in ("read", "write") and path is not None:
+        problem = protected_path_problem(path, cwd, protected, pattern=parsed.action == "glob")
+        if problem is not None:
+            return Decision(False, problem)
     if capability == "read":
         return Decision(True, "reads are allowed in guarded mode")
     if capability == "write":
         if not confine_writes:
             return Decision(True, "writes allowed (confine_writes is off)")
-        path = _path_argument(parsed)
         if path is None:
             return Decision(False, f"{parsed.action} has no path to check")
-        problem = confined_path_problem(path, cwd)
+        problem = confined_path_problem(path, cwd, protected=protected)
         if problem is not None:
             return Decision(False, f"writes are confined to the working directory: {problem}")
         return Decision(True, "write inside the working directory")
@@ -244,28 +293,76 @@ _SENSITIVE_EXACT = frozenset(
     {
         ".ssh",
         ".netrc",
+        "_netrc",
         ".pgpass",
         ".aws",
+        ".azure",
+        "gcloud",
         ".gnupg",
         ".docker",
+        ".dockercfg",
         ".kube",
+        "kubeconfig",
         ".npmrc",
+        ".yarnrc",
         ".pypirc",
+        ".gem",
         ".htpasswd",
         ".password-store",
+        ".envrc",
+        ".my.cnf",
+        ".mylogin.cnf",
+        ".boto",
+        ".s3cfg",
+        ".terraformrc",
+        ".gitcookies",
+        ".git-credentials",
+        ".bash_history",
+        ".zsh_history",
+        ".psql_history",
+        ".mysql_history",
+        ".python_history",
+        "shadow",
+        "gshadow",
     }
 )
-_SENSITIVE_PREFIXES = ("id_rsa", "id_ed25519", "id_ecdsa", "id_dsa")
-_SENSITIVE_SUBSTRINGS = ("secret", "token", "credential")
-# Private key and keystore files.
-_SENSITIVE_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".keystore", ".jks")
+_SENSITIVE_PREFIXES = ("id_rsa", "id_ed25519", "id_ecdsa", "id_dsa", "id_xmss")
+# api_key, api-key, apikey; client_secret, .vault-token, credentials.json, passwords.txt.
+_SENSITIVE_SUBSTRINGS = (
+    "secret",
+    "token",
+    "credential",
+    "api_key",
+    "api-key",
+    "apikey",
+    "password",
+    "passwd",
+    "private_key",
+    "private-key",
+)
+# Private keys, keystores, password databases and env files.
+_SENSITIVE_SUFFIXES = (
+    ".pem",
+    ".key",
+    ".p12",
+    ".pfx",
+    ".p8",
+    ".ppk",
+    ".keystore",
+    ".jks",
+    ".kdbx",
+    ".ovpn",
+    ".env",
+    ".tfstate",
+    ".tfvars",
+)
 _EXPANSION = re.compile(r"\$|`")
 
 
 def sensitive_name(component: str) -> bool:
     """True when one path component names a credential-bearing file or directory."""
     name = component.lower()
-    if name == ".env" or name.startswith(".env."):
+    if name == ".env" or name.startswith((".env.", ".env-", ".env_")):
         return True
     if name in _SENSITIVE_EXACT or name.startswith(_SENSITIVE_PREFIXES):
         return True
@@ -274,12 +371,21 @@ def sensitive_name(component: str) -> bool:
     return name.endswith(_SENSITIVE_SUFFIXES)
 
 
-def confined_path_problem(path: str, cwd: str) -> str | None:
-    """Why `path` (a file path or glob pattern) escapes `cwd`, or None when it stays inside.
+def confined_path_problem(
+    path: str,
+    cwd: str,
+    *,
+    pattern: bool = False,
+    protected: ProtectedPaths = NO_PROTECTED_PATHS,
+) -> str | None:
+    """Why `path` escapes `cwd`, or None when it stays inside.
 
     Lexical rules first (relative only, no `..`, no `~` or `$` expansion
     syntax, no sensitive names), then symlinks are resolved so a link inside
-    `cwd` that points elsewhere, or at a sensitive name, is refused too.
+    `cwd` that points elsewhere, at a sensitive name or into a protected
+    path, is refused too. A file path is resolved whole, whatever characters
+    its names hold; only a glob `pattern` is resolved up to its first
+    wildcard, and the glob tool then checks every match (`match_problem`).
     """
     if not path or "\x00" in path:
         return "empty or invalid path"
@@ -298,12 +404,98 @@ def confined_path_problem(path: str, cwd: str) -> str | None:
         return f"{path!r} leaves the working directory (..)"
     # Resolve the path as written: the kernel applies `..` after following a
     # symlink (link/../x is beside the link's target), lexical normpath does not.
-    resolved = _resolve_under(cwd, _literal_prefix(path))
+    resolved = _resolve_under(cwd, _literal_prefix(path) if pattern else path)
     if resolved is None:
         return f"{path!r} resolves outside the working directory (symlink)"
     for part in resolved.split("/"):
         if part and sensitive_name(part):
             return f"{path!r} resolves to a sensitive file ({part})"
+    real = os.path.join(os.path.realpath(cwd), resolved).rstrip("/")
+    problem = protected.problem(real or "/")
+    if problem is not None:
+        return f"{path!r}: {problem}"
+    return None
+
+
+def match_problem(root: str, match: str, protected: ProtectedPaths) -> str | None:
+    """Why one glob match (a path under the real `root`) must not be shown, or None.
+
+    The same rules as for a file path, applied to the match as found and as
+    resolved: inside `root`, no sensitive name, nothing protected.
+    """
+    try:
+        real = os.path.realpath(match)
+    except (OSError, ValueError):
+        return "cannot be resolved"
+    if not _within(real, root):
+        return "resolves outside the working directory"
+    relative = posixpath.relpath(match, root)
+    for part in [*relative.split("/"), *real[len(root) :].split("/")]:
+        if part and sensitive_name(part):
+            return f"names a sensitive file ({part})"
+    return protected.problem(real)
+
+
+def protected_path_problem(
+    path: str, cwd: str, protected: ProtectedPaths, *, pattern: bool = False
+) -> str | None:
+    """Why `path` (absolute or relative to `cwd`) reaches a protected path, or None."""
+    if not protected.paths:
+        return None
+    if "\x00" in path:
+        return "empty or invalid path"
+    target = _literal_prefix(path) if pattern else path
+    expanded = os.path.expanduser(target) if target.startswith("~") else target
+    try:
+        real = os.path.realpath(os.path.join(cwd, expanded))
+    except (OSError, ValueError):
+        return f"{path!r} cannot be resolved"
+    problem = protected.problem(real)
+    return None if problem is None else f"{path!r}: {problem}"
+
+
+def _glob_prefix_matches(word: str, cwd: str) -> list[str]:
+    """What each leading part of `word` up to a wildcard component matches (bounded)."""
+    parts = word.split("/")
+    found: list[str] = []
+    for end, part in enumerate(parts, start=1):
+        if any(ch in part for ch in "*?["):
+            found += glob.glob(os.path.join(cwd, "/".join(parts[:end]) or "/"))[:200]
+    return found
+
+
+# Characters that separate words for the shell (quotes already removed).
+_SHELL_WORD_BREAK = re.compile(r"[\s;&|<>()`=,{}]+|\$\(")
+
+
+def command_protected_problem(command: str, cwd: str, protected: ProtectedPaths) -> str | None:
+    """Why a shell command names a protected path, or None.
+
+    Every word that could be a path is resolved against `cwd` (`~` and
+    `$HOME` expanded, a glob expanded against the filesystem), so
+    `cat .scoot/config.toml`, `cd ~/.sc*` and `vi $HOME/.scoot/token` are
+    caught. A first layer only: a path computed at run time is not seen.
+    """
+    if not protected.paths:
+        return None
+    text = re.sub(r"[\"'\\]", "", command.replace("\\\n", ""))
+    home = os.environ.get("HOME", "")
+    text = re.sub(r"\$\{?HOME\}?", home.replace("\\", "/"), text)
+    words = [w for w in _SHELL_WORD_BREAK.split(text) if w and w not in ("-", "--")]
+    for word in words:
+        word = word.split("=", 1)[-1] if word.startswith("-") else word
+        if not word or word.startswith("-") or "\x00" in word:
+            continue
+        expanded = os.path.expanduser(word) if word.startswith("~") else word
+        candidates = [expanded, *_glob_prefix_matches(expanded, cwd)]
+        for candidate in candidates:
+            try:
+                real = os.path.realpath(os.path.join(cwd, candidate))
+            except (OSError, ValueError):
+                continue
+            problem = protected.problem(real)
+            if problem is not None:
+                return f"{word!r}: {problem}"
     return None
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import time
 from itertools import count
+from pathlib import Path
 from typing import Any
 
 from scoot.config import Config
 from scoot.home import Home
 from scoot.jobs import LIMIT_KEYS, Job
 from scoot.runner import RunRequest
+from scoot.secrets import token_file_path
 
 _sequence = count(1)
 
@@ -38,6 +40,25 @@ def limits_for(config: Config, job: Job | None) -> dict[str, int]:
     return merged
 
 
+def protected_paths(
+    home: Home, cwd: str, scratch: Path, extra: tuple[Path, ...] = ()
+) -> dict[str, list[str]]:
+    """What no tool may touch outside unrestricted, resolved: the runtime directory, the
+    config file and the token file wherever their links lead, and any `extra` file.
+
+    The run's own scratch directory and its workspace (a cwd under `<home>/work/`)
+    are carved out.
+    """
+    paths = [home.root, home.config_toml, home.config_json, *extra]
+    real = sorted({os.path.realpath(p) for p in paths})
+    work = os.path.realpath(home.root / "work")
+    real_cwd = os.path.realpath(cwd)
+    allowed = [os.path.realpath(scratch)]
+    if real_cwd.startswith(work + "/"):
+        allowed.append(real_cwd)
+    return {"paths": real, "allowed": allowed}
+
+
 def build_spec(
     config: Config,
     home: Home,
@@ -49,6 +70,7 @@ def build_spec(
     retries: int | None = None,
 ) -> dict[str, Any]:
     backend = config.backend
+    extra = (token_file_path(home, backend),)
     return {
         "run_id": request.run_id,
         "session_id": request.session_id,
@@ -73,6 +95,7 @@ def build_spec(
             "block_internal_http": config.tools.block_internal_http,
             "max_observation_chars": config.tools.max_observation_chars,
         },
+        "protected": protected_paths(home, cwd, home.scratch / request.run_id, extra),
         "sandbox": {
             "require": config.sandbox.require,
             "limits": {k: (v or None) for k, v in limits.items()},

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scoot.actions import ACTIONS, ActionInputError, ParsedAction, parse_input
-from scoot.policy import allowed_actions, decide
+from scoot.policy import ProtectedPaths, allowed_actions, decide
 from worker import prompt
 from worker.backend import Backend, BackendError, one_line
 from worker.tools import ToolError, clip_observation, run_tool
@@ -178,6 +178,17 @@ def _result(status: str, *, answer: str | None = None, error: str | None = None)
     return {"status": status, "answer": answer, "error": error}
 
 
+def protected_paths(spec: dict[str, Any]) -> ProtectedPaths:
+    """The spec's protected paths (the runtime directory, the config file) and carve-outs."""
+    given = spec.get("protected")
+    if not isinstance(given, dict):
+        return ProtectedPaths()
+    return ProtectedPaths(
+        tuple(str(p) for p in given.get("paths") or () if isinstance(p, str) and p),
+        tuple(str(p) for p in given.get("allowed") or () if isinstance(p, str) and p),
+    )
+
+
 class _Run:
     """State of one ReACT loop; each method is one part of a turn."""
 
@@ -202,6 +213,7 @@ class _Run:
         # The token's variable is kept out of tool subprocesses, wherever it came from.
         key_env = spec.get("api_key_env")
         self.scrub_env = (key_env,) if isinstance(key_env, str) and key_env else ()
+        self.protected = protected_paths(spec)
         self.action_names = allowed_actions(self.mode)
         self.actions_tried = 0
         self.actions_denied = 0
@@ -273,6 +285,7 @@ class _Run:
             cwd=self.cwd,
             confine_writes=self.confine_writes,
             block_internal_http=self.block_internal_http,
+            protected=self.protected,
         )
         if not decision.allowed:
             self.actions_denied += 1
@@ -287,6 +300,7 @@ class _Run:
                 timeout_s=self.tool_timeout_s,
                 block_internal_http=self.block_internal_http,
                 scrub_env=self.scrub_env,
+                protected=None if self.mode == "unrestricted" else self.protected,
             )
         except ToolError as error:
             output = f"error: {error}"
