@@ -19,6 +19,7 @@ from typing import Any
 
 from scoot.actions import ACTIONS, ActionInputError, ParsedAction, parse_input
 from scoot.policy import ProtectedPaths, allowed_actions, decide
+from scoot.redaction import redact, secret_forms
 from worker import prompt
 from worker.backend import Backend, BackendError, one_line
 from worker.tools import ToolError, clip_observation, run_tool
@@ -151,18 +152,14 @@ class _Channel:
 
     def __init__(self, emit: Emit, token: str | None) -> None:
         self._emit = emit
-        self._token = token if token and token.strip() else None
+        self._forms = secret_forms(token) if token and token.strip() else []
 
     def clean(self, text: str) -> str:
-        text = valid_text(text)
-        if self._token:
-            text = text.replace(self._token, "[redacted]")
-        return text
+        """Valid text with the token and its encodings redacted; call before any clipping."""
+        return redact(valid_text(text), self._forms)
 
-    def audit(self, kind: str, msg: str) -> None:
-        self._emit(
-            {"type": "audit", "kind": kind, "msg": clip_text(self.clean(msg), MAX_REPLY_CHARS)}
-        )
+    def audit(self, kind: str, msg: str, limit: int = MAX_REPLY_CHARS) -> None:
+        self._emit({"type": "audit", "kind": kind, "msg": clip_text(self.clean(msg), limit)})
 
     def session(self, role: str, content: str) -> None:
         self._emit(
@@ -224,7 +221,8 @@ class _Run:
         system = prompt.system_prompt(self.mode, [ACTIONS[n] for n in self.action_names], self.cwd)
         self.channel.audit(
             "run",
-            f"mode={self.mode} max_turns={self.max_turns} goal={one_line(goal, GOAL_AUDIT_CHARS)}",
+            f"mode={self.mode} max_turns={self.max_turns} "
+            f"goal={one_line(self.channel.clean(goal), GOAL_AUDIT_CHARS)}",
         )
         self.channel.session("system", system)
         self.channel.session("user", goal)
@@ -252,14 +250,14 @@ class _Run:
             step = parse_step(reply)
         except StepFormatError as error:
             self.history.append(
-                {"role": "assistant", "content": valid_text(clip_text(reply, REJECTED_REPLY_CHARS))}
+                {"role": "assistant", "content": clip_text(valid_text(reply), REJECTED_REPLY_CHARS)}
             )
             self.channel.audit("system_error", f"rejected model reply (turn {turn}): {error}")
             self.feed_back(prompt.format_feedback(str(error), self.action_names))
             return None
         self.history.append({"role": "assistant", "content": reply})
         if step.thought:
-            self.channel.audit("thought", clip_text(step.thought, TEXT_AUDIT_CHARS))
+            self.channel.audit("thought", step.thought, TEXT_AUDIT_CHARS)
         try:
             parsed = parse_input(step.action, step.action_input)
         except ActionInputError as error:
@@ -268,7 +266,7 @@ class _Run:
             return None
         if parsed.action == "final":
             answer = str(parsed.args["answer"])
-            self.channel.audit("final", clip_text(answer, TEXT_AUDIT_CHARS))
+            self.channel.audit("final", answer, TEXT_AUDIT_CHARS)
             return _result("ok", answer=self.channel.clean(answer))
         self.act(parsed, step.action_input)
         return None
@@ -277,7 +275,8 @@ class _Run:
         """Gate and run one tool action, then feed its observation back."""
         self.actions_tried += 1
         self.channel.audit(
-            "tool_call", f"{parsed.action} {one_line(action_input, INPUT_AUDIT_CHARS)}"
+            "tool_call",
+            f"{parsed.action} {one_line(self.channel.clean(action_input), INPUT_AUDIT_CHARS)}",
         )
         decision = decide(
             parsed,
@@ -306,7 +305,7 @@ class _Run:
             output = f"error: {error}"
         except OSError as error:
             output = f"error: {error.strerror or error}"
-        observation = self.channel.clean(clip_observation(output, self.observation_chars))
+        observation = clip_observation(self.channel.clean(output), self.observation_chars)
         self.channel.audit("observation", observation)
         self.feed_back(prompt.observation_message(observation))
 
