@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from scoot.errors import ConfigError
+from scoot.files import UnreadableFile, read_regular_file
 from scoot.home import Home
 
 
@@ -116,6 +117,8 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
 # Every integer field is at most this (about 68 years in seconds), so any value
 # fits a timer, a sleep or an rlimit.
 MAX_WHOLE = 2**31 - 1
+# A config past this is a mistake (a log, a link to a device), not a config.
+MAX_CONFIG_BYTES = 1024 * 1024
 
 # Integer fields and their smallest sensible value.
 MINIMUMS: dict[tuple[str, str], int] = {
@@ -187,13 +190,13 @@ def _toml_position(exc: tomllib.TOMLDecodeError) -> tuple[int, int, str]:
 
 def _read_text(path: Path) -> str:
     try:
-        return path.read_bytes().decode("utf-8")
+        return read_regular_file(path, MAX_CONFIG_BYTES).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(
             f"{path}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8"
         ) from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror}); check its permissions") from None
+    except UnreadableFile as exc:
+        raise ConfigError(f"{exc}; the config must be a regular file you can read") from None
 
 
 def _unparseable(path: Path, exc: BaseException, syntax: str) -> ConfigError:
