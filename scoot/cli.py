@@ -12,6 +12,7 @@ import orjson
 
 from scoot import __version__
 from scoot.errors import EXIT_USAGE, ScootError
+from scoot.terminal import printable
 
 HOME_KEY = "scoot_home"
 
@@ -235,7 +236,7 @@ def schedule_history(ctx: click.Context, job_id: str | None, limit: int, as_json
         _print_json({"runs": picked, "unparseable_lines": bad})
     else:
         for line in render_history(picked):
-            click.echo(line)
+            click.echo(printable(line))
         if bad:
             click.echo(
                 f"scoot: warning: {bad} unparseable line(s) in {instance.home.runs}", err=True
@@ -419,7 +420,7 @@ def sessions_list(ctx: click.Context) -> int:
 
     instance = _instance(ctx, create=False)
     for line in list_sessions(instance.home):
-        click.echo(line)
+        click.echo(printable(line))
     return 0
 
 
@@ -439,7 +440,7 @@ def session_show(ctx: click.Context, session_id: str) -> int:
 
     instance = _instance(ctx, create=False)
     for line in show_session(instance.home, session_id):
-        click.echo(line)
+        click.echo(printable(line))
     return 0
 
 
@@ -459,7 +460,7 @@ def audit_show(ctx: click.Context, session_id: str | None) -> int:
 
     instance = _instance(ctx, create=False)
     for line in audit_lines(instance.home, session_id):
-        sys.stdout.write(line + "\n")
+        sys.stdout.write(printable(line) + "\n")
     return 0
 
 

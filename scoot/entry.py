@@ -31,6 +31,7 @@ from scoot.secrets import Token, resolve_token
 from scoot.signals import SignalQueue
 from scoot.spec import cli_session_id, job_session_id, new_run_id
 from scoot.supervisor import Hooks, Settings, Summary, Supervisor
+from scoot.terminal import for_stream
 
 DISABLED_HINT = (
     "[scoot] scheduling is disabled: set [schedule] enabled = true in {config} "
@@ -293,7 +294,8 @@ def _print_single_result(summary: Summary) -> int:
         return 1
     _, outcome = summary.outcomes[-1]
     if outcome.status == "ok":
-        print(outcome.answer or "", flush=True)
+        # Raw to a pipe (the answer is the program's output), escaped on a terminal.
+        print(for_stream(outcome.answer or ""), flush=True)
         return 0
     return 1
 
