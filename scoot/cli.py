@@ -64,6 +64,13 @@ def _print_json(value: Any) -> None:
     help="With -e: readonly, guarded or unrestricted (default: [tools] policy).",
 )
 @click.option("--unattended", is_flag=True, help="With -e: clamp the mode like a scheduled job.")
+@click.option(
+    "--timeout",
+    "timeout_sec",
+    type=click.FloatRange(min=0, min_open=True, max=2147483647),
+    metavar="SECONDS",
+    help="With -e: end the run after this long (default: [agent] exec_timeout_sec).",
+)
 @click.version_option(__version__, prog_name="scoot")
 @click.pass_context
 def cli(
@@ -74,11 +81,14 @@ def cli(
     session_id: str | None,
     policy: str | None,
     unattended: bool,
+    timeout_sec: float | None,
 ) -> int | None:
     """scoot: run plain-language goals now, or unattended on a schedule."""
     if ctx.invoked_subcommand is not None:
         if goal is not None:
             raise click.UsageError("-e cannot be combined with a command")
+        if timeout_sec is not None:
+            raise click.UsageError("--timeout applies to -e only: scoot --timeout SECONDS -e GOAL")
         return None
     if goal is None:
         click.echo(ctx.get_help())
@@ -93,6 +103,7 @@ def cli(
         session_id=session_id,
         policy=policy,
         unattended=unattended,
+        timeout_sec=timeout_sec,
     )
 
 

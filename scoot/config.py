@@ -40,6 +40,8 @@ class BackendConfig:
 @dataclass(frozen=True)
 class AgentConfig:
     max_turns: int = 32
+    # Wall-clock limit of a `scoot -e` run in seconds; 0: none (`--timeout` overrides).
+    exec_timeout_sec: int = 0
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,7 @@ MINIMUMS: dict[tuple[str, str], int] = {
     ("backend", "api_key_cmd_timeout_ms"): 1,
     ("backend", "retries"): 0,
     ("agent", "max_turns"): 1,
+    ("agent", "exec_timeout_sec"): 0,
     ("tools", "timeout_ms"): 1,
     ("tools", "max_observation_chars"): 200,
     ("audit", "max_file_mb"): 1,

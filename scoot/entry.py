@@ -309,8 +309,9 @@ def run_goal(
     session_id: str | None,
     policy: str | None,
     unattended: bool,
+    timeout_sec: float | None = None,
 ) -> int:
-    """`scoot -e`: one goal, now, under the configured (or given) policy."""
+    """`scoot -e`: one goal, now, under the configured (or given) policy and time limit."""
     refuse_foreign_home(instance.home)
     config = instance.config
     if not goal.strip():
@@ -335,6 +336,7 @@ def run_goal(
         goal=goal,
         mode=mode,
         origin="cli",
+        timeout_sec=timeout_sec or float(config.agent.exec_timeout_sec) or None,
     )
     supervisor = Supervisor(
         home=instance.home,
