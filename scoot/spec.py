@@ -46,15 +46,20 @@ def protected_paths(
     """What no tool may touch outside unrestricted, resolved: the runtime directory, the
     config file and the token file wherever their links lead, and any `extra` file.
 
-    The run's own scratch directory and its workspace (a cwd under `<home>/work/`)
-    are carved out.
+    The run's own scratch directory is carved out, and so is its working
+    directory when it lies inside the runtime directory (a job's workspace
+    under `<home>/work/`, or a `cwd` the config puts there) as long as it holds
+    none of scoot's own files: not the root, `state`, `logs`, config or token.
     """
     paths = [home.root, home.config_toml, home.config_json, *extra]
     real = sorted({os.path.realpath(p) for p in paths})
-    work = os.path.realpath(home.root / "work")
+    root = os.path.realpath(home.root)
     real_cwd = os.path.realpath(cwd)
     allowed = [os.path.realpath(scratch)]
-    if real_cwd.startswith(work + "/"):
+    own = [os.path.realpath(p) for p in (home.state, home.logs, *paths[1:])]
+    if real_cwd.startswith(root + "/") and not any(
+        p == real_cwd or p.startswith(real_cwd + "/") or real_cwd.startswith(p + "/") for p in own
+    ):
         allowed.append(real_cwd)
     return {"paths": real, "allowed": allowed}
 

@@ -231,3 +231,29 @@ def test_sensitive_names(name: str) -> None:
 )
 def test_ordinary_names_are_not_sensitive(name: str) -> None:
     assert not sensitive_name(name)
+
+
+def test_the_spec_carves_out_only_a_working_directory_that_holds_none_of_scoots_files(
+    tmp_path: Path,
+) -> None:
+    from scoot.home import Home
+    from scoot.spec import protected_paths
+
+    home = Home(tmp_path / "home")
+    (home.root / "work" / "job").mkdir(parents=True)
+    (home.root / "state" / "scratch" / "r1").mkdir(parents=True)
+    (home.root / "demo-files").mkdir()
+    scratch = home.root / "state" / "scratch" / "r1"
+    real = os.path.realpath
+    for cwd, carved in (
+        (home.root / "work" / "job", True),
+        (home.root / "demo-files", True),
+        (home.root, False),
+        (home.root / "state", False),
+        (home.root / "state" / "scratch", False),
+        (tmp_path, False),
+    ):
+        spec = protected_paths(home, str(cwd), scratch)
+        assert real(home.root) in spec["paths"]
+        assert real(scratch) in spec["allowed"]
+        assert (real(cwd) in spec["allowed"]) is carved, cwd
