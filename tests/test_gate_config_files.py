@@ -104,3 +104,15 @@ def test_a_reload_that_meets_a_fifo_keeps_the_old_config_and_stops_on_sigterm(
     assert proc.returncode == 0, err
     assert "reload failed, keeping the previous configuration" in err
     assert "is a FIFO" in err
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "directory"])
+def test_a_model_script_that_is_not_a_regular_file_is_one_clear_error(
+    tmp_path: Path, kind: str
+) -> None:
+    script = tmp_path / "script.json"
+    BAD_FILES[kind][0](script)
+    done = run_scoot(None, "serve-model", "--script", str(script), cwd=tmp_path, timeout=20)
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert str(script) in line and "not a regular file" in line
