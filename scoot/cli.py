@@ -395,7 +395,9 @@ def policy_check(
     ctx: click.Context, action: str, action_input: str, mode: str | None, cwd: str | None
 ) -> int:
     """Say whether ACTION with ACTION_INPUT is allowed, and why; runs nothing."""
-    from scoot.policy import explain, is_known_mode
+    from scoot.policy import ProtectedPaths, explain, is_known_mode
+    from scoot.secrets import token_file_path
+    from scoot.spec import protected_paths
 
     instance = _instance(ctx, create=False)
     chosen = mode or instance.config.tools.policy
@@ -403,13 +405,20 @@ def policy_check(
         raise click.BadParameter(
             f"unknown mode {chosen!r}: use readonly, guarded or unrestricted", param_hint="--mode"
         )
+    where = cwd or os.getcwd()
+    # The same runtime-directory protection a run gets (its scratch directory aside).
+    token_file = token_file_path(instance.home, instance.config.backend)
+    shielded = protected_paths(
+        instance.home, where, instance.home.scratch / "policy-check", (token_file,)
+    )
     decision = explain(
         action,
         action_input,
         chosen,
-        cwd=cwd or os.getcwd(),
+        cwd=where,
         confine_writes=instance.config.tools.confine_writes,
         block_internal_http=instance.config.tools.block_internal_http,
+        protected=ProtectedPaths(tuple(shielded["paths"]), tuple(shielded["allowed"])),
     )
     verdict = "allow" if decision.allowed else "deny"
     click.echo(f"{verdict}: {decision.reason} (mode={chosen})")

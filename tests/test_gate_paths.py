@@ -257,3 +257,26 @@ def test_the_spec_carves_out_only_a_working_directory_that_holds_none_of_scoots_
         assert real(home.root) in spec["paths"]
         assert real(scratch) in spec["allowed"]
         assert (real(cwd) in spec["allowed"]) is carved, cwd
+
+
+def test_policy_check_explains_the_runtime_directory_rule(tmp_path: Path) -> None:
+    from tests.helpers import run_scoot, write_config
+
+    home = tmp_path / ".scoot"
+    write_config(home)
+    done = run_scoot(
+        home,
+        "policy",
+        "check",
+        "file_read",
+        '{"path": ".scoot/config.toml"}',
+        "--mode",
+        "guarded",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1
+    assert done.stdout.startswith("deny: ") and "off limits" in done.stdout
+    ok = run_scoot(
+        home, "policy", "check", "bash", '{"command": "ls"}', "--mode", "guarded", cwd=tmp_path
+    )
+    assert ok.returncode == 0 and ok.stdout.startswith("allow: ")
