@@ -155,9 +155,12 @@ def test_inspection_commands(home: Path) -> None:
     ],
 )
 def test_policy_check_explains_without_running(
-    home: Path, args: list[str], code: int, verdict: str
+    home: Path, tmp_path: Path, args: list[str], code: int, verdict: str
 ) -> None:
     write_config(home)
-    done = run_scoot(home, "policy", "check", *args)
+    # An ordinary working directory: inside the runtime directory everything is off limits.
+    work = tmp_path / "work"
+    work.mkdir()
+    done = run_scoot(home, "policy", "check", *args, cwd=work)
     assert done.returncode == code
     assert done.stdout.startswith(verdict + ":")

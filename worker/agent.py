@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from scoot.shared.actions import ACTIONS, ActionInputError, ParsedAction, parse_input
-from scoot.shared.policy import allowed_actions, decide
+from scoot.shared.policy import ProtectedPaths, allowed_actions, decide
+from scoot.shared.redaction import redact, secret_forms
 from worker import prompt
 from worker.backend import Backend, BackendError, one_line
 from worker.tools import ToolError, clip_observation, run_tool
@@ -151,18 +152,14 @@ class _Channel:
 
     def __init__(self, emit: Emit, token: str | None) -> None:
         self._emit = emit
-        self._token = token if token and token.strip() else None
+        self._forms = secret_forms(token) if token and token.strip() else []
 
     def clean(self, text: str) -> str:
-        text = valid_text(text)
-        if self._token:
-            text = text.replace(self._token, "[redacted]")
-        return text
+        """Valid text with the token and its encodings redacted; call before any clipping."""
+        return redact(valid_text(text), self._forms)
 
-    def audit(self, kind: str, msg: str) -> None:
-        self._emit(
-            {"type": "audit", "kind": kind, "msg": clip_text(self.clean(msg), MAX_REPLY_CHARS)}
-        )
+    def audit(self, kind: str, msg: str, limit: int = MAX_REPLY_CHARS) -> None:
+        self._emit({"type": "audit", "kind": kind, "msg": clip_text(self.clean(msg), limit)})
 
     def session(self, role: str, content: str) -> None:
         self._emit(
@@ -176,6 +173,17 @@ class _Channel:
 
 def _result(status: str, *, answer: str | None = None, error: str | None = None) -> dict[str, Any]:
     return {"status": status, "answer": answer, "error": error}
+
+
+def protected_paths(spec: dict[str, Any]) -> ProtectedPaths:
+    """The spec's protected paths (the runtime directory, the config file) and carve-outs."""
+    given = spec.get("protected")
+    if not isinstance(given, dict):
+        return ProtectedPaths()
+    return ProtectedPaths(
+        tuple(str(p) for p in given.get("paths") or () if isinstance(p, str) and p),
+        tuple(str(p) for p in given.get("allowed") or () if isinstance(p, str) and p),
+    )
 
 
 class _Run:
@@ -202,6 +210,7 @@ class _Run:
         # The token's variable is kept out of tool subprocesses, wherever it came from.
         key_env = spec.get("api_key_env")
         self.scrub_env = (key_env,) if isinstance(key_env, str) and key_env else ()
+        self.protected = protected_paths(spec)
         self.action_names = allowed_actions(self.mode)
         self.actions_tried = 0
         self.actions_denied = 0
@@ -212,7 +221,8 @@ class _Run:
         system = prompt.system_prompt(self.mode, [ACTIONS[n] for n in self.action_names], self.cwd)
         self.channel.audit(
             "run",
-            f"mode={self.mode} max_turns={self.max_turns} goal={one_line(goal, GOAL_AUDIT_CHARS)}",
+            f"mode={self.mode} max_turns={self.max_turns} "
+            f"goal={one_line(self.channel.clean(goal), GOAL_AUDIT_CHARS)}",
         )
         self.channel.session("system", system)
         self.channel.session("user", goal)
@@ -240,14 +250,14 @@ class _Run:
             step = parse_step(reply)
         except StepFormatError as error:
             self.history.append(
-                {"role": "assistant", "content": valid_text(clip_text(reply, REJECTED_REPLY_CHARS))}
+                {"role": "assistant", "content": clip_text(valid_text(reply), REJECTED_REPLY_CHARS)}
             )
             self.channel.audit("system_error", f"rejected model reply (turn {turn}): {error}")
             self.feed_back(prompt.format_feedback(str(error), self.action_names))
             return None
         self.history.append({"role": "assistant", "content": reply})
         if step.thought:
-            self.channel.audit("thought", clip_text(step.thought, TEXT_AUDIT_CHARS))
+            self.channel.audit("thought", step.thought, TEXT_AUDIT_CHARS)
         try:
             parsed = parse_input(step.action, step.action_input)
         except ActionInputError as error:
@@ -256,7 +266,7 @@ class _Run:
             return None
         if parsed.action == "final":
             answer = str(parsed.args["answer"])
-            self.channel.audit("final", clip_text(answer, TEXT_AUDIT_CHARS))
+            self.channel.audit("final", answer, TEXT_AUDIT_CHARS)
             return _result("ok", answer=self.channel.clean(answer))
         self.act(parsed, step.action_input)
         return None
@@ -265,7 +275,8 @@ class _Run:
         """Gate and run one tool action, then feed its observation back."""
         self.actions_tried += 1
         self.channel.audit(
-            "tool_call", f"{parsed.action} {one_line(action_input, INPUT_AUDIT_CHARS)}"
+            "tool_call",
+            f"{parsed.action} {one_line(self.channel.clean(action_input), INPUT_AUDIT_CHARS)}",
         )
         decision = decide(
             parsed,
@@ -273,6 +284,7 @@ class _Run:
             cwd=self.cwd,
             confine_writes=self.confine_writes,
             block_internal_http=self.block_internal_http,
+            protected=self.protected,
         )
         if not decision.allowed:
             self.actions_denied += 1
@@ -287,12 +299,13 @@ class _Run:
                 timeout_s=self.tool_timeout_s,
                 block_internal_http=self.block_internal_http,
                 scrub_env=self.scrub_env,
+                protected=None if self.mode == "unrestricted" else self.protected,
             )
         except ToolError as error:
             output = f"error: {error}"
         except OSError as error:
             output = f"error: {error.strerror or error}"
-        observation = self.channel.clean(clip_observation(output, self.observation_chars))
+        observation = clip_observation(self.channel.clean(output), self.observation_chars)
         self.channel.audit("observation", observation)
         self.feed_back(prompt.observation_message(observation))
 

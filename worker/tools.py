@@ -23,7 +23,12 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO, Protocol
 
 from scoot.shared.actions import ParsedAction
-from scoot.shared.policy import is_internal_address, parse_ip_literal
+from scoot.shared.policy import (
+    ProtectedPaths,
+    is_internal_address,
+    match_problem,
+    parse_ip_literal,
+)
 
 if TYPE_CHECKING:
     import urllib.request
@@ -55,8 +60,13 @@ def run_tool(
     max_output_bytes: int = 64 * 1024,
     block_internal_http: bool = True,
     scrub_env: Iterable[str] = (),
+    protected: ProtectedPaths | None = None,
 ) -> str:
-    """Run `parsed` in `cwd` and return the observation text (ToolError on bad input)."""
+    """Run `parsed` in `cwd` and return the observation text (ToolError on bad input).
+
+    `protected` (given outside unrestricted) filters glob matches through the
+    gate's rules: the gate checked the pattern, each match is checked here.
+    """
     args = parsed.args
     deadline = time.monotonic() + timeout_s
     if parsed.action == "bash":
@@ -76,7 +86,7 @@ def run_tool(
     if parsed.action == "grep":
         return grep_file(cwd, args["pattern"], args["path"], args["context"], deadline)
     if parsed.action == "glob":
-        return glob_files(cwd, args["pattern"], deadline)
+        return glob_files(cwd, args["pattern"], deadline, protected)
     if parsed.action == "http_request":
         return http_request(
             args["method"],
@@ -467,34 +477,51 @@ def _clip_line(line: str) -> str:
     return f"{line[:MAX_LINE_CHARS]}... [{len(line) - MAX_LINE_CHARS} more chars]"
 
 
-def glob_files(cwd: str, pattern: str, deadline: float) -> str:
-    """Sorted paths under `cwd` matching the relative `pattern` (`**` recurses)."""
+def glob_files(
+    cwd: str, pattern: str, deadline: float, protected: ProtectedPaths | None = None
+) -> str:
+    """Sorted paths under `cwd` matching the relative `pattern` (`**` recurses).
+
+    With `protected` (every mode but unrestricted) a match is listed only when
+    it passes the gate's path rules once resolved; the others are counted.
+    """
     if pattern.startswith("/") or pattern.startswith("~"):
         raise ToolError(f"glob needs a pattern relative to the working directory, got {pattern!r}")
     if ".." in Path(pattern).parts:
         raise ToolError(f"glob pattern {pattern!r} must not leave the working directory (..)")
     root = Path(os.path.realpath(cwd))
     found: list[str] = []
+    withheld = 0
     try:
         for match in root.glob(pattern):
             if time.monotonic() > deadline:
                 raise ToolError(f"glob {pattern!r} timed out after {len(found)} matches")
-            # Symlinks inside cwd may lead out of it: list only what really lies inside.
-            real = os.path.realpath(match)
-            if real != str(root) and not real.startswith(str(root).rstrip("/") + "/"):
-                continue
+            if protected is not None:
+                if match_problem(str(root), str(match), protected) is not None:
+                    withheld += 1
+                    continue
+            else:
+                # Symlinks inside cwd may lead out of it: list only what really lies inside.
+                real = os.path.realpath(match)
+                if real != str(root) and not real.startswith(str(root).rstrip("/") + "/"):
+                    continue
             relative = match.relative_to(root).as_posix()
             found.append(relative + "/" if match.is_dir() else relative)
     except ValueError as error:
         raise ToolError(f"bad glob pattern {pattern!r}: {error}") from None
     except OSError as error:
         raise ToolError(f"glob {pattern!r} failed: {error.strerror or error}") from None
+    note = (
+        f"\n[{withheld} matches withheld: outside the working directory, sensitive or protected]"
+        if withheld
+        else ""
+    )
     if not found:
-        return f"no files match {pattern!r}"
+        return f"no files match {pattern!r}" + note
     found.sort()
     shown = found[:MAX_GLOB_RESULTS]
     more = len(found) - len(shown)
-    return "\n".join(shown) + (f"\n[{more} more not shown]" if more else "")
+    return "\n".join(shown) + (f"\n[{more} more not shown]" if more else "") + note
 
 
 # --- http -------------------------------------------------------------------

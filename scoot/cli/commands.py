@@ -13,6 +13,7 @@ import orjson
 from scoot import __version__
 from scoot.errors import EXIT_USAGE, ScootError
 from scoot.records.killpoints import install_from_env as install_kill_points
+from scoot.shared.terminal import printable
 
 HOME_KEY = "scoot_home"
 
@@ -64,6 +65,13 @@ def _print_json(value: Any) -> None:
     help="With -e: readonly, guarded or unrestricted (default: [tools] policy).",
 )
 @click.option("--unattended", is_flag=True, help="With -e: clamp the mode like a scheduled job.")
+@click.option(
+    "--timeout",
+    "timeout_sec",
+    type=click.FloatRange(min=0, min_open=True, max=2147483647),
+    metavar="SECONDS",
+    help="With -e: end the run after this long (default: [agent] exec_timeout_sec).",
+)
 @click.version_option(__version__, prog_name="scoot")
 @click.pass_context
 def cli(
@@ -74,11 +82,14 @@ def cli(
     session_id: str | None,
     policy: str | None,
     unattended: bool,
+    timeout_sec: float | None,
 ) -> int | None:
     """scoot: run plain-language goals now, or unattended on a schedule."""
     if ctx.invoked_subcommand is not None:
         if goal is not None:
             raise click.UsageError("-e cannot be combined with a command")
+        if timeout_sec is not None:
+            raise click.UsageError("--timeout applies to -e only: scoot --timeout SECONDS -e GOAL")
         return None
     if goal is None:
         click.echo(ctx.get_help())
@@ -93,6 +104,7 @@ def cli(
         session_id=session_id,
         policy=policy,
         unattended=unattended,
+        timeout_sec=timeout_sec,
     )
 
 
@@ -336,7 +348,7 @@ def schedule_history(ctx: click.Context, job_id: str | None, limit: int, as_json
         _print_json({"runs": picked, "unparseable_lines": bad})
     else:
         for line in render_history(picked):
-            click.echo(line)
+            click.echo(printable(line))
         if bad:
             click.echo(
                 f"scoot: warning: {bad} unparseable line(s) in {instance.home.runs}", err=True
@@ -488,7 +500,9 @@ def policy_check(
     ctx: click.Context, action: str, action_input: str, mode: str | None, cwd: str | None
 ) -> int:
     """Say whether ACTION with ACTION_INPUT is allowed, and why; runs nothing."""
-    from scoot.shared.policy import explain, is_known_mode
+    from scoot.instance.secrets import token_file_path
+    from scoot.shared.policy import ProtectedPaths, explain, is_known_mode
+    from scoot.supervise.spec import protected_paths
 
     instance = _instance(ctx, create=False)
     chosen = mode or instance.config.tools.policy
@@ -496,13 +510,20 @@ def policy_check(
         raise click.BadParameter(
             f"unknown mode {chosen!r}: use readonly, guarded or unrestricted", param_hint="--mode"
         )
+    where = cwd or os.getcwd()
+    # The same runtime-directory protection a run gets (its scratch directory aside).
+    token_file = token_file_path(instance.home, instance.config.backend)
+    shielded = protected_paths(
+        instance.home, where, instance.home.scratch / "policy-check", (token_file,)
+    )
     decision = explain(
         action,
         action_input,
         chosen,
-        cwd=cwd or os.getcwd(),
+        cwd=where,
         confine_writes=instance.config.tools.confine_writes,
         block_internal_http=instance.config.tools.block_internal_http,
+        protected=ProtectedPaths(tuple(shielded["paths"]), tuple(shielded["allowed"])),
     )
     verdict = "allow" if decision.allowed else "deny"
     click.echo(f"{verdict}: {decision.reason} (mode={chosen})")
@@ -524,7 +545,7 @@ def sessions_list(ctx: click.Context) -> int:
 
     instance = _instance(ctx, create=False)
     for line in list_sessions(instance.home):
-        click.echo(line)
+        click.echo(printable(line))
     return 0
 
 
@@ -544,7 +565,7 @@ def session_show(ctx: click.Context, session_id: str) -> int:
 
     instance = _instance(ctx, create=False)
     for line in show_session(instance.home, session_id):
-        click.echo(line)
+        click.echo(printable(line))
     return 0
 
 
@@ -564,7 +585,7 @@ def audit_show(ctx: click.Context, session_id: str | None) -> int:
 
     instance = _instance(ctx, create=False)
     for line in audit_lines(instance.home, session_id):
-        sys.stdout.write(line + "\n")
+        sys.stdout.write(printable(line) + "\n")
     return 0
 
 

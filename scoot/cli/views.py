@@ -55,6 +55,11 @@ def render_status(report: dict[str, Any]) -> list[str]:
         if state.get("note"):
             lines.append(f"note: {state['note']}")
     lines.append(f"pid file: {report.get('pid_file') or 'absent'}")
+    if verdict == "unproven":
+        lines.append(
+            f"not proven to be the recorded daemon: {report.get('lock_problem')}; "
+            "`scoot daemon stop` signals nobody until it is"
+        )
     if verdict == "stale":
         lines.append(
             "the recorded daemon is gone (crash or kill); the next `scoot daemon run` recovers, "

@@ -20,6 +20,7 @@ from typing import Any
 
 from scoot.errors import ConfigError
 from scoot.instance.home import Home
+from scoot.records.files import UnreadableFile, read_regular_file
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class BackendConfig:
 @dataclass(frozen=True)
 class AgentConfig:
     max_turns: int = 32
+    # Wall-clock limit of a `scoot -e` run in seconds; 0: none (`--timeout` overrides).
+    exec_timeout_sec: int = 0
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,8 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
 # Every integer field is at most this (about 68 years in seconds), so any value
 # fits a timer, a sleep or an rlimit.
 MAX_WHOLE = 2**31 - 1
+# A config past this is a mistake (a log, a link to a device), not a config.
+MAX_CONFIG_BYTES = 1024 * 1024
 
 # Integer fields and their smallest sensible value.
 MINIMUMS: dict[tuple[str, str], int] = {
@@ -125,6 +130,7 @@ MINIMUMS: dict[tuple[str, str], int] = {
     ("backend", "api_key_cmd_timeout_ms"): 1,
     ("backend", "retries"): 0,
     ("agent", "max_turns"): 1,
+    ("agent", "exec_timeout_sec"): 0,
     ("tools", "timeout_ms"): 1,
     ("tools", "max_observation_chars"): 200,
     ("audit", "max_file_mb"): 1,
@@ -198,13 +204,13 @@ def _toml_position(exc: tomllib.TOMLDecodeError, raw: str) -> tuple[int, int, st
 
 def _read_text(path: Path) -> str:
     try:
-        return path.read_bytes().decode("utf-8")
+        return read_regular_file(path, MAX_CONFIG_BYTES).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(
             f"{path}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8"
         ) from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror}); check its permissions") from None
+    except UnreadableFile as exc:
+        raise ConfigError(f"{exc}; the config must be a regular file you can read") from None
 
 
 def _unparseable(path: Path, exc: BaseException, syntax: str) -> ConfigError:

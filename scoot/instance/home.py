@@ -82,6 +82,10 @@ class Home:
     def scratch(self) -> Path:
         return self.state / "scratch"
 
+    def workspace(self, job_id: str) -> Path:
+        """The working directory of a job that names no `cwd`."""
+        return self.root / "work" / job_id
+
     def session_file(self, session_id: str) -> Path:
         return self.sessions / f"{session_id}.jsonl"
 

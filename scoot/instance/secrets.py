@@ -15,6 +15,10 @@ from pathlib import Path
 
 from scoot.instance.config import BackendConfig
 from scoot.instance.home import Home
+from scoot.records.files import UnreadableFile, read_regular_file
+
+# A token is a line; a bigger file is a mistake (or a link to a device).
+MAX_TOKEN_FILE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -64,9 +68,11 @@ def resolve_token(
             warnings.append(problem)
         else:
             try:
-                value = path.read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError) as exc:
-                warnings.append(f"token file {path} cannot be read ({exc})")
+                value = read_regular_file(path, MAX_TOKEN_FILE_BYTES).decode("utf-8").strip()
+            except UnreadableFile as exc:
+                warnings.append(f"token file {exc}")
+            except UnicodeDecodeError:
+                warnings.append(f"token file {path} is not valid UTF-8")
             else:
                 if value:
                     return Token(value, f"file:{path}", tuple(warnings))

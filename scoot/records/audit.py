@@ -18,6 +18,7 @@ import orjson
 
 from scoot.records.files import tail_objects, write_all
 from scoot.records.outage import Outage
+from scoot.shared.redaction import MARK, MIN_SECRET_CHARS, redact, secret_forms
 
 # Agent step details left out of the log below level "info" (the session keeps them).
 DETAIL_KINDS = frozenset({"thought", "observation"})
@@ -25,22 +26,24 @@ TAIL_BYTES = 64 * 1024
 
 
 class Redactor:
-    """Replaces every known secret value in text with a fixed marker."""
+    """Replaces every known secret value, and its common encodings, with a fixed marker."""
 
-    MARK = "[redacted]"
+    MARK = MARK
 
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        self._secrets: list[str] = []
+        self._forms: list[str] = []
+        for secret in secrets:
+            self.add(secret)
 
     def add(self, secret: str | None) -> None:
-        if secret and len(secret) >= 4 and secret not in self._secrets:
-            self._secrets = sorted([*self._secrets, secret], key=len, reverse=True)
+        if secret and len(secret) >= MIN_SECRET_CHARS and secret not in self._secrets:
+            self._secrets.append(secret)
+            forms = {*self._forms, *secret_forms(secret)}
+            self._forms = sorted(forms, key=len, reverse=True)
 
     def text(self, value: str) -> str:
-        for secret in self._secrets:
-            if secret in value:
-                value = value.replace(secret, self.MARK)
-        return value
+        return redact(value, self._forms)
 
     def value(self, value: Any) -> Any:
         if isinstance(value, str):

@@ -68,7 +68,8 @@ class Recorder:
         self.run_event(
             request,
             "job_start",
-            f"{_who(request)} started (mode={request.mode}): {clip(request.goal, 200)}",
+            f"{_who(request)} started (mode={request.mode}): "
+            + (clip(self.audit.redactor.text(request.goal), 200) or ""),
             mode=request.mode,
             instant=request.instant,
             origin=request.origin,
@@ -117,7 +118,7 @@ class Recorder:
         }
         tail = None
         if outcome.status in ("crashed", "error") and run.output_tail:
-            tail = clip(run.output_tail_text(), 2000)
+            tail = clip(self.audit.redactor.text(run.output_tail_text()), 2000)
         # The runs.jsonl line first: it holds the answer. Should the process die
         # before the job_end event, recovery writes that event from this line.
         self.write_run(record)
@@ -209,10 +210,13 @@ class Recorder:
             "signal": outcome.signal,
             "duration_ms": outcome.duration_ms,
             "peak_rss_kb": outcome.peak_rss_kb,
-            "answer": clip(outcome.answer, ANSWER_CHARS_IN_RUNS),
+            "answer": outcome.answer,
             "error": outcome.error,
         }
-        return self.audit.redactor.value(record)
+        record = self.audit.redactor.value(record)
+        # Clipped after redaction, so a secret at the clip edge is never stored in part.
+        record["answer"] = clip(record["answer"], ANSWER_CHARS_IN_RUNS)
+        return record
 
 
 def _who(request: RunRequest) -> str:

@@ -6,19 +6,21 @@ import sys
 from collections.abc import Callable
 
 from scoot.cli.listing import shorten
+from scoot.shared.terminal import printable
 from scoot.supervise.runner import Outcome, RunRequest
 
 
 def _stderr(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+    print(printable(text), file=sys.stderr, flush=True)
 
 
 class RunLog:
     """The human run log: `[scoot] ...` lines on stdout, warnings on stderr."""
 
     def __init__(self, out: Callable[[str], None], err: Callable[[str], None]) -> None:
-        self.out = out
-        self.err = err
+        # Goals, answers and errors carry model text: a reader sees its control characters.
+        self.out: Callable[[str], None] = lambda text: out(printable(text))
+        self.err: Callable[[str], None] = lambda text: err(printable(text))
 
     def started(self, request: RunRequest) -> None:
         who = f"job {request.job_id}" if request.job_id else "run"

@@ -1,11 +1,15 @@
 """The worker-to-parent frame protocol: one JSON object per line, at most 1 MiB.
 
-Stdlib only: the worker imports this module in every run.
+Stdlib only: the worker imports this module in every run. A frame is
+untrusted input (a tool can write to the worker's pipe), so decoding bounds
+its nesting and cleans every value into what the parent's writers accept:
+valid UTF-8 text and integers orjson can store.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +29,11 @@ AGENT_AUDIT_KINDS = frozenset(
 )
 SESSION_ROLES = frozenset({"system", "user", "assistant", "observation"})
 MAX_TEXT_CHARS = 256 * 1024
+# Deeper JSON than any real frame needs; the sandbox report nests three levels.
+MAX_FRAME_DEPTH = 16
+# orjson, which writes the parent's records, stores integers of at most 64 bits.
+_INT_RANGE = (-(2**63), 2**64 - 1)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class FrameError(ValueError):
@@ -56,6 +65,49 @@ def _text(frame: dict[str, Any], key: str, *, optional: bool = False) -> str | N
     if len(value) > MAX_TEXT_CHARS:
         raise FrameError(f"{frame.get('type')} frame field {key!r} is too long")
     return value
+
+
+def clean_text(text: str) -> str:
+    """`text` with lone surrogates (valid in JSON escapes, not in UTF-8) replaced by U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
+
+
+def clean_value(value: Any) -> Any:
+    """A decoded JSON value made safe to store: clean text, 64-bit integers, bounded depth.
+
+    Iterative, so no input can exhaust the stack; too deep raises RecursionError
+    (mapped to FrameError by the caller), an out-of-range integer becomes text.
+    """
+    root: list[Any] = [value]
+    # (container, key or index, value, depth) still to clean.
+    pending: list[tuple[Any, Any, Any, int]] = [(root, 0, value, 0)]
+    while pending:
+        parent, slot, item, depth = pending.pop()
+        if isinstance(item, str):
+            parent[slot] = clean_text(item)
+        elif isinstance(item, bool) or item is None or isinstance(item, float):
+            continue
+        elif isinstance(item, int):
+            if not _INT_RANGE[0] <= item <= _INT_RANGE[1]:
+                parent[slot] = str(item)
+        elif isinstance(item, dict | list):
+            if depth >= MAX_FRAME_DEPTH:
+                raise RecursionError
+            if isinstance(item, dict):
+                copy: Any = {clean_text(str(k)): v for k, v in item.items()}
+                slots: Any = copy.items()
+            else:
+                copy = list(item)
+                slots = enumerate(copy)
+            parent[slot] = copy
+            pending.extend((copy, k, v, depth + 1) for k, v in slots)
+        else:
+            parent[slot] = clean_text(str(item))
+    return root[0]
 
 
 @dataclass(frozen=True)
@@ -95,9 +147,11 @@ def decode_frame(line: bytes) -> Frame:
     if len(line) > MAX_FRAME_BYTES:
         raise FrameError(f"frame of {len(line)} bytes exceeds the {MAX_FRAME_BYTES} byte limit")
     try:
-        value = json.loads(line)
+        value = clean_value(json.loads(line))
     except (UnicodeDecodeError, ValueError):
         raise FrameError(f"malformed frame ({len(line)} bytes, not JSON)") from None
+    except RecursionError:
+        raise FrameError(f"frame nests deeper than {MAX_FRAME_DEPTH} levels") from None
     if not isinstance(value, dict):
         raise FrameError("malformed frame (not a JSON object)")
     kind = value.get("type")

@@ -189,10 +189,12 @@ def status_report(home: Home) -> dict[str, Any]:
     """The recorded state, the pid file, and whether that daemon really runs."""
     live = probe(home)
     locked = live.lock_held
-    if live.stale and not locked:
-        verdict = "stale"
-    elif live.alive:
+    if live.alive:
         verdict = "running"
+    elif live.recorded_running and locked is not False:
+        verdict = "unproven"  # something holds, or may hold, the lock: not the recorded daemon
+    elif live.stale:
+        verdict = "stale"
     elif live.state is None:
         verdict = "never-started" if live.state_problem == "no daemon state recorded" else "unknown"
     else:
@@ -202,6 +204,7 @@ def status_report(home: Home) -> dict[str, Any]:
         "verdict": verdict,
         "alive": live.alive,
         "lock_held": locked,
+        "lock_problem": live.lock_problem,
         "pid_file": live.pid_file_pid,
         "state": live.state,
         "state_problem": live.state_problem,
@@ -225,6 +228,12 @@ def daemon_stop(home: Home, *, wait: bool, timeout_sec: float) -> tuple[int, str
         if read_pid_file(home) is not None and remove_stale_pid_file(home):
             return 0, "no daemon running (removed a stale pid file; nobody was signalled)"
         return 0, "no daemon running"
+    if live.lock_held is None or (live.lock_held and not live.alive):
+        # Something holds, or may hold, this directory: not proven to be the recorded daemon.
+        raise ScootError(
+            f"refusing to signal pid {live.pid}: not proven to be the daemon holding "
+            f"{home.daemon_lock} ({live.lock_problem or 'unknown holder'}); nobody was signalled"
+        )
     if not live.agree or not live.alive:
         reconcile_stale(home, live)
         remove_stale_pid_file(home)

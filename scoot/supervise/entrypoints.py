@@ -24,6 +24,7 @@ from scoot.schedule.ledger import Ledger
 from scoot.schedule.pauses import PauseStore
 from scoot.schedule.scheduler import Scheduler
 from scoot.shared.policy import effective_unattended_mode, is_known_mode
+from scoot.shared.terminal import for_stream
 from scoot.supervise.recovery import recover
 from scoot.supervise.runner import RunRequest
 from scoot.supervise.signals import SignalQueue
@@ -257,7 +258,8 @@ def _print_single_result(summary: Summary) -> int:
         return 1
     _, outcome = summary.outcomes[-1]
     if outcome.status == "ok":
-        print(outcome.answer or "", flush=True)
+        # Raw to a pipe (the answer is the program's output), escaped on a terminal.
+        print(for_stream(outcome.answer or ""), flush=True)
         return 0
     return 1
 
@@ -271,8 +273,9 @@ def run_goal(
     session_id: str | None,
     policy: str | None,
     unattended: bool,
+    timeout_sec: float | None = None,
 ) -> int:
-    """`scoot -e`: one goal, now, under the configured (or given) policy."""
+    """`scoot -e`: one goal, now, under the configured (or given) policy and time limit."""
     refuse_foreign_home(instance.home)
     config = instance.config
     if not goal.strip():
@@ -297,6 +300,7 @@ def run_goal(
         goal=goal,
         mode=mode,
         origin="cli",
+        timeout_sec=timeout_sec or float(config.agent.exec_timeout_sec) or None,
     )
     supervisor = Supervisor(
         home=instance.home,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import stat
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -71,6 +72,7 @@ class Liveness:
     alive: bool
     agree: bool  # daemon.json says running with the pid in daemon.pid
     lock_held: bool | None  # None: the lock file cannot be opened to tell
+    lock_problem: str | None = None  # why it cannot tell, or who holds it instead
 
     @property
     def pid(self) -> int | None:
@@ -82,15 +84,56 @@ class Liveness:
 
 
 def probe(home: Home) -> Liveness:
+    """What the files claim, and whether it is proven.
+
+    `alive` means proven: the lock file is a regular file that is flock-held,
+    the kernel names the recorded pid as its holder, and that pid is the same
+    process (its start time matches the state). Anything less is not a
+    daemon scoot may signal.
+    """
     state, problem = read_state(home)
     pid_file_pid = read_pid_file(home)
     running = bool(state and state.get("status") == "running")
     pid = _int(state.get("pid")) if state else None
     started = _num(state.get("pid_start_time")) if state else None
-    lock_held = DaemonLock(home).is_held_elsewhere()
-    alive = bool(running and pid and lock_held is not False and is_alive(pid, started))
+    lock = DaemonLock(home)
+    lock_held = lock.is_held_elsewhere()
+    lock_problem = lock.problem
+    alive = False
+    if running and pid and lock_held is True:
+        holders = lock.holders()
+        if holders is None:
+            lock_problem = "the kernel's lock table (/proc/locks) cannot be read"
+        elif pid not in holders:
+            lock_problem = f"the lock is held by pid {', '.join(map(str, sorted(holders))) or '?'}, not by pid {pid}"
+        elif started is None:
+            lock_problem = f"{home.daemon_state} records no start time for pid {pid}"
+        else:
+            alive = is_alive(pid, started)
     agree = bool(running and pid is not None and pid == pid_file_pid)
-    return Liveness(state, problem, pid_file_pid, running, alive, agree, lock_held)
+    return Liveness(state, problem, pid_file_pid, running, alive, agree, lock_held, lock_problem)
+
+
+def flock_holders(dev: int, ino: int, table: str) -> set[int]:
+    """Pids the kernel's lock table (/proc/locks text) names as FLOCK holders of (dev, ino)."""
+    holders: set[int] = set()
+    for line in table.splitlines():
+        fields = line.split()
+        if "->" in fields:  # a waiter, not a holder
+            continue
+        if len(fields) < 6 or fields[1] != "FLOCK":
+            continue
+        try:
+            major, minor, inode = fields[5].split(":")
+            if int(inode) != ino or (int(major, 16), int(minor, 16)) != (
+                os.major(dev),
+                os.minor(dev),
+            ):
+                continue
+            holders.add(int(fields[4]))
+        except ValueError:
+            continue
+    return holders
 
 
 class DaemonLock:
@@ -99,9 +142,26 @@ class DaemonLock:
     def __init__(self, home: Home) -> None:
         self.home = home
         self.fd: int | None = None
+        self.problem: str | None = None  # why is_held_elsewhere could not tell
+        self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) last probed
 
     def acquire(self) -> None:
-        fd = os.open(self.home.daemon_lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        path = self.home.daemon_lock
+        # O_CLOEXEC: no program a run starts inherits it; forked workers close it too.
+        try:
+            fd = os.open(
+                path,
+                os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY,
+                0o600,
+            )
+        except OSError as exc:
+            raise ScootError(
+                f"cannot open the daemon lock {path} ({exc.strerror}); "
+                "it must be a regular file: remove what is there"
+            ) from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise ScootError(f"the daemon lock {path} is not a regular file; remove it")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -122,20 +182,46 @@ class DaemonLock:
             self.fd = None
 
     def is_held_elsewhere(self) -> bool | None:
-        """True when another process holds the lock; None when that cannot be told."""
+        """True when another process holds the lock; None (see `problem`) when that cannot be told.
+
+        Only a regular file, not reached through a symlink, counts as the lock.
+        """
+        path = self.home.daemon_lock
         try:
-            fd = os.open(self.home.daemon_lock, os.O_RDWR | os.O_CLOEXEC)
+            fd = os.open(
+                path, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY
+            )
         except FileNotFoundError:
             return False  # every daemon creates it: none runs here
-        except OSError:
+        except OSError as exc:
+            self.problem = f"{path} cannot be opened ({exc.strerror})"
             return None
         try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                self.problem = f"{path} is not a regular file"
+                return None
+            self._identity = (st.st_dev, st.st_ino)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return True
+        except OSError as exc:
+            self.problem = f"{path} cannot be locked ({exc.strerror})"
+            return None
         finally:
             os.close(fd)
         return False
+
+    def holders(self) -> set[int] | None:
+        """Pids holding the lock file probed last, per /proc/locks; None when unreadable."""
+        if self._identity is None:
+            return None
+        try:
+            with open("/proc/locks", encoding="ascii", errors="replace") as handle:
+                table = handle.read()
+        except OSError:
+            return None
+        return flock_holders(*self._identity, table)
 
 
 class StateFile:

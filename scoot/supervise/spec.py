@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import time
 from itertools import count
+from pathlib import Path
 from typing import Any
 
 from scoot.instance.config import Config
 from scoot.instance.home import Home
+from scoot.instance.secrets import token_file_path
 from scoot.schedule.jobs import LIMIT_KEYS, Job
 from scoot.supervise.runner import RunRequest
 
@@ -38,13 +40,37 @@ def limits_for(config: Config, job: Job | None) -> dict[str, int]:
     return merged
 
 
-def protected_paths(home: Home, config: Config) -> list[str]:
+def kernel_protected_paths(home: Home, config: Config) -> list[str]:
     """What no tool of a confined run may read or write: the runtime directory,
     and the config and token files wherever their links lead."""
     from scoot.instance.secrets import token_file_path
 
     paths = [home.root, home.config_toml, home.config_json, token_file_path(home, config.backend)]
     return sorted({os.path.realpath(path) for path in paths})
+
+
+def protected_paths(
+    home: Home, cwd: str, scratch: Path, extra: tuple[Path, ...] = ()
+) -> dict[str, list[str]]:
+    """What no tool may touch outside unrestricted, resolved: the runtime directory, the
+    config file and the token file wherever their links lead, and any `extra` file.
+
+    The run's own scratch directory is carved out, and so is its working
+    directory when it lies inside the runtime directory (a job's workspace
+    under `<home>/work/`, or a `cwd` the config puts there) as long as it holds
+    none of scoot's own files: not the root, `state`, `logs`, config or token.
+    """
+    paths = [home.root, home.config_toml, home.config_json, *extra]
+    real = sorted({os.path.realpath(p) for p in paths})
+    root = os.path.realpath(home.root)
+    real_cwd = os.path.realpath(cwd)
+    allowed = [os.path.realpath(scratch)]
+    own = [os.path.realpath(p) for p in (home.state, home.logs, *paths[1:])]
+    if real_cwd.startswith(root + "/") and not any(
+        p == real_cwd or p.startswith(real_cwd + "/") or real_cwd.startswith(p + "/") for p in own
+    ):
+        allowed.append(real_cwd)
+    return {"paths": real, "allowed": allowed}
 
 
 def build_spec(
@@ -58,6 +84,7 @@ def build_spec(
     retries: int | None = None,
 ) -> dict[str, Any]:
     backend = config.backend
+    extra = (token_file_path(home, backend),)
     return {
         "run_id": request.run_id,
         "session_id": request.session_id,
@@ -82,11 +109,12 @@ def build_spec(
             "block_internal_http": config.tools.block_internal_http,
             "max_observation_chars": config.tools.max_observation_chars,
         },
+        "protected": protected_paths(home, cwd, home.scratch / request.run_id, extra),
         "sandbox": {
             "require": config.sandbox.require,
             "limits": {k: (v or None) for k, v in limits.items()},
             "scratch_dir": str(home.scratch / request.run_id),
-            "protected": protected_paths(home, config),
+            "protected": kernel_protected_paths(home, config),
             "workspace_root": os.path.realpath(home.root / "work"),
         },
     }

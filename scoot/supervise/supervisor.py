@@ -414,6 +414,16 @@ class Supervisor:
         except OSError as exc:
             self._never_started(request, "error", f"cannot create scratch dir: {exc.strerror}")
             return
+        if request.origin != "cli" and not (job and job.cwd):
+            # A job without cwd never inherits the daemon's (/ or $HOME): it gets its own.
+            workspace = self.home.workspace(request.job_id or "adhoc")
+            try:
+                workspace.parent.mkdir(mode=0o700, exist_ok=True)
+                workspace.mkdir(mode=0o700, exist_ok=True)
+            except OSError as exc:
+                self._never_started(request, "error", f"cannot create workspace: {exc.strerror}")
+                return
+            cwd = str(workspace)
         request.spec = build_spec(
             self.config,
             self.home,

@@ -29,6 +29,10 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
+from scoot.records.files import UnreadableFile, read_regular_file
+
+MAX_SCRIPT_BYTES = 16 * 1024 * 1024
+
 DEFAULT_MODEL = "scripted"
 EXHAUSTED_REPLY = json.dumps(
     {"thought": "script exhausted", "action": "final", "action_input": "script exhausted"}
@@ -260,9 +264,15 @@ def parse_script(raw: object) -> Script:
 def load_script(path: str | Path) -> Script:
     """Read and validate a JSON script file; errors name the file (and line:col)."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise ScriptError(f"{path}: cannot read script ({error.strerror or error})") from None
+        # A regular file of sane size: a FIFO or a link to /dev/zero must not hang it.
+        text = read_regular_file(Path(path), MAX_SCRIPT_BYTES).decode("utf-8")
+    except UnreadableFile as error:
+        problem = str(error)
+        if ": cannot read (" in problem:
+            raise ScriptError(
+                problem.replace(": cannot read (", ": cannot read script (", 1)
+            ) from None
+        raise ScriptError(f"{problem}; the script must be a regular file") from None
     except UnicodeDecodeError:
         raise ScriptError(f"{path}: script is not UTF-8 text") from None
     try:
@@ -271,6 +281,8 @@ def load_script(path: str | Path) -> Script:
         raise ScriptError(
             f"{path}:{error.lineno}:{error.colno}: invalid JSON ({error.msg})"
         ) from None
+    except RecursionError:
+        raise ScriptError(f"{path}: JSON nested too deeply") from None
     try:
         return parse_script(raw)
     except ScriptError as error:

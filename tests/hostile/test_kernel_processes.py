@@ -100,8 +100,10 @@ def test_a_tool_cannot_forge_a_concurrent_runs_result(attic: Attic) -> None:
     assert FORGED not in out + err + attacker.stdout
 
 
-# Spelled past the denylist: only the kernel's signal scope stands in the way.
-ATTACK = "k=kil; ${k}l -9 $PPID; ${k}l -9 -1; echo still-here"
+# The signals come from a script the gate cannot read (it judges the command's
+# text, not the files it runs): only the kernel's signal scope stands in the way.
+ATTACK_SCRIPT = "kill -9 $PPID; kill -9 -1\n"
+ATTACK = "sh ./attack.sh; echo still-here"
 
 
 @pytest.mark.timeout(120)
@@ -131,6 +133,8 @@ def test_kill_minus_one_from_a_guarded_run_leaves_the_daemon_firing_its_jobs(
 
             wait_for(lambda: ended("ticker"), timeout=60)
             # A same-user guarded run signals everything it can: kill -9 -1 and its worker.
+            (attic.base / "attack.sh").write_text(ATTACK_SCRIPT)
+            os.chown(attic.base / "attack.sh", attic.user.uid, attic.user.gid)
             attack = attic.scoot("--policy", "guarded", "-e", "attack everything")
             attacked_at = time.time()
             wait_for(
