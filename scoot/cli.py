@@ -75,9 +75,20 @@ def cli(
     unattended: bool,
 ) -> int | None:
     """scoot: run plain-language goals now, or unattended on a schedule."""
+    if ctx.invoked_subcommand is not None and goal is not None:
+        raise click.UsageError("-e cannot be combined with a command")
+    if goal is None:
+        given = {
+            "--trace": trace,
+            "--retries": retries is not None,
+            "--session-id": session_id is not None,
+            "--policy": policy is not None,
+            "--unattended": unattended,
+        }
+        for name, present in given.items():
+            if present:
+                raise click.UsageError(f'{name} only applies to -e: use scoot -e "<goal>" {name}')
     if ctx.invoked_subcommand is not None:
-        if goal is not None:
-            raise click.UsageError("-e cannot be combined with a command")
         return None
     if goal is None:
         click.echo(ctx.get_help())
@@ -483,7 +494,13 @@ def demo(directory: str | None, ticks: int) -> int:
 @cli.command("serve-model")
 @click.option("--script", "script_path", required=True, help="JSON script file.")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=0, show_default=True, help="0 picks a free port.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="0 picks a free port.",
+)
 def serve_model(script_path: str, host: str, port: int) -> int:
     """Serve the scripted OpenAI-compatible model (for tests and dry runs)."""
     from scoot.testing.model_server import serve_forever
@@ -507,7 +524,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.UsageError as exc:
         message = " ".join(exc.format_message().split()).rstrip(".")
         where = exc.ctx.command_path if exc.ctx is not None else _command_path(args)
-        click.echo(f"scoot: {message}; see `{where} --help`", err=True)
+        # "Did you mean 'list'?" ends its own sentence.
+        joiner = " See" if message.endswith("?") else "; see"
+        click.echo(f"scoot: {message}{joiner} `{where} --help`", err=True)
         sys.exit(EXIT_USAGE)
     except click.exceptions.Abort:
         click.echo("scoot: aborted", err=True)

@@ -123,7 +123,11 @@ def run_doctor(home_option: str | None) -> dict[str, Any]:
     schedule = instance.config.schedule
     jobs = instance.jobset
     state = "enabled" if schedule.enabled else "disabled"
-    detail = f"{state}, {len(jobs.jobs)} valid jobs, {len(jobs.invalid)} invalid, poll_ms={schedule.poll_ms}"
+    valid = len(jobs.jobs)
+    detail = (
+        f"{state}, {valid} valid job{'' if valid == 1 else 's'}, {len(jobs.invalid)} invalid, "
+        f"poll_ms={schedule.poll_ms}"
+    )
     _check(checks, "schedule", "warn" if jobs.invalid else "ok", detail)
     for bad in jobs.invalid:
         _check(checks, "job", "warn", f"{bad.id or '#' + str(bad.index)}: {bad.reason}")

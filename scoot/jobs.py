@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -112,11 +114,19 @@ def _trigger_of(entry: dict[str, Any]) -> tuple[Trigger | None, str | None]:
     try:
         return Trigger.from_cron(value), None
     except CronError as exc:
-        return None, f"invalid cron {value!r}: {exc}"
+        # Most cron errors quote the expression already; say it once.
+        shown = "" if f'"{value}"' in str(exc) else f" {value!r}"
+        return None, f"invalid cron{shown}: {exc}"
 
 
-def validate_job(entry: Any, index: int) -> tuple[Job | None, InvalidJob | None, list[str]]:
-    """Validate one raw entry; exactly one of the first two results is set."""
+def validate_job(
+    entry: Any, index: int, is_dir: Callable[[str], bool] = os.path.isdir
+) -> tuple[Job | None, InvalidJob | None, list[str]]:
+    """Validate one raw entry; exactly one of the first two results is set.
+
+    `is_dir` answers whether a job's `cwd` exists: a job that would fail at
+    every run for want of its directory is inactive from the start.
+    """
     warnings: list[str] = []
     if not isinstance(entry, dict):
         return None, InvalidJob(index, None, "a job must be a table"), warnings
@@ -126,7 +136,9 @@ def validate_job(entry: Any, index: int) -> tuple[Job | None, InvalidJob | None,
     if problem:
         return None, InvalidJob(index, shown_id, problem), warnings
     for key in sorted(set(entry) - KNOWN_KEYS):
-        warnings.append(f"job {raw_id!r}: unknown key {key!r} ignored")
+        warnings.append(
+            f"job {raw_id!r}: unknown key {key!r} ignored (known: {', '.join(sorted(KNOWN_KEYS))})"
+        )
     goal = entry.get("goal")
     if not isinstance(goal, str) or not goal.strip():
         return None, InvalidJob(index, raw_id, "missing goal: set a non-empty goal"), warnings
@@ -174,6 +186,12 @@ def validate_job(entry: Any, index: int) -> tuple[Job | None, InvalidJob | None,
     cwd = entry.get("cwd")
     if cwd is not None and (not isinstance(cwd, str) or not cwd):
         return None, InvalidJob(index, raw_id, f"cwd must be a path, got {cwd!r}"), warnings
+    if cwd is not None and not is_dir(cwd):
+        return (
+            None,
+            InvalidJob(index, raw_id, f"cwd {cwd!r} is not a directory: create it or fix the path"),
+            warnings,
+        )
     limits: dict[str, int] = {}
     for key in LIMIT_KEYS:
         if key in entry:
@@ -204,14 +222,16 @@ def validate_job(entry: Any, index: int) -> tuple[Job | None, InvalidJob | None,
     return job, None, warnings
 
 
-def validate_jobs(raw_jobs: tuple[Any, ...] | list[Any]) -> JobSet:
+def validate_jobs(
+    raw_jobs: tuple[Any, ...] | list[Any], is_dir: Callable[[str], bool] = os.path.isdir
+) -> JobSet:
     """Validate all entries; a later entry reusing an id is invalid, the first one stands."""
     jobs: list[Job] = []
     invalid: list[InvalidJob] = []
     warnings: list[str] = []
     first_index: dict[str, int] = {}
     for index, entry in enumerate(raw_jobs, start=1):
-        job, bad, found = validate_job(entry, index)
+        job, bad, found = validate_job(entry, index, is_dir)
         warnings.extend(found)
         if bad is not None:
             invalid.append(bad)

@@ -38,6 +38,7 @@ MAX_REQUEST_BYTES = 64 * 1024 * 1024
 HANG_POLL_S = 0.05
 # An idle keep-alive connection is dropped after this long.
 IDLE_CONNECTION_S = 60.0
+MAX_PORT = 65535
 
 _SCRIPT_KEYS = frozenset({"model", "models", "rules", "default", "require_token"})
 _CONTENT_KEYS = ("action", "final", "raw", "refusal")
@@ -746,6 +747,9 @@ class _StopSignal:
 
 def serve_forever(script_path: str | Path, host: str = "127.0.0.1", port: int = 0) -> int:
     """Serve a script file until SIGTERM or SIGINT; returns the exit code (0, 1 or 2)."""
+    if not 0 <= port <= MAX_PORT:
+        _stderr_line(f"scoot: invalid port {port}: use a number from 0 to 65535")
+        return 2
     try:
         script = load_script(script_path)
     except ScriptError as error:
