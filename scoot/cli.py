@@ -139,12 +139,14 @@ def setup(ctx: click.Context, **options: Any) -> int:
     return run_setup(_home(ctx), options)
 
 
-@cli.command("config")
+@cli.group("config", invoke_without_command=True)
 @home_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
-def config_cmd(ctx: click.Context, as_json: bool) -> int:
+def config_cmd(ctx: click.Context, as_json: bool) -> int | None:
     """Show the resolved runtime directory, config file and every effective value."""
+    if ctx.invoked_subcommand is not None:
+        return None
     from scoot.app import print_warnings
     from scoot.doctor import config_report, render_config
 
@@ -158,6 +160,23 @@ def config_cmd(ctx: click.Context, as_json: bool) -> int:
         for line in render_config(report):
             click.echo(line)
     return 0
+
+
+@config_cmd.command("check")
+@home_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def config_check_cmd(ctx: click.Context, as_json: bool) -> int:
+    """Lint the config: exit 0 clean, 1 an invalid job or unknown key, 2 unreadable."""
+    from scoot.config_check import check_config, render_check
+
+    report = check_config(_home(ctx))
+    if as_json:
+        _print_json(report)
+    else:
+        for line in render_check(report):
+            click.echo(line)
+    return 1 if report["problems"] else 0
 
 
 @cli.command()

@@ -22,6 +22,7 @@ from scoot.lifecycle import (
     remove_stale_pid_file,
 )
 from scoot.procs import is_alive
+from scoot.progress import RELOAD_HINT
 from scoot.sdnotify import Notifier
 from scoot.signals import SignalQueue
 from scoot.supervisor import Hooks, Supervisor
@@ -39,6 +40,8 @@ class DaemonHooks(Hooks):
 
     def _status_text(self, supervisor: Supervisor) -> str:
         jobs = len(supervisor.scheduler.jobs) if supervisor.scheduler else 0
+        if not jobs:
+            return f"no runnable jobs; waiting: {RELOAD_HINT}"
         return f"{jobs} jobs, {supervisor.running_count} running"
 
     def ready(self, supervisor: Supervisor) -> None:

@@ -21,6 +21,7 @@ from scoot.jobs import JOB_ID_PATTERN
 from scoot.ledger import Ledger
 from scoot.policy import effective_unattended_mode, is_known_mode
 from scoot.procs import RUN_MARK, kill_processes, processes_of_runs
+from scoot.progress import WaitingLines, invalid_text, next_fire_text, no_runnable_text, plural
 from scoot.recorder import Recorder
 from scoot.retention import gaps_path_for
 from scoot.runlog import RunLog, TraceLog
@@ -205,14 +206,16 @@ def run_schedule(
     if not config.schedule.enabled:
         _err(DISABLED_HINT.format(config=instance.config_label))
         return None, 1
-    if not instance.jobset.jobs:
-        why = (
-            f"{len(instance.jobset.invalid)} invalid"
-            if instance.jobset.invalid
-            else "none configured"
+    jobs, invalid = instance.jobset.jobs, instance.jobset.invalid
+    if not daemon:
+        _out(
+            f"[scoot] schedule run started (pid={os.getpid()}, "
+            f"{plural(len(jobs), 'runnable job')}, home={instance.home.root}"
+            + (f", ticks={ticks})" if ticks else ")")
         )
-        _out(f"[scoot] no runnable jobs ({why}); nothing to do")
-        return None, 0
+    if not jobs:
+        # A typo must not make a silent, successful exit: wait for a fixed config.
+        _err(f"[scoot] {no_runnable_text(invalid)}")
     runlog = RunLog(_out, _err)
     token, recorder = open_records(instance, runlog.warn)
     ledger = Ledger(instance.home.ledger, instance.home.ledger_lock)
@@ -226,23 +229,34 @@ def run_schedule(
     record_interrupted(ledger, recorder, runlog)
     for text in instance.warnings:
         recorder.event("config_warning", text)
-    scheduler = Scheduler(instance.jobset.jobs, ledger, now=time.time())
+    now = time.time()
+    scheduler = Scheduler(jobs, ledger, now=now)
+    if jobs:
+        _out(f"[scoot] {next_fire_text(scheduler.next_fire(), now)}")
+    settings = settings_for(instance, ticks=ticks, schedule=True, daemon=daemon)
+    # With nothing runnable, `schedule run` waits for a reload like the daemon does.
+    settings.exit_when_idle = settings.exit_when_idle and bool(jobs)
     supervisor = Supervisor(
         home=instance.home,
         config=config,
         token=token.value,
         recorder=recorder,
         runlog=runlog,
-        settings=settings_for(instance, ticks=ticks, schedule=True, daemon=daemon),
+        settings=settings,
         scheduler=scheduler,
-        hooks=hooks,
-        reload=make_reloader(home_option, runlog) if daemon else None,
+        hooks=hooks or WaitingLines(_out),
+        reload=make_reloader(home_option, runlog),
         signals=signals,
     )
     summary = supervise(supervisor, recorder)
     if summary.stop_reason == "idle":
         _out("[scoot] no job can fire again; exiting")
-    return summary, 0 if summary.all_ok else 1
+    code = 0 if summary.all_ok else 1
+    if ticks and invalid:
+        # Under a timer or in CI, an invalid job must turn the run red.
+        _err(f"[scoot] failing: {invalid_text(invalid)} (not run); `scoot config check` says why")
+        code = 1
+    return summary, code
 
 
 def trigger_job(instance: Instance, job_id: str) -> int:
