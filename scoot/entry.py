@@ -21,7 +21,14 @@ from scoot.jobs import JOB_ID_PATTERN
 from scoot.ledger import Ledger
 from scoot.policy import effective_unattended_mode, is_known_mode
 from scoot.procs import RUN_MARK, kill_processes, processes_of_runs
-from scoot.progress import WaitingLines, invalid_text, next_fire_text, no_runnable_text, plural
+from scoot.progress import (
+    InterruptNotice,
+    WaitingLines,
+    invalid_text,
+    next_fire_text,
+    no_runnable_text,
+    plural,
+)
 from scoot.recorder import Recorder
 from scoot.retention import gaps_path_for
 from scoot.runlog import RunLog, TraceLog
@@ -124,6 +131,7 @@ def settings_for(instance: Instance, *, ticks: int, schedule: bool, daemon: bool
         schedule=schedule,
         exit_when_idle=not daemon,
         reap_orphans=True,
+        daemon=daemon,
     )
 
 
@@ -297,9 +305,13 @@ def trigger_job(instance: Instance, job_id: str) -> int:
         runlog=runlog,
         settings=settings_for(instance, ticks=0, schedule=False, daemon=False),
         scheduler=scheduler,
+        hooks=InterruptNotice(_err),
     )
     supervisor.submit(request)
-    return _print_single_result(supervise(supervisor, recorder))
+    summary = supervise(supervisor, recorder)
+    if summary.stop_reason in ("SIGINT", "SIGTERM"):
+        return 130
+    return _print_single_result(summary)
 
 
 def _print_single_result(summary: Summary) -> int:
@@ -357,9 +369,10 @@ def run_goal(
         settings=Settings(
             schedule=False,
             max_concurrent=1,
-            shutdown_grace_sec=0,
+            shutdown_grace_sec=config.schedule.shutdown_grace_sec,
             kill_grace_sec=config.schedule.kill_grace_sec,
         ),
+        hooks=InterruptNotice(_err),
         retries=retries,
         cwd=os.getcwd(),
     )

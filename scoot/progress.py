@@ -76,3 +76,26 @@ class WaitingLines(Hooks):
         self.say(
             f"[scoot] waiting: {next_fire_text(supervisor.scheduler.next_fire(), self.clock())}"
         )
+
+
+class InterruptNotice(Hooks):
+    """`schedule trigger` and `-e`: the first Ctrl-C says at once what happens next."""
+
+    def __init__(self, say: Callable[[str], None]) -> None:
+        self.say = say
+
+    def stopping(self, supervisor: Supervisor, remaining_sec: float) -> None:
+        running = supervisor.running_count
+        if not running:
+            self.say("scoot: interrupted")
+        elif remaining_sec > 0:
+            self.say(
+                f"scoot: interrupted: waiting up to {remaining_sec:g} s for "
+                f"{plural(running, 'run')}; Ctrl-C again to stop {'it' if running == 1 else 'them'} now"
+            )
+        else:
+            self.say(f"scoot: interrupted: stopping {plural(running, 'run')} now")
+
+    def stopping_now(self, supervisor: Supervisor) -> None:
+        if supervisor.running_count:
+            self.say(f"scoot: stopping {plural(supervisor.running_count, 'run')} now")

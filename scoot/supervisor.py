@@ -45,6 +45,9 @@ class Hooks:
 
     def stopping(self, supervisor: Supervisor, remaining_sec: float) -> None: ...
 
+    def stopping_now(self, supervisor: Supervisor) -> None:
+        """A second stop signal: the grace is cut short."""
+
     def heartbeat_interval(self) -> float | None:
         return None
 
@@ -60,6 +63,7 @@ class Settings:
     schedule: bool = True  # False: run only submitted requests, then exit
     exit_when_idle: bool = True  # schedule run: stop when nothing can ever fire again
     reap_orphans: bool = False  # as child subreaper, kill descendants that escaped a run
+    daemon: bool = False  # a stop is a daemon shutdown, and its records say so
     # Occurrences are claimed in the ledger this long before their instant, so the
     # claim's fsyncs are done when the instant comes and the fork happens right on it.
     claim_lead_sec: float = 0.05
@@ -151,6 +155,7 @@ class Supervisor:
         now_mono = time.monotonic()
         if self.stopping:
             self.shutdown_deadline = now_mono  # a second signal skips the grace
+            self.hooks.stopping_now(self)
             return
         self.stopping = True
         self.scheduling = False
@@ -500,6 +505,7 @@ class Supervisor:
                 )
             if shutdown_due and run.term_sent_mono is None:
                 run.stopped_by_shutdown = True
+                run.stop_cause = stop_cause(self._stop_reason, daemon=self.settings.daemon)
                 run.terminate(now_mono)
             if (
                 run.term_sent_mono is not None
@@ -568,6 +574,12 @@ class Supervisor:
         if now_mono >= self._next_heartbeat:
             self._next_heartbeat = now_mono + interval
             self.hooks.heartbeat(self)
+
+
+def stop_cause(reason: str | None, *, daemon: bool) -> str:
+    """Who stopped a run, as its record says it: "Ctrl-C (SIGINT)", "daemon shutdown (SIGTERM)"."""
+    said = {"SIGINT": "Ctrl-C (SIGINT)"}.get(reason or "", reason or "a stop request")
+    return f"daemon shutdown ({said})" if daemon else said
 
 
 def _preload_worker() -> None:
