@@ -182,12 +182,20 @@ def config_check_cmd(ctx: click.Context, as_json: bool) -> int:
 @cli.command()
 @home_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--offline", is_flag=True, help="Do not contact the model backend.")
+@click.option(
+    "--backend-timeout",
+    type=click.FloatRange(min=0.1, max=120),
+    default=5.0,
+    show_default=True,
+    help="Seconds to wait for the backend's answer.",
+)
 @click.pass_context
-def doctor(ctx: click.Context, as_json: bool) -> int:
-    """Check the runtime directory, config, token, schedule and kernel sandbox."""
+def doctor(ctx: click.Context, as_json: bool, offline: bool, backend_timeout: float) -> int:
+    """Check the runtime directory, config, token, backend, schedule and kernel sandbox."""
     from scoot.doctor import render_doctor, run_doctor
 
-    checks = run_doctor(_home(ctx))
+    checks = run_doctor(_home(ctx), offline=offline, backend_timeout_sec=backend_timeout)
     if as_json:
         _print_json(checks)
     else:

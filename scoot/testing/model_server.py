@@ -40,7 +40,9 @@ HANG_POLL_S = 0.05
 IDLE_CONNECTION_S = 60.0
 MAX_PORT = 65535
 
-_SCRIPT_KEYS = frozenset({"model", "models", "rules", "default", "require_token"})
+_SCRIPT_KEYS = frozenset(
+    {"model", "models", "rules", "default", "require_token", "serve_models"}
+)
 _CONTENT_KEYS = ("action", "final", "raw", "refusal")
 _STEP_KEYS = frozenset(
     {
@@ -100,6 +102,7 @@ class Script:
     rules: tuple[Rule, ...]
     default: tuple[Step, ...]
     require_token: str | None
+    serve_models: bool = True  # False: GET /models is 404, like servers that lack it
 
 
 @dataclass(frozen=True)
@@ -254,6 +257,7 @@ def parse_script(raw: object) -> Script:
         rules=tuple(rules),
         default=_parse_steps(raw.get("default", []), "default"),
         require_token=require_token,
+        serve_models=_expect_bool(raw.get("serve_models", True), "serve_models"),
     )
 
 
@@ -577,7 +581,7 @@ class ScriptedModel:
         required = self.script.require_token
         correct = None if required is None else authorization == f"Bearer {required}"
         body, body_error = self._read_body(handler) if method == "POST" else (None, None)
-        endpoint = self._endpoint(method, path)
+        endpoint = self._route(method, path)
         model = body.get("model") if isinstance(body, dict) else None
         history = None
         if isinstance(body, dict):
@@ -639,6 +643,10 @@ class ScriptedModel:
         if method == "GET" and path.endswith("/models"):
             return "models"
         return None
+
+    def _route(self, method: str, path: str) -> str | None:
+        endpoint = self._endpoint(method, path)
+        return None if endpoint == "models" and not self.script.serve_models else endpoint
 
     @staticmethod
     def _read_body(handler: _Handler) -> tuple[Any, str | None]:
