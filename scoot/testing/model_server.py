@@ -40,9 +40,7 @@ HANG_POLL_S = 0.05
 IDLE_CONNECTION_S = 60.0
 MAX_PORT = 65535
 
-_SCRIPT_KEYS = frozenset(
-    {"model", "models", "rules", "default", "require_token", "serve_models"}
-)
+_SCRIPT_KEYS = frozenset({"model", "models", "rules", "default", "require_token", "serve_models"})
 _CONTENT_KEYS = ("action", "final", "raw", "refusal")
 _STEP_KEYS = frozenset(
     {
