@@ -272,7 +272,9 @@ def schedule_history(ctx: click.Context, job_id: str | None, limit: int, as_json
     if as_json:
         _print_json({"runs": picked, "unparseable_lines": bad})
     else:
-        for line in render_history(picked):
+        import shutil
+
+        for line in render_history(picked, shutil.get_terminal_size((100, 24)).columns):
             click.echo(line)
         if bad:
             click.echo(
@@ -470,13 +472,14 @@ def session() -> None:
 @session.command("show")
 @home_option
 @click.argument("session_id")
+@click.option("--full", is_flag=True, help="Also print each run's whole system prompt.")
 @click.pass_context
-def session_show(ctx: click.Context, session_id: str) -> int:
-    """Print a session's transcript."""
+def session_show(ctx: click.Context, session_id: str, full: bool) -> int:
+    """Print a session's transcript (system prompts folded unless --full)."""
     from scoot.history import show_session
 
     instance = _instance(ctx, create=False)
-    for line in show_session(instance.home, session_id):
+    for line in show_session(instance.home, session_id, full=full):
         click.echo(line)
     return 0
 
@@ -490,13 +493,15 @@ def audit() -> None:
 @audit.command("show")
 @home_option
 @click.argument("session_id", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the raw JSONL events.")
 @click.pass_context
-def audit_show(ctx: click.Context, session_id: str | None) -> int:
-    """Print audit events (JSONL) of one session, or all of them."""
-    from scoot.history import audit_lines
+def audit_show(ctx: click.Context, session_id: str | None, as_json: bool) -> int:
+    """Print audit events of one session, or all of them."""
+    from scoot.history import audit_events, audit_lines
 
     instance = _instance(ctx, create=False)
-    for line in audit_lines(instance.home, session_id):
+    lines = audit_lines if as_json else audit_events
+    for line in lines(instance.home, session_id):
         sys.stdout.write(line + "\n")
     return 0
 
