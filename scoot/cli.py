@@ -398,7 +398,9 @@ def daemon_stop_cmd(ctx: click.Context, wait: bool, timeout: float) -> int:
     from scoot.daemon import daemon_stop
     from scoot.home import resolve_home
 
-    code, message = daemon_stop(resolve_home(_home(ctx)), wait=wait, timeout_sec=timeout)
+    code, message = daemon_stop(
+        resolve_home(_home(ctx)), wait=wait, timeout_sec=timeout, progress=click.echo
+    )
     click.echo(f"[scoot] {message}")
     return code
 

@@ -25,6 +25,7 @@ from scoot.progress import (
     InterruptNotice,
     WaitingLines,
     invalid_text,
+    next_fire,
     next_fire_text,
     no_runnable_text,
     plural,
@@ -240,7 +241,7 @@ def run_schedule(
     now = time.time()
     scheduler = Scheduler(jobs, ledger, now=now)
     if jobs:
-        _out(f"[scoot] {next_fire_text(scheduler.next_fire(), now)}")
+        _out(f"[scoot] {next_fire_text(next_fire(jobs, ledger, now), now)}")
     settings = settings_for(instance, ticks=ticks, schedule=True, daemon=daemon)
     # With nothing runnable, `schedule run` waits for a reload like the daemon does.
     settings.exit_when_idle = settings.exit_when_idle and bool(jobs)

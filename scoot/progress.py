@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from scoot.jobs import InvalidJob
-from scoot.listing import utc
+from scoot.jobs import InvalidJob, Job
+from scoot.ledger import Ledger
+from scoot.listing import row_for_job, utc
 from scoot.supervisor import Hooks, Supervisor
 
 # How often a waiting `schedule run` says what it waits for; rare enough for a log file.
@@ -32,6 +33,20 @@ def in_words(seconds: float) -> str:
     if hours < 48:
         return f"in {hours} h {minutes} min" if minutes else f"in {hours} h"
     return f"in {hours // 24} days"
+
+
+def next_fire(jobs: Sequence[Job], ledger: Ledger, now: float) -> tuple[float, str] | None:
+    """(instant, job id) of the earliest fire to come, by the rules `schedule list` shows."""
+    try:
+        entries = ledger.peek()
+    except OSError:
+        entries = {}
+    fires = []
+    for job in jobs:
+        row = row_for_job(job, enabled=True, now=now, entry=entries.get(job.id), last_run=None)
+        if row.next_fire_unix is not None:
+            fires.append((max(row.next_fire_unix, now), job.id))
+    return min(fires) if fires else None
 
 
 def next_fire_text(next_fire: tuple[float, str] | None, now: float) -> str:
@@ -70,12 +85,13 @@ class WaitingLines(Hooks):
             return
         if supervisor.running_count or supervisor.scheduler is None:
             return
-        if not supervisor.scheduler.jobs:
+        scheduler = supervisor.scheduler
+        if not scheduler.jobs:
             self.say(f"[scoot] waiting: no runnable jobs; {RELOAD_HINT}")
             return
-        self.say(
-            f"[scoot] waiting: {next_fire_text(supervisor.scheduler.next_fire(), self.clock())}"
-        )
+        now = self.clock()
+        upcoming = next_fire(tuple(scheduler.jobs.values()), scheduler.ledger, now)
+        self.say(f"[scoot] waiting: {next_fire_text(upcoming, now)}")
 
 
 class InterruptNotice(Hooks):

@@ -77,11 +77,6 @@ class Scheduler:
             heapq.heappop(self._heap)
         return None
 
-    def next_fire(self) -> tuple[float, str] | None:
-        """(due time, job id) of the earliest planned fire, or None."""
-        due = self.next_due()
-        return None if due is None else (due, self._heap[0][2])
-
     def _pop_due(self, now: float) -> list[str]:
         found: list[str] = []
         while True:

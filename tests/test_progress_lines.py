@@ -1,0 +1,85 @@
+"""Long-running commands say they started and what they wait for."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from scoot.jobs import InvalidJob
+from scoot.progress import in_words, invalid_text, next_fire_text
+from scoot.testing.model_server import ScriptedModel
+from tests.helpers import run_scoot, runs, start_scoot, stop, wait_for, write_config
+
+
+@pytest.mark.parametrize(
+    ("seconds", "said"),
+    [
+        (0.2, "now"),
+        (42, "in 42 s"),
+        (300, "in 5 min"),
+        (303, "in 5 min 3 s"),
+        (7800, "in 2 h 10 min"),
+        (3 * 86400, "in 3 days"),
+    ],
+)
+def test_waits_in_words(seconds: float, said: str) -> None:
+    assert in_words(seconds) == said
+
+
+def test_next_fire_and_invalid_texts() -> None:
+    at = 1767225900.0  # 2026-01-01 00:05:00 UTC
+    assert next_fire_text((at, "disk"), at - 299.6) == (
+        "next fire: job disk at 2026-01-01 00:05:00 UTC (in 5 min)"
+    )
+    assert next_fire_text(None, at) == "next fire: none (no job can fire again)"
+    assert invalid_text([InvalidJob(1, "a", "x")]) == "1 invalid job: a"
+    assert invalid_text([InvalidJob(1, "a", "x"), InvalidJob(4, None, "y")]) == (
+        "2 invalid jobs: a, #4"
+    )
+
+
+def test_schedule_run_with_nothing_due_says_what_it_waits_for(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    write_config(home, jobs=[{"id": "later", "goal": "g", "at_unix": int(time.time()) + 7200}])
+    proc = start_scoot(home, "schedule", "run")
+    try:
+        wait_for(lambda: (home / "state" / "ledger.json").exists(), timeout=20)
+        time.sleep(0.5)
+        assert proc.poll() is None
+    finally:
+        out, err = stop(proc)
+    first, second = out.splitlines()[:2]
+    assert first.startswith("[scoot] schedule run started (pid=")
+    assert f"1 runnable job, home={home})" in first
+    assert second.startswith("[scoot] next fire: job later at ") and "(in 1 h 59 min" in second
+
+
+def test_daemon_stop_wait_says_it_waits_and_keeps_saying_so(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with ScriptedModel({"default": [{"hang": True}]}) as model:
+        write_config(
+            home,
+            base_url=model.base_url,
+            schedule={"shutdown_grace_sec": 8},
+            jobs=[{"id": "slow", "goal": "g", "every_sec": 3600}],
+        )
+        daemon = start_scoot(home, "daemon", "run")
+        try:
+            wait_for(lambda: model.requests, timeout=30)  # its run waits on the model
+            done = run_scoot(home, "daemon", "stop", "--wait", "--timeout", "60", timeout=90)
+        finally:
+            stop(daemon)
+    assert done.returncode == 0, done
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith(
+        f"[scoot] sent SIGTERM to daemon pid {daemon.pid}; waiting up to 60 s"
+    )
+    assert any(
+        line.startswith(f"[scoot] still waiting for daemon pid {daemon.pid} (")
+        for line in lines[1:-1]
+    ), lines
+    assert lines[-1] == f"[scoot] daemon pid {daemon.pid} stopped"
+    assert [r["status"] for r in runs(home)] == ["interrupted"]
+    assert runs(home)[0]["error"] == "stopped by daemon shutdown (SIGTERM) before it finished"
