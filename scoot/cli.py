@@ -11,6 +11,8 @@ import click
 import orjson
 
 from scoot import __version__
+from scoot.cli_help import ScootGroup
+from scoot.config import BackendConfig
 from scoot.errors import EXIT_USAGE, ScootError
 
 HOME_KEY = "scoot_home"
@@ -49,14 +51,25 @@ def _print_json(value: Any) -> None:
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=ScootGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
+)
 @home_option
 @click.option("-e", "--exec", "goal", metavar="GOAL", help="Run one goal now and print the answer.")
 @click.option("--trace", is_flag=True, help="With -e: show each step on stderr.")
 @click.option(
-    "--retries", type=click.IntRange(0, 20), default=None, help="With -e: backend retries."
+    "--retries",
+    type=click.IntRange(0, 20),
+    default=None,
+    help="With -e: backend retries (default: [backend] retries).",
 )
-@click.option("--session-id", metavar="ID", help="With -e: the session id to record under.")
+@click.option(
+    "--session-id",
+    metavar="ID",
+    help="With -e: the session id to record under (default: cli-<ms>-<pid>).",
+)
 @click.option(
     "--policy",
     metavar="MODE",
@@ -109,25 +122,38 @@ def cli(
 # -- setup / config / doctor -------------------------------------------------------
 @cli.command()
 @home_option
-@click.option("--base-url", help="Model backend base URL (OpenAI-compatible).")
-@click.option("--model", help="Model name.")
-@click.option("--api", type=click.Choice(["chat", "responses"]), help="Backend API.")
+@click.option(
+    "--base-url",
+    help=f"Model backend base URL (OpenAI-compatible) (default: {BackendConfig.base_url}).",
+)
+@click.option("--model", help=f"Model name (default: {BackendConfig.model}).")
+@click.option(
+    "--api", type=click.Choice(["chat", "responses"]), help="Backend API (default: chat)."
+)
 @click.option(
     "--token-source",
     type=click.Choice(["env", "file", "command", "none"]),
-    help="Where the API token comes from.",
+    help="Where the API token comes from (default: env).",
 )
-@click.option("--api-key-env", metavar="NAME", help="Environment variable holding the token.")
+@click.option(
+    "--api-key-env",
+    metavar="NAME",
+    help=f"Environment variable holding the token (default: {BackendConfig.api_key_env}).",
+)
 @click.option("--api-key-cmd", metavar="CMD", help="Command that prints the token.")
 @click.option(
     "--token-stdin", is_flag=True, help="Read the token from stdin into the 0600 token file."
 )
-@click.option("--max-turns", type=int, help="Agent turn limit per run.")
+@click.option("--max-turns", type=int, help="Agent turn limit per run (default: 32).")
 @click.option(
-    "--policy", type=click.Choice(["readonly", "guarded", "unrestricted"]), help="Policy for -e."
+    "--policy",
+    type=click.Choice(["readonly", "guarded", "unrestricted"]),
+    help="Policy for -e (default: guarded).",
 )
 @click.option(
-    "--enable-schedule/--disable-schedule", default=None, help="Turn scheduling on or off."
+    "--enable-schedule/--disable-schedule",
+    default=None,
+    help="Turn scheduling on or off (default: ask; disabled with --non-interactive).",
 )
 @click.option("--non-interactive", is_flag=True, help="Never prompt; use flags and defaults.")
 @click.option("--force", is_flag=True, help="Overwrite an existing config without asking.")
@@ -419,7 +445,11 @@ def policy() -> None:
 @click.option(
     "--mode", default=None, help="readonly, guarded or unrestricted (default: [tools] policy)."
 )
-@click.option("--cwd", default=None, help="Working directory to judge paths against.")
+@click.option(
+    "--cwd",
+    default=None,
+    help="Working directory to judge paths against (default: the current directory).",
+)
 @click.pass_context
 def policy_check(
     ctx: click.Context, action: str, action_input: str, mode: str | None, cwd: str | None
