@@ -578,8 +578,10 @@ class Supervisor:
 
 def stop_cause(reason: str | None, *, daemon: bool) -> str:
     """Who stopped a run, as its record says it: "Ctrl-C (SIGINT)", "daemon shutdown (SIGTERM)"."""
-    said = {"SIGINT": "Ctrl-C (SIGINT)"}.get(reason or "", reason or "a stop request")
-    return f"daemon shutdown ({said})" if daemon else said
+    signame = reason or "a stop request"
+    if daemon:
+        return f"daemon shutdown ({signame})"
+    return "Ctrl-C (SIGINT)" if signame == "SIGINT" else signame
 
 
 def _preload_worker() -> None:
