@@ -222,6 +222,15 @@ def run_schedule(
             f"{plural(len(jobs), 'runnable job')}, home={instance.home.root}"
             + (f", ticks={ticks})" if ticks else ")")
         )
+    if not jobs and ticks:
+        # Polls with nothing to fire change nothing; the verdict is known now.
+        why = invalid_text(invalid) if invalid else "none configured"
+        _err(f"[scoot] no runnable jobs ({why}); nothing to run in {plural(ticks, 'tick')}")
+        if invalid:
+            _err(
+                f"[scoot] failing: {invalid_text(invalid)} (not run); `scoot config check` says why"
+            )
+        return None, 1 if invalid else 0
     if not jobs:
         # A typo must not make a silent, successful exit: wait for a fixed config.
         _err(f"[scoot] {no_runnable_text(invalid)}")
