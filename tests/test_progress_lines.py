@@ -85,3 +85,45 @@ def test_daemon_stop_wait_says_it_waits_and_keeps_saying_so(tmp_path: Path) -> N
     assert lines[-1] == f"[scoot] daemon pid {daemon.pid} stopped"
     assert [r["status"] for r in runs(home)] == ["interrupted"]
     assert runs(home)[0]["error"] == "stopped by daemon shutdown (SIGTERM) before it finished"
+
+
+def test_a_waiting_schedule_run_repeats_its_next_fire(tmp_path: Path) -> None:
+    """The minute line itself, on a real supervisor and ledger (the minute is not waited)."""
+    from scoot.app import open_instance
+    from scoot.audit import AuditLog, Redactor, SessionLog
+    from scoot.ledger import Ledger
+    from scoot.progress import WaitingLines
+    from scoot.recorder import Recorder
+    from scoot.runlog import RunLog
+    from scoot.scheduler import Scheduler
+    from scoot.supervisor import Settings, Supervisor
+
+    home_dir = tmp_path / "home"
+    at = 1767225900.0  # 2026-01-01 00:05:00 UTC
+    write_config(home_dir, jobs=[{"id": "later", "goal": "g", "at_unix": at}])
+    instance = open_instance(str(home_dir))
+    ledger = Ledger(instance.home.ledger, instance.home.ledger_lock)
+    ledger.load()
+    said: list[str] = []
+    hooks = WaitingLines(said.append, clock=lambda: at - 600)
+    recorder = Recorder(
+        instance.home,
+        AuditLog(instance.home.audit_log, Redactor()),
+        SessionLog(instance.home.sessions, Redactor()),
+        warn=said.append,
+    )
+    supervisor = Supervisor(
+        home=instance.home,
+        config=instance.config,
+        token=None,
+        recorder=recorder,
+        runlog=RunLog(said.append, said.append),
+        settings=Settings(),
+        scheduler=Scheduler(instance.jobset.jobs, ledger, now=at - 600),
+        hooks=hooks,
+    )
+    hooks.heartbeat(supervisor)  # the first beat comes with the start line: silent
+    assert said == []
+    hooks.heartbeat(supervisor)
+    assert said == ["[scoot] waiting: next fire: job later at 2026-01-01 00:05:00 UTC (in 10 min)"]
+    recorder.audit.close()
