@@ -47,8 +47,9 @@ def test_usage_mistakes_are_one_line_and_exit_2(
     line = one_error_line(err)
     assert line.startswith("scoot: ")
     assert needle in line
-    assert line.endswith(f"; see `{where} --help`")
-    assert ".;" not in line
+    # "; see" ends a statement; after a question ("Did you mean 'list'?") a new sentence.
+    assert line.endswith(f"; see `{where} --help`") or line.endswith(f"? See `{where} --help`")
+    assert ".;" not in line and "?;" not in line
     assert out == ""
 
 

@@ -135,11 +135,15 @@ def test_inspection_commands(home: Path) -> None:
     assert "one" in listed.stdout and "two" in listed.stdout
     shown = run_scoot(home, "session", "show", "one")
     assert "user: first" in shown.stdout and "inspected" in shown.stdout
-    audit = run_scoot(home, "audit", "show", "two")
+    audit = run_scoot(home, "audit", "show", "two", "--json")
     rows = [json.loads(line) for line in audit.stdout.splitlines()]
     assert rows and {row["session_id"] for row in rows} == {"two"}
     missing = run_scoot(home, "session", "show", "nope")
     assert missing.returncode == 2 and "no session 'nope'" in missing.stderr
+    # One rule for both views: an unknown session is the same one line and exit 2.
+    unknown = run_scoot(home, "audit", "show", "nope")
+    assert (unknown.returncode, unknown.stderr) == (2, missing.stderr)
+    assert unknown.stdout == ""
     bad = run_scoot(home, "audit", "show", "../x")
     assert bad.returncode == 2
 

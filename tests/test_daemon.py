@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -82,7 +83,9 @@ def test_second_daemon_is_refused(tmp_path: Path, model) -> None:
     second = run_scoot(home, "daemon", "run")
     assert second.returncode == 1
     assert "[scoot] refusing to start: detected daemon already running" in second.stderr
-    assert f"pid={first.pid}" in second.stderr
+    assert f"pid={first.pid}," in second.stderr
+    # The start time as a date a person reads, not a raw Unix time.
+    assert re.search(r"started \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)", second.stderr)
     assert "Run `scoot daemon stop` first." in second.stderr
     assert "Traceback" not in second.stderr
     assert state(home)["pid"] == first.pid  # the refused one wrote nothing

@@ -49,7 +49,7 @@ def test_timeout_is_refused_without_e(tmp_path: Path) -> None:
     home = tmp_path / "home"
     write_config(home)
     done = run_scoot(home, "--timeout", "5", "config")
-    assert done.returncode == 2 and "--timeout applies to -e only" in done.stderr
+    assert done.returncode == 2 and "--timeout only applies to -e" in done.stderr
     bad = run_scoot(home, "--timeout", "-1", "-e", "x")
     assert bad.returncode == 2 and "--timeout" in bad.stderr
 

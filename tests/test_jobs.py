@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 
 from scoot.instance.config import MAX_WHOLE
-from scoot.schedule.jobs import MAX_AT_UNIX, InvalidJob, Job, validate_job, validate_jobs
+from scoot.schedule.jobs import (
+    KNOWN_KEYS,
+    MAX_AT_UNIX,
+    InvalidJob,
+    Job,
+    validate_job,
+    validate_jobs,
+)
 
 
 def entry(**keys: Any) -> dict[str, Any]:
@@ -118,7 +125,9 @@ def test_good_cron(cron: str) -> None:
 )
 def test_bad_cron_names_the_cron_error(cron: str) -> None:
     reason = invalid(entry(every_sec=None, cron=cron)).reason
-    assert reason.startswith(f"invalid cron {cron!r}: ")
+    assert reason.startswith("invalid cron")
+    # The expression is quoted once, by scoot or by the cron error, not by both.
+    assert reason.count(f'"{cron}"') + reason.count(f"{cron!r}") == 1, reason
     assert len(reason) > len(f"invalid cron {cron!r}: ")
 
 
@@ -172,7 +181,7 @@ def test_optional_keys_are_read() -> None:
             timeout_sec=30,
             catch_up="once",
             max_late_sec=120,
-            cwd="/srv/data",
+            cwd="/",
             cpu_sec=10,
             address_space_mb=512,
             nofile=64,
@@ -183,7 +192,7 @@ def test_optional_keys_are_read() -> None:
     assert job.timeout_sec == 30
     assert job.catch_up == "once"
     assert job.max_late_sec == 120.0
-    assert job.cwd == "/srv/data"
+    assert job.cwd == "/"
     assert job.limits == {
         "cpu_sec": 10,
         "address_space_mb": 512,
@@ -237,7 +246,9 @@ def test_bad_optional_keys(key: str, value: Any) -> None:
 def test_unknown_job_key_is_warned_not_fatal() -> None:
     job, bad, warnings = validate_job(entry(colour="blue"), 1)
     assert job is not None and bad is None
-    assert warnings == ["job 'job-1': unknown key 'colour' ignored"]
+    assert warnings == [
+        f"job 'job-1': unknown key 'colour' ignored (known: {', '.join(sorted(KNOWN_KEYS))})"
+    ]
 
 
 def test_every_invalid_job_gets_one_warning_naming_it() -> None:
@@ -247,3 +258,18 @@ def test_every_invalid_job_gets_one_warning_naming_it() -> None:
         "job 'bad' skipped: every_sec must be between 1 and 2147483647, got 0",
         "job #3 skipped: missing id (1 to 64 of A-Z a-z 0-9 . _ -)",
     )
+
+
+def test_a_missing_cwd_makes_the_job_invalid() -> None:
+    asked: list[str] = []
+
+    def is_dir(path: str) -> bool:
+        asked.append(path)
+        return path == "/srv/data"
+
+    job, bad, _ = validate_job(entry(cwd="/srv/data"), 1, is_dir)
+    assert job is not None and bad is None
+    job, bad, _ = validate_job(entry(cwd="/srv/gone"), 1, is_dir)
+    assert job is None and bad is not None
+    assert bad.reason == "cwd '/srv/gone' is not a directory: create it or fix the path"
+    assert asked == ["/srv/data", "/srv/gone"]

@@ -29,12 +29,12 @@ def test_disabled_schedule_refuses_with_hint(tmp_path: Path) -> None:
     assert not (home / "state" / "runs.jsonl").exists()
 
 
-def test_no_runnable_job_exits_zero_with_message(tmp_path: Path) -> None:
+def test_no_runnable_job_fails_ticks_with_message(tmp_path: Path) -> None:
     home = tmp_path / "home"
     write_config(home, jobs=[{"id": "../x", "goal": "g", "every_sec": 5}])
     done = run_scoot(home, "schedule", "run", "--ticks", "1")
-    assert done.returncode == 0, done.stderr
-    assert "no runnable jobs" in done.stdout
+    assert done.returncode == 1, done.stderr
+    assert "no runnable jobs (1 invalid job: ../x)" in done.stderr
 
 
 def test_ticks_one_fires_due_jobs_and_records_everything(tmp_path: Path, model) -> None:

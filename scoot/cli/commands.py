@@ -11,7 +11,9 @@ import click
 import orjson
 
 from scoot import __version__
+from scoot.cli.help import ScootGroup
 from scoot.errors import EXIT_USAGE, ScootError
+from scoot.instance.config import BackendConfig
 from scoot.records.killpoints import install_from_env as install_kill_points
 from scoot.shared.terminal import printable
 
@@ -51,14 +53,25 @@ def _print_json(value: Any) -> None:
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=ScootGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
+)
 @home_option
 @click.option("-e", "--exec", "goal", metavar="GOAL", help="Run one goal now and print the answer.")
 @click.option("--trace", is_flag=True, help="With -e: show each step on stderr.")
 @click.option(
-    "--retries", type=click.IntRange(0, 20), default=None, help="With -e: backend retries."
+    "--retries",
+    type=click.IntRange(0, 20),
+    default=None,
+    help="With -e: backend retries (default: [backend] retries).",
 )
-@click.option("--session-id", metavar="ID", help="With -e: the session id to record under.")
+@click.option(
+    "--session-id",
+    metavar="ID",
+    help="With -e: the session id to record under (default: cli-<ms>-<pid>).",
+)
 @click.option(
     "--policy",
     metavar="MODE",
@@ -85,11 +98,21 @@ def cli(
     timeout_sec: float | None,
 ) -> int | None:
     """scoot: run plain-language goals now, or unattended on a schedule."""
+    if ctx.invoked_subcommand is not None and goal is not None:
+        raise click.UsageError("-e cannot be combined with a command")
+    if goal is None:
+        given = {
+            "--trace": trace,
+            "--retries": retries is not None,
+            "--session-id": session_id is not None,
+            "--policy": policy is not None,
+            "--unattended": unattended,
+            "--timeout": timeout_sec is not None,
+        }
+        for name, present in given.items():
+            if present:
+                raise click.UsageError(f'{name} only applies to -e: use scoot -e "<goal>" {name}')
     if ctx.invoked_subcommand is not None:
-        if goal is not None:
-            raise click.UsageError("-e cannot be combined with a command")
-        if timeout_sec is not None:
-            raise click.UsageError("--timeout applies to -e only: scoot --timeout SECONDS -e GOAL")
         return None
     if goal is None:
         click.echo(ctx.get_help())
@@ -111,25 +134,38 @@ def cli(
 # -- setup / config / doctor -------------------------------------------------------
 @cli.command()
 @home_option
-@click.option("--base-url", help="Model backend base URL (OpenAI-compatible).")
-@click.option("--model", help="Model name.")
-@click.option("--api", type=click.Choice(["chat", "responses"]), help="Backend API.")
+@click.option(
+    "--base-url",
+    help=f"Model backend base URL (OpenAI-compatible) (default: {BackendConfig.base_url}).",
+)
+@click.option("--model", help=f"Model name (default: {BackendConfig.model}).")
+@click.option(
+    "--api", type=click.Choice(["chat", "responses"]), help="Backend API (default: chat)."
+)
 @click.option(
     "--token-source",
     type=click.Choice(["env", "file", "command", "none"]),
-    help="Where the API token comes from.",
+    help="Where the API token comes from (default: env).",
 )
-@click.option("--api-key-env", metavar="NAME", help="Environment variable holding the token.")
+@click.option(
+    "--api-key-env",
+    metavar="NAME",
+    help=f"Environment variable holding the token (default: {BackendConfig.api_key_env}).",
+)
 @click.option("--api-key-cmd", metavar="CMD", help="Command that prints the token.")
 @click.option(
     "--token-stdin", is_flag=True, help="Read the token from stdin into the 0600 token file."
 )
-@click.option("--max-turns", type=int, help="Agent turn limit per run.")
+@click.option("--max-turns", type=int, help="Agent turn limit per run (default: 32).")
 @click.option(
-    "--policy", type=click.Choice(["readonly", "guarded", "unrestricted"]), help="Policy for -e."
+    "--policy",
+    type=click.Choice(["readonly", "guarded", "unrestricted"]),
+    help="Policy for -e (default: guarded).",
 )
 @click.option(
-    "--enable-schedule/--disable-schedule", default=None, help="Turn scheduling on or off."
+    "--enable-schedule/--disable-schedule",
+    default=None,
+    help="Turn scheduling on or off (default: ask; disabled with --non-interactive).",
 )
 @click.option("--non-interactive", is_flag=True, help="Never prompt; use flags and defaults.")
 @click.option("--force", is_flag=True, help="Overwrite an existing config without asking.")
@@ -141,12 +177,14 @@ def setup(ctx: click.Context, **options: Any) -> int:
     return run_setup(_home(ctx), options)
 
 
-@cli.command("config")
+@cli.group("config", invoke_without_command=True)
 @home_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
-def config_cmd(ctx: click.Context, as_json: bool) -> int:
+def config_cmd(ctx: click.Context, as_json: bool) -> int | None:
     """Show the resolved runtime directory, config file and every effective value."""
+    if ctx.invoked_subcommand is not None:
+        return None
     from scoot.cli.doctor import config_report, render_config
     from scoot.instance.open import print_warnings
 
@@ -162,15 +200,40 @@ def config_cmd(ctx: click.Context, as_json: bool) -> int:
     return 0
 
 
-@cli.command()
+@config_cmd.command("check")
 @home_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
-def doctor(ctx: click.Context, as_json: bool) -> int:
-    """Check the runtime directory, config, token, schedule and kernel sandbox."""
+def config_check_cmd(ctx: click.Context, as_json: bool) -> int:
+    """Lint the config: exit 0 clean, 1 an invalid job or unknown key, 2 unreadable."""
+    from scoot.cli.config_check import check_config, render_check
+
+    report = check_config(_home(ctx))
+    if as_json:
+        _print_json(report)
+    else:
+        for line in render_check(report):
+            click.echo(line)
+    return 1 if report["problems"] else 0
+
+
+@cli.command()
+@home_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--offline", is_flag=True, help="Do not contact the model backend.")
+@click.option(
+    "--backend-timeout",
+    type=click.FloatRange(min=0.1, max=120),
+    default=5.0,
+    show_default=True,
+    help="Seconds to wait for the backend's answer.",
+)
+@click.pass_context
+def doctor(ctx: click.Context, as_json: bool, offline: bool, backend_timeout: float) -> int:
+    """Check the runtime directory, config, token, backend, schedule and kernel sandbox."""
     from scoot.cli.doctor import render_doctor, run_doctor
 
-    checks = run_doctor(_home(ctx))
+    checks = run_doctor(_home(ctx), offline=offline, backend_timeout_sec=backend_timeout)
     if as_json:
         _print_json(checks)
     else:
@@ -347,7 +410,9 @@ def schedule_history(ctx: click.Context, job_id: str | None, limit: int, as_json
     if as_json:
         _print_json({"runs": picked, "unparseable_lines": bad})
     else:
-        for line in render_history(picked):
+        import shutil
+
+        for line in render_history(picked, shutil.get_terminal_size((100, 24)).columns):
             click.echo(printable(line))
         if bad:
             click.echo(
@@ -475,7 +540,9 @@ def daemon_stop_cmd(ctx: click.Context, wait: bool, timeout: float) -> int:
     from scoot.instance.home import resolve_home
     from scoot.supervise.daemon import daemon_stop
 
-    code, message = daemon_stop(resolve_home(_home(ctx)), wait=wait, timeout_sec=timeout)
+    code, message = daemon_stop(
+        resolve_home(_home(ctx)), wait=wait, timeout_sec=timeout, progress=click.echo
+    )
     click.echo(f"[scoot] {message}")
     return code
 
@@ -494,7 +561,11 @@ def policy() -> None:
 @click.option(
     "--mode", default=None, help="readonly, guarded or unrestricted (default: [tools] policy)."
 )
-@click.option("--cwd", default=None, help="Working directory to judge paths against.")
+@click.option(
+    "--cwd",
+    default=None,
+    help="Working directory to judge paths against (default: the current directory).",
+)
 @click.pass_context
 def policy_check(
     ctx: click.Context, action: str, action_input: str, mode: str | None, cwd: str | None
@@ -558,13 +629,14 @@ def session() -> None:
 @session.command("show")
 @home_option
 @click.argument("session_id")
+@click.option("--full", is_flag=True, help="Also print each run's whole system prompt.")
 @click.pass_context
-def session_show(ctx: click.Context, session_id: str) -> int:
-    """Print a session's transcript."""
+def session_show(ctx: click.Context, session_id: str, full: bool) -> int:
+    """Print a session's transcript (system prompts folded unless --full)."""
     from scoot.cli.views import show_session
 
     instance = _instance(ctx, create=False)
-    for line in show_session(instance.home, session_id):
+    for line in show_session(instance.home, session_id, full=full):
         click.echo(printable(line))
     return 0
 
@@ -578,13 +650,15 @@ def audit() -> None:
 @audit.command("show")
 @home_option
 @click.argument("session_id", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the raw JSONL events.")
 @click.pass_context
-def audit_show(ctx: click.Context, session_id: str | None) -> int:
-    """Print audit events (JSONL) of one session, or all of them."""
-    from scoot.cli.views import audit_lines
+def audit_show(ctx: click.Context, session_id: str | None, as_json: bool) -> int:
+    """Print audit events of one session, or all of them."""
+    from scoot.cli.views import audit_events, audit_lines
 
     instance = _instance(ctx, create=False)
-    for line in audit_lines(instance.home, session_id):
+    lines = audit_lines if as_json else audit_events
+    for line in lines(instance.home, session_id):
         sys.stdout.write(printable(line) + "\n")
     return 0
 
@@ -609,7 +683,13 @@ def demo(directory: str | None, ticks: int) -> int:
 @cli.command("serve-model")
 @click.option("--script", "script_path", required=True, help="JSON script file.")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=0, show_default=True, help="0 picks a free port.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="0 picks a free port.",
+)
 def serve_model(script_path: str, host: str, port: int) -> int:
     """Serve the scripted OpenAI-compatible model (for tests and dry runs)."""
     from scoot.testing.model_server import serve_forever
@@ -639,7 +719,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.UsageError as exc:
         message = " ".join(exc.format_message().split()).rstrip(".")
         where = exc.ctx.command_path if exc.ctx is not None else _command_path(args)
-        click.echo(f"scoot: {message}; see `{where} --help`", err=True)
+        # "Did you mean 'list'?" ends its own sentence.
+        joiner = " See" if message.endswith("?") else "; see"
+        click.echo(f"scoot: {message}{joiner} `{where} --help`", err=True)
         sys.exit(EXIT_USAGE)
     except click.exceptions.Abort:
         click.echo("scoot: aborted", err=True)

@@ -70,7 +70,9 @@ def _check(checks: list[dict[str, str]], name: str, status: str, detail: str) ->
     checks.append({"name": name, "status": status, "detail": detail})
 
 
-def run_doctor(home_option: str | None) -> dict[str, Any]:
+def run_doctor(
+    home_option: str | None, *, offline: bool = False, backend_timeout_sec: float = 5.0
+) -> dict[str, Any]:
     checks: list[dict[str, str]] = []
     home = resolve_home(home_option)
     blocked = not_a_directory(home)
@@ -120,17 +122,26 @@ def run_doctor(home_option: str | None) -> dict[str, Any]:
         )
     for text in token.warnings:
         _check(checks, "token", "fail", text)
+    _backend_check(checks, instance, token.value, offline, backend_timeout_sec)
     schedule = instance.config.schedule
     jobs = instance.jobset
     state = "enabled" if schedule.enabled else "disabled"
-    detail = f"{state}, {len(jobs.jobs)} valid jobs, {len(jobs.invalid)} invalid, poll_ms={schedule.poll_ms}"
+    valid = len(jobs.jobs)
+    detail = (
+        f"{state}, {valid} valid job{'' if valid == 1 else 's'}, {len(jobs.invalid)} invalid, "
+        f"poll_ms={schedule.poll_ms}"
+    )
     _check(checks, "schedule", "warn" if jobs.invalid else "ok", detail)
     for bad in jobs.invalid:
         _check(checks, "job", "warn", f"{bad.id or '#' + str(bad.index)}: {bad.reason}")
     _sandbox_checks(checks, instance)
     audit_path = instance.home.audit_log
     if instance.config.audit.to_file:
-        writable = os.access(audit_path if audit_path.exists() else audit_path.parent, os.W_OK)
+        # logs/ is created on demand: what counts is the nearest directory that exists.
+        nearest = audit_path
+        while not nearest.exists() and nearest != nearest.parent:
+            nearest = nearest.parent
+        writable = os.access(nearest, os.W_OK)
         _check(
             checks,
             "audit",
@@ -143,6 +154,33 @@ def run_doctor(home_option: str | None) -> dict[str, Any]:
     if gaps.exists() and gaps.stat().st_size:
         _check(checks, "audit", "warn", f"evicted generations recorded in {gaps}")
     return _summary(checks, home.root)
+
+
+def _backend_check(
+    checks: list[dict[str, str]],
+    instance: Instance,
+    token: str | None,
+    offline: bool,
+    timeout_sec: float,
+) -> None:
+    """Reach the backend with the token a run would send; a job's backend must work."""
+    from scoot.cli.backend_probe import probe_backend
+
+    backend = instance.config.backend
+    if offline:
+        _check(checks, "backend", "warn", f"{backend.base_url} not contacted (--offline)")
+        return
+    found = probe_backend(backend, token, timeout_sec=timeout_sec)
+    if found.usable:
+        _check(checks, "backend", "ok", f"{found.detail} (model {backend.model})")
+        if found.warning:
+            _check(checks, "backend", "warn", found.warning)
+        return
+    used = instance.config.schedule.enabled and bool(instance.jobset.jobs)
+    if used:
+        _check(checks, "backend", "fail", f"{found.detail}; scheduled jobs would fail")
+    else:
+        _check(checks, "backend", "warn", f"{found.detail}; no scheduled job uses it yet")
 
 
 def _sandbox_checks(checks: list[dict[str, str]], instance: Instance) -> None:

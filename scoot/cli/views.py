@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,21 +13,32 @@ from scoot.errors import UsageError
 from scoot.instance.home import Home
 from scoot.schedule.jobs import JOB_ID_PATTERN
 
+HISTORY_HEADER = f"{'ENDED (UTC)':<20} {'JOB':<20} {'ORIGIN':<8} {'STATUS':<11} {'TIME':>8}  "
+# DETAIL wraps to the width left, but never into a column narrower than this.
+MIN_DETAIL_WIDTH = 30
 
-def render_history(rows: list[dict[str, Any]]) -> list[str]:
+
+def render_history(rows: list[dict[str, Any]], width: int = 100) -> list[str]:
+    """One run per row, newest first; DETAIL wraps under itself to fit `width`, never cut."""
     if not rows:
         return ["no runs recorded yet"]
-    lines = [f"{'ENDED (UTC)':<20} {'JOB':<20} {'STATUS':<11} {'TIME':>8}  DETAIL"]
+    indent = " " * len(HISTORY_HEADER)
+    room = max(MIN_DETAIL_WIDTH, width - len(HISTORY_HEADER))
+    lines = [HISTORY_HEADER + "DETAIL"]
     for row in rows:
         when = utc(row.get("ended_at")).removesuffix(" UTC")
-        job = row.get("job_id") or row.get("session_id") or "?"
+        origin = str(row.get("origin") or "?")
+        # A `-e` run has no job; its session id is in `sessions list` and --json.
+        job = row.get("job_id") or ("(-e)" if origin == "cli" else row.get("session_id") or "?")
         duration = row.get("duration_ms")
         took = f"{duration / 1000:.1f}s" if isinstance(duration, int | float) else "-"
         detail = row.get("answer") if row.get("status") == "ok" else row.get("error")
+        wrapped = textwrap.wrap(" ".join(str(detail or "").split()), room) or [""]
         lines.append(
-            f"{when:<20} {shorten(str(job), 20):<20} {str(row.get('status')):<11} {took:>8}  "
-            f"{shorten(str(detail or ''), 60)}"
+            f"{when:<20} {shorten(str(job), 20):<20} {shorten(origin, 8):<8} "
+            f"{str(row.get('status')):<11} {took:>8}  {wrapped[0]}"
         )
+        lines += [indent + more for more in wrapped[1:]]
     return lines
 
 
@@ -87,11 +99,16 @@ def list_sessions(home: Home) -> list[str]:
     return lines
 
 
-def show_session(home: Home, session_id: str) -> list[str]:
+def unknown_session(session_id: str) -> UsageError:
+    """One rule for `session show` and `audit show`: an unknown session is exit 2."""
+    return UsageError(f"no session {session_id!r}; see `scoot sessions list`")
+
+
+def show_session(home: Home, session_id: str, *, full: bool = False) -> list[str]:
     _check_session_id(session_id)
     path = home.session_file(session_id)
     if not path.exists():
-        raise UsageError(f"no session {session_id!r}; see `scoot sessions list`")
+        raise unknown_session(session_id)
     lines = []
     for raw in path.read_bytes().splitlines():
         row = _object_or_none(raw)
@@ -100,15 +117,49 @@ def show_session(home: Home, session_id: str) -> list[str]:
             continue
         ts = row.get("ts")
         when = utc(ts / 1000) if isinstance(ts, int) else "?"
-        lines.append(f"[{when}] {row.get('role')}: {row.get('content')}")
+        content = row.get("content")
+        if row.get("role") == "system" and not full:
+            # The same long prompt opens every run: shown on request only.
+            size = len(content) if isinstance(content, str) else 0
+            content = f"(system prompt, {size} characters; --full shows it)"
+        lines.append(f"[{when}] {row.get('role')}: {content}")
     return lines
 
 
+def audit_event_line(row: dict[str, Any]) -> str:
+    """One audit event for people: time, kind, session and its message."""
+    ts = row.get("ts")
+    when = utc(ts / 1000) if isinstance(ts, int | float) and not isinstance(ts, bool) else "?"
+    session = row.get("session_id") or "-"
+    # One event, one line: a tool's multi-line output shows its breaks as \n.
+    message = str(row.get("msg", "")).replace("\n", "\\n")
+    return f"[{when}] {str(row.get('kind', '?')):<16} {str(session):<24} {message}"
+
+
+def audit_events(home: Home, session_id: str | None) -> Iterator[str]:
+    """Readable audit lines of one session, or of all; garbage lines are marked."""
+    for line in audit_lines(home, session_id):
+        row = _object_or_none(line.encode("utf-8", "replace"))
+        yield audit_event_line(row) if row is not None else "(unparseable line skipped)"
+
+
 def audit_lines(home: Home, session_id: str | None) -> Iterator[str]:
+    """The raw JSONL lines of one session, or of all; an unknown session is an error."""
     if session_id is not None:
         _check_session_id(session_id)
     if not home.audit_log.exists():
+        if session_id is not None and not home.session_file(session_id).exists():
+            raise unknown_session(session_id)
         return
+    found = False
+    for line in _matching_lines(home, session_id):
+        found = True
+        yield line
+    if session_id is not None and not found and not home.session_file(session_id).exists():
+        raise unknown_session(session_id)
+
+
+def _matching_lines(home: Home, session_id: str | None) -> Iterator[str]:
     with open(home.audit_log, "rb") as handle:
         for raw in handle:
             line = raw.rstrip(b"\n")

@@ -318,13 +318,19 @@ def _parse_env_value(section: str, name: str, text: str) -> Any:
             return True
         if lowered in ("0", "false", "no", "off"):
             return False
-        raise ValueError("expected true or false")
+        raise ValueError("true or false")
     if kind is int:
-        return int(text.strip(), 10)
+        try:
+            return int(text.strip(), 10)
+        except ValueError:
+            raise ValueError("a whole number (an integer)") from None
     if kind is dict:
-        value = json.loads(text)
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            raise ValueError("a JSON object") from None
         if not isinstance(value, dict):
-            raise ValueError("expected a JSON object")
+            raise ValueError("a JSON object")
         return value
     return text
 
@@ -391,7 +397,7 @@ def build_config(
         try:
             parsed = _parse_env_value(section, name, text)
         except ValueError as exc:
-            warnings.append(f"{var}={text!r} ignored: {exc}")
+            warnings.append(f"{var}={text!r} ignored: [{section}] {name} expects {exc}")
             continue
         checked, error = _check_value(section, name, parsed, var)
         if error:

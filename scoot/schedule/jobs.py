@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -133,16 +135,25 @@ def _trigger_of(
     try:
         return Trigger.from_cron(value, zone), None
     except CronError as exc:
-        return None, f"invalid cron {value!r}: {exc}"
+        # Most cron errors quote the expression already; say it once.
+        shown = "" if f'"{value}"' in str(exc) else f" {value!r}"
+        return None, f"invalid cron{shown}: {exc}"
     except ZoneError as exc:
         return None, str(exc)
 
 
 def validate_job(
-    entry: Any, index: int, *, default_timezone: str = "UTC", default_jitter_sec: int = 0
+    entry: Any,
+    index: int,
+    is_dir: Callable[[str], bool] = os.path.isdir,
+    *,
+    default_timezone: str = "UTC",
+    default_jitter_sec: int = 0,
 ) -> tuple[Job | None, InvalidJob | None, list[str]]:
     """Validate one raw entry; exactly one of the first two results is set.
 
+    `is_dir` answers whether a job's `cwd` exists: a job that would fail at
+    every run for want of its directory is inactive from the start.
     The defaults come from `[schedule] timezone` and `[schedule] jitter_sec`.
     """
     warnings: list[str] = []
@@ -154,7 +165,9 @@ def validate_job(
     if problem:
         return None, InvalidJob(index, shown_id, problem), warnings
     for key in sorted(set(entry) - KNOWN_KEYS):
-        warnings.append(f"job {raw_id!r}: unknown key {key!r} ignored")
+        warnings.append(
+            f"job {raw_id!r}: unknown key {key!r} ignored (known: {', '.join(sorted(KNOWN_KEYS))})"
+        )
     goal = entry.get("goal")
     if not isinstance(goal, str) or not goal.strip():
         return None, InvalidJob(index, raw_id, "missing goal: set a non-empty goal"), warnings
@@ -202,6 +215,12 @@ def validate_job(
     cwd = entry.get("cwd")
     if cwd is not None and (not isinstance(cwd, str) or not cwd):
         return None, InvalidJob(index, raw_id, f"cwd must be a path, got {cwd!r}"), warnings
+    if cwd is not None and not is_dir(cwd):
+        return (
+            None,
+            InvalidJob(index, raw_id, f"cwd {cwd!r} is not a directory: create it or fix the path"),
+            warnings,
+        )
     limits: dict[str, int] = {}
     for key in LIMIT_KEYS:
         if key in entry:
@@ -259,6 +278,7 @@ def validate_job(
 
 def validate_jobs(
     raw_jobs: tuple[Any, ...] | list[Any],
+    is_dir: Callable[[str], bool] = os.path.isdir,
     *,
     default_timezone: str = "UTC",
     default_jitter_sec: int = 0,
@@ -272,6 +292,7 @@ def validate_jobs(
         job, bad, found = validate_job(
             entry,
             index,
+            is_dir,
             default_timezone=default_timezone,
             default_jitter_sec=default_jitter_sec,
         )

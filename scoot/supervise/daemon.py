@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from scoot.errors import ScootError
@@ -22,6 +23,7 @@ from scoot.supervise.lifecycle import (
     remove_stale_pid_file,
 )
 from scoot.supervise.procs import is_alive
+from scoot.supervise.progress import RELOAD_HINT
 from scoot.supervise.sdnotify import Notifier
 from scoot.supervise.signals import SignalQueue
 from scoot.supervise.supervisor import Hooks, Supervisor
@@ -39,6 +41,8 @@ class DaemonHooks(Hooks):
 
     def _status_text(self, supervisor: Supervisor) -> str:
         jobs = len(supervisor.scheduler.jobs) if supervisor.scheduler else 0
+        if not jobs:
+            return f"no runnable jobs; waiting: {RELOAD_HINT}"
         return f"{jobs} jobs, {supervisor.running_count} running"
 
     def ready(self, supervisor: Supervisor) -> None:
@@ -221,8 +225,22 @@ def reconcile_stale(home: Home, live: Liveness) -> bool:
     return True
 
 
-def daemon_stop(home: Home, *, wait: bool, timeout_sec: float) -> tuple[int, str]:
-    """Signal the daemon only when state, pid file and process identity agree."""
+# How often `daemon stop --wait` says it is still waiting.
+STOP_PROGRESS_SEC = 5.0
+
+
+def daemon_stop(
+    home: Home,
+    *,
+    wait: bool,
+    timeout_sec: float,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[int, str]:
+    """Signal the daemon only when state, pid file and process identity agree.
+
+    `progress` hears what happens while it waits: the signal sent, then a line
+    every STOP_PROGRESS_SEC until the daemon has exited or the timeout passed.
+    """
     live = probe(home)
     if not live.recorded_running:
         if read_pid_file(home) is not None and remove_stale_pid_file(home):
@@ -254,9 +272,31 @@ def daemon_stop(home: Home, *, wait: bool, timeout_sec: float) -> tuple[int, str
         ) from None
     if not wait:
         return 0, f"sent SIGTERM to daemon pid {pid}"
-    deadline = time.monotonic() + timeout_sec
+    say = progress or (lambda _text: None)
+    say(
+        f"[scoot] sent SIGTERM to daemon pid {pid}; waiting up to {timeout_sec:g} s "
+        "for it to finish its runs and exit"
+    )
+    began = time.monotonic()
+    deadline = began + timeout_sec
+    next_note = began + STOP_PROGRESS_SEC
     while time.monotonic() < deadline:
         if not is_alive(pid, started if isinstance(started, float) else None):
             return 0, f"daemon pid {pid} stopped"
+        if time.monotonic() >= next_note:
+            next_note += STOP_PROGRESS_SEC
+            say(
+                f"[scoot] still waiting for daemon pid {pid} ({_running_note(home)}"
+                f"{time.monotonic() - began:.0f} s of {timeout_sec:g} s)"
+            )
         time.sleep(0.05)
     return 1, f"daemon pid {pid} still running after {timeout_sec:g} s; it may be draining runs"
+
+
+def _running_note(home: Home) -> str:
+    """ "2 runs finishing, " from the daemon's last recorded state, or nothing."""
+    live = probe(home)
+    running = live.state.get("running") if live.state else None
+    if isinstance(running, int) and not isinstance(running, bool) and running > 0:
+        return f"{running} run{'' if running == 1 else 's'} finishing, "
+    return ""

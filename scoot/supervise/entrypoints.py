@@ -25,6 +25,15 @@ from scoot.schedule.pauses import PauseStore
 from scoot.schedule.scheduler import Scheduler
 from scoot.shared.policy import effective_unattended_mode, is_known_mode
 from scoot.shared.terminal import for_stream
+from scoot.supervise.progress import (
+    InterruptNotice,
+    WaitingLines,
+    invalid_text,
+    next_fire,
+    next_fire_text,
+    no_runnable_text,
+    plural,
+)
 from scoot.supervise.recovery import recover
 from scoot.supervise.runner import RunRequest
 from scoot.supervise.signals import SignalQueue
@@ -127,6 +136,7 @@ def settings_for(instance: Instance, *, ticks: int, schedule: bool, daemon: bool
         schedule=schedule,
         exit_when_idle=not daemon,
         reap_orphans=True,
+        daemon=daemon,
     )
 
 
@@ -169,14 +179,25 @@ def run_schedule(
     if not config.schedule.enabled:
         _err(DISABLED_HINT.format(config=instance.config_label))
         return None, 1
-    if not instance.jobset.jobs:
-        why = (
-            f"{len(instance.jobset.invalid)} invalid"
-            if instance.jobset.invalid
-            else "none configured"
+    jobs, invalid = instance.jobset.jobs, instance.jobset.invalid
+    if not daemon:
+        _out(
+            f"[scoot] schedule run started (pid={os.getpid()}, "
+            f"{plural(len(jobs), 'runnable job')}, home={instance.home.root}"
+            + (f", ticks={ticks})" if ticks else ")")
         )
-        _out(f"[scoot] no runnable jobs ({why}); nothing to do")
-        return None, 0
+    if not jobs and ticks:
+        # Polls with nothing to fire change nothing; the verdict is known now.
+        why = invalid_text(invalid) if invalid else "none configured"
+        _err(f"[scoot] no runnable jobs ({why}); nothing to run in {plural(ticks, 'tick')}")
+        if invalid:
+            _err(
+                f"[scoot] failing: {invalid_text(invalid)} (not run); `scoot config check` says why"
+            )
+        return None, 1 if invalid else 0
+    if not jobs:
+        # A typo must not make a silent, successful exit: wait for a fixed config.
+        _err(f"[scoot] {no_runnable_text(invalid)}")
     runlog = RunLog(_out, _err)
     token, recorder = open_records(instance, runlog.warn)
     ledger = Ledger(instance.home.ledger, instance.home.ledger_lock)
@@ -190,24 +211,35 @@ def run_schedule(
     record_interrupted(ledger, recorder, runlog)
     for text in instance.warnings:
         recorder.event("config_warning", text)
+    now = time.time()
     pauses = PauseStore(instance.home.pauses, instance.home.pauses_lock)
-    scheduler = Scheduler(instance.jobset.jobs, ledger, now=time.time(), pauses=pauses)
+    scheduler = Scheduler(jobs, ledger, now=now, pauses=pauses)
+    if jobs:
+        _out(f"[scoot] {next_fire_text(next_fire(jobs, ledger, now), now)}")
+    settings = settings_for(instance, ticks=ticks, schedule=True, daemon=daemon)
+    # With nothing runnable, `schedule run` waits for a reload like the daemon does.
+    settings.exit_when_idle = settings.exit_when_idle and bool(jobs)
     supervisor = Supervisor(
         home=instance.home,
         config=config,
         token=token.value,
         recorder=recorder,
         runlog=runlog,
-        settings=settings_for(instance, ticks=ticks, schedule=True, daemon=daemon),
+        settings=settings,
         scheduler=scheduler,
-        hooks=hooks,
-        reload=make_reloader(home_option, runlog) if daemon else None,
+        hooks=hooks or WaitingLines(_out),
+        reload=make_reloader(home_option, runlog),
         signals=signals,
     )
     summary = supervise(supervisor, recorder)
     if summary.stop_reason == "idle":
         _out("[scoot] no job can fire again; exiting")
-    return summary, 0 if summary.all_ok else 1
+    code = 0 if summary.all_ok else 1
+    if ticks and invalid:
+        # Under a timer or in CI, an invalid job must turn the run red.
+        _err(f"[scoot] failing: {invalid_text(invalid)} (not run); `scoot config check` says why")
+        code = 1
+    return summary, code
 
 
 def trigger_job(instance: Instance, job_id: str) -> int:
@@ -248,9 +280,13 @@ def trigger_job(instance: Instance, job_id: str) -> int:
         runlog=runlog,
         settings=settings_for(instance, ticks=0, schedule=False, daemon=False),
         scheduler=scheduler,
+        hooks=InterruptNotice(_err),
     )
     supervisor.submit(request)
-    return _print_single_result(supervise(supervisor, recorder))
+    summary = supervise(supervisor, recorder)
+    if summary.stop_reason in ("SIGINT", "SIGTERM"):
+        return 130
+    return _print_single_result(summary)
 
 
 def _print_single_result(summary: Summary) -> int:
@@ -311,9 +347,10 @@ def run_goal(
         settings=Settings(
             schedule=False,
             max_concurrent=1,
-            shutdown_grace_sec=0,
+            shutdown_grace_sec=config.schedule.shutdown_grace_sec,
             kill_grace_sec=config.schedule.kill_grace_sec,
         ),
+        hooks=InterruptNotice(_err),
         retries=retries,
         cwd=os.getcwd(),
     )

@@ -136,6 +136,16 @@ def flock_holders(dev: int, ino: int, table: str) -> set[int]:
     return holders
 
 
+def _utc_or_unknown(ts: Any) -> str:
+    """A recorded Unix time as a UTC date; "?" for what is missing or not a time."""
+    if isinstance(ts, bool) or not isinstance(ts, int | float):
+        return "?"
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
+    except (OverflowError, OSError, ValueError):
+        return "?"
+
+
 class DaemonLock:
     """The non-blocking flock on state/daemon.lock, held for the daemon's whole life."""
 
@@ -169,9 +179,10 @@ class DaemonLock:
             state, _ = read_state(self.home)
             pid = state.get("pid") if state else read_pid_file(self.home)
             started = state.get("started_at_unix") if state else None
+            started_text = _utc_or_unknown(started)
             raise AlreadyRunning(
                 f"[scoot] refusing to start: detected daemon already running "
-                f"(pid={pid if pid is not None else '?'} started_at={started if started is not None else '?'}).\n"
+                f"(pid={pid if pid is not None else '?'}, started {started_text}).\n"
                 "Run `scoot daemon stop` first."
             ) from None
         self.fd = fd

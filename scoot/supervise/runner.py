@@ -69,6 +69,7 @@ class ActiveRun:
         self.kill_sent = False
         self.timed_out = False
         self.stopped_by_shutdown = False
+        self.stop_cause = "daemon shutdown"  # what asked for the stop, in the record's words
         self.hello: Hello | None = None
         self.result: ResultFrame | None = None
         self.output_tail = bytearray()
@@ -188,7 +189,7 @@ class ActiveRun:
         elif self.result is not None:
             status, answer, error = self.result.status, self.result.answer, self.result.error
         elif self.stopped_by_shutdown:
-            status, error = "interrupted", "stopped by daemon shutdown before it finished"
+            status, error = "interrupted", f"stopped by {self.stop_cause} before it finished"
         else:
             status = "crashed"
             how = f"signal {signame}" if signame else f"exit code {exit_code}"

@@ -62,6 +62,9 @@ class Hooks:
     def job_paused(self, supervisor: Supervisor, job_id: str, reason: str) -> None:
         """A job was paused automatically (pause_after_failures); audited before this call."""
 
+    def stopping_now(self, supervisor: Supervisor) -> None:
+        """A second stop signal: the grace is cut short."""
+
     def heartbeat_interval(self) -> float | None:
         return None
 
@@ -77,6 +80,7 @@ class Settings:
     schedule: bool = True  # False: run only submitted requests, then exit
     exit_when_idle: bool = True  # schedule run: stop when nothing can ever fire again
     reap_orphans: bool = False  # as child subreaper, kill descendants that escaped a run
+    daemon: bool = False  # a stop is a daemon shutdown, and its records say so
     # Occurrences are claimed in the ledger this long before their instant, so the
     # claim's fsyncs are done when the instant comes and the fork happens right on it.
     claim_lead_sec: float = 0.05
@@ -185,6 +189,7 @@ class Supervisor:
         now_mono = time.monotonic()
         if self.stopping:
             self.shutdown_deadline = now_mono  # a second signal skips the grace
+            self.hooks.stopping_now(self)
             return
         self.stopping = True
         self.scheduling = False
@@ -644,6 +649,7 @@ class Supervisor:
                 )
             if shutdown_due and run.term_sent_mono is None:
                 run.stopped_by_shutdown = True
+                run.stop_cause = stop_cause(self._stop_reason, daemon=self.settings.daemon)
                 run.terminate(now_mono)
             if (
                 run.term_sent_mono is not None
@@ -710,6 +716,14 @@ class Supervisor:
         if now_mono >= self._next_heartbeat:
             self._next_heartbeat = now_mono + interval
             self.hooks.heartbeat(self)
+
+
+def stop_cause(reason: str | None, *, daemon: bool) -> str:
+    """Who stopped a run, as its record says it: "Ctrl-C (SIGINT)", "daemon shutdown (SIGTERM)"."""
+    signame = reason or "a stop request"
+    if daemon:
+        return f"daemon shutdown ({signame})"
+    return "Ctrl-C (SIGINT)" if signame == "SIGINT" else signame
 
 
 def _preload_worker() -> None:

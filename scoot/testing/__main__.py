@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import NoReturn
 
-from scoot.testing.model_server import serve_forever
+from scoot.testing.model_server import MAX_PORT, serve_forever
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -14,6 +14,19 @@ class _OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: {message}; see --help\n")
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 0 to 65535 (0: any free port); anything else is a usage error."""
+    try:
+        port = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid port {text!r}: use a number from 0 to 65535"
+        ) from None
+    if not 0 <= port <= MAX_PORT:
+        raise argparse.ArgumentTypeError(f"invalid port {port}: use a number from 0 to 65535")
+    return port
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--script", required=True, help="JSON script file (docs/scripted-model.md)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
-    serve.add_argument("--port", type=int, default=0, help="port to listen on (0 = any free port)")
+    serve.add_argument(
+        "--port", type=port_number, default=0, help="port to listen on (0 = any free port)"
+    )
     return parser
 
 

@@ -42,8 +42,9 @@ MAX_REQUEST_BYTES = 64 * 1024 * 1024
 HANG_POLL_S = 0.05
 # An idle keep-alive connection is dropped after this long.
 IDLE_CONNECTION_S = 60.0
+MAX_PORT = 65535
 
-_SCRIPT_KEYS = frozenset({"model", "models", "rules", "default", "require_token"})
+_SCRIPT_KEYS = frozenset({"model", "models", "rules", "default", "require_token", "serve_models"})
 _CONTENT_KEYS = ("action", "final", "raw", "refusal")
 _STEP_KEYS = frozenset(
     {
@@ -103,6 +104,7 @@ class Script:
     rules: tuple[Rule, ...]
     default: tuple[Step, ...]
     require_token: str | None
+    serve_models: bool = True  # False: GET /models is 404, like servers that lack it
 
 
 @dataclass(frozen=True)
@@ -258,6 +260,7 @@ def parse_script(raw: object) -> Script:
         rules=tuple(rules),
         default=_parse_steps(raw.get("default", []), "default"),
         require_token=require_token,
+        serve_models=_expect_bool(raw.get("serve_models", True), "serve_models"),
     )
 
 
@@ -590,7 +593,7 @@ class ScriptedModel:
         required = self.script.require_token
         correct = None if required is None else authorization == f"Bearer {required}"
         body, body_error = self._read_body(handler) if method == "POST" else (None, None)
-        endpoint = self._endpoint(method, path)
+        endpoint = self._route(method, path)
         model = body.get("model") if isinstance(body, dict) else None
         history = None
         if isinstance(body, dict):
@@ -653,6 +656,10 @@ class ScriptedModel:
         if method == "GET" and path.endswith("/models"):
             return "models"
         return None
+
+    def _route(self, method: str, path: str) -> str | None:
+        endpoint = self._endpoint(method, path)
+        return None if endpoint == "models" and not self.script.serve_models else endpoint
 
     @staticmethod
     def _read_body(handler: _Handler) -> tuple[Any, str | None]:
@@ -761,6 +768,9 @@ class _StopSignal:
 
 def serve_forever(script_path: str | Path, host: str = "127.0.0.1", port: int = 0) -> int:
     """Serve a script file until SIGTERM or SIGINT; returns the exit code (0, 1 or 2)."""
+    if not 0 <= port <= MAX_PORT:
+        _stderr_line(f"scoot: invalid port {port}: use a number from 0 to 65535")
+        return 2
     try:
         script = load_script(script_path)
     except ScriptError as error:
