@@ -48,6 +48,7 @@ class Recorder:
         self._runs_failing = False
         self._sessions_failing = False
         self._unwritten: deque[dict[str, Any]] = deque()  # oldest first
+        self.write_errors = 0  # failed run record and transcript writes (for metrics)
 
     def event(self, kind: str, msg: str, **details: Any) -> None:
         self.audit.event(kind, msg, **details)
@@ -97,6 +98,8 @@ class Recorder:
             written = self.sessions.append(
                 request.session_id, request.run_id, frame.role, frame.content
             )
+            if not written:
+                self.write_errors += 1
             if not written and not self._sessions_failing:
                 self._warn(
                     f"cannot write session file for {request.session_id}; "
@@ -148,6 +151,7 @@ class Recorder:
                 # fsync: this line is the run's proof.
                 append_record(self.home.runs, self._unwritten[0], sync=True)
             except OSError as exc:
+                self.write_errors += 1
                 if not self._runs_failing:
                     self._runs_failing = True
                     self._warn(

@@ -1,0 +1,100 @@
+"""Wiring `[metrics]` into a scheduler loop: the live view, the listener, the text file."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from scoot.config import MetricsConfig
+from scoot.metrics import LiveView, MetricsState, write_textfile
+from scoot.supervisor import Supervisor
+
+# Between run boundaries the text file is still refreshed this often (next fires, heartbeat).
+TEXTFILE_REFRESH_SEC = 10.0
+
+
+def live_view_of(supervisor: Supervisor, heartbeat: list[float]) -> LiveView:
+    scheduler = supervisor.scheduler
+    jobs: dict[str, str] = {}
+    next_fires: dict[str, float] = {}
+    if scheduler is not None:
+        next_fires = scheduler.next_due_by_job()
+        for job_id, job in scheduler.jobs.items():
+            if getattr(job, "paused", False):
+                jobs[job_id] = "paused"
+            else:
+                jobs[job_id] = "active" if job_id in next_fires else "inactive"
+    return LiveView(
+        jobs=jobs,
+        next_fires=next_fires,
+        in_flight=supervisor.running_count,
+        queued=len(supervisor.queue),
+        record_write_errors=supervisor.recorder.write_errors,
+        heartbeat=heartbeat[0],
+    )
+
+
+class TextfileWriter:
+    """Rewrites the .prom file at run boundaries and polls, at most once per pass of events."""
+
+    def __init__(self, path: Path, state: MetricsState, supervisor: Supervisor) -> None:
+        self.path = path
+        self.state = state
+        self.supervisor = supervisor
+        self._dirty = True
+        self._written_mono = 0.0
+        self._failing = False
+
+    def on_event(self, kind: str, _fields: dict[str, Any]) -> None:
+        if kind in ("job_start", "job_end", "job_queued", "job_skipped", "job_missed"):
+            self._dirty = True
+            return
+        if kind == "stopped":
+            self.state.up = False
+            self._write()
+        elif kind == "tick" and (
+            self._dirty or time.monotonic() - self._written_mono >= TEXTFILE_REFRESH_SEC
+        ):
+            self._write()
+
+    def _write(self) -> None:
+        try:
+            write_textfile(self.path, self.state)
+        except OSError as exc:
+            if not self._failing:
+                self._failing = True
+                self.supervisor.runlog.warn(
+                    f"cannot write the metrics file {self.path} ({exc.strerror}); will retry"
+                )
+            return
+        if self._failing:
+            self._failing = False
+            self.supervisor.runlog.warn(f"the metrics file {self.path} is writable again")
+        self._dirty = False
+        self._written_mono = time.monotonic()
+
+
+def attach_metrics(supervisor: Supervisor, config: MetricsConfig) -> MetricsState:
+    """Serve and/or write the loop's metrics; a listen address that cannot be bound raises."""
+    from scoot.metrics import render
+
+    heartbeat = [time.time()]
+
+    def beat(kind: str, _fields: dict[str, Any]) -> None:
+        if kind == "tick":
+            heartbeat[0] = time.time()
+
+    state = MetricsState(supervisor.home.runs, lambda: live_view_of(supervisor, heartbeat))
+    state.tally.catch_up()  # seed the counters from the records before the first scrape
+    supervisor.observe(beat)
+    supervisor.observe(state.on_event)
+    if config.listen:
+        from scoot.metrics_http import MetricsServer, parse_listen
+
+        host, port = parse_listen(config.listen)
+        supervisor.add_endpoint(MetricsServer(host, port, lambda: render(state)))
+    if config.textfile:
+        writer = TextfileWriter(Path(config.textfile), state, supervisor)
+        supervisor.observe(writer.on_event)
+    return state
