@@ -333,7 +333,12 @@ def daemon_run_cmd(ctx: click.Context, ticks: int) -> int:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 def daemon_status(ctx: click.Context, as_json: bool) -> int:
-    """Print the last recorded daemon state and whether it is really running."""
+    """Print the daemon's state, runs, queue and next fires.
+
+    Exits 0 when it runs, 3 when it does not (stopped or never started),
+    1 when the state says running but the daemon is dead, 4 when the state
+    cannot be read.
+    """
     from scoot.daemon import status_report
     from scoot.history import render_status
     from scoot.home import resolve_home
@@ -345,7 +350,7 @@ def daemon_status(ctx: click.Context, as_json: bool) -> int:
     else:
         for line in render_status(report):
             click.echo(line)
-    return 0
+    return int(report["exit_code"])
 
 
 @daemon.command("stop")

@@ -149,6 +149,8 @@ class StateFile:
         self.poll_ms = poll_ms
         self.jobs = jobs
         self.schedule_enabled = schedule_enabled
+        # What the loop does now (runs, queue, next fires), published for `daemon status`.
+        self.activity: dict[str, Any] = {}
 
     def _body(self, status: str, **extra: Any) -> dict[str, Any]:
         now = time.time()
@@ -167,6 +169,8 @@ class StateFile:
             "note": "",
             "version": __version__,
         }
+        if status == "running":
+            body.update(self.activity)
         body.update(extra)
         return body
 
