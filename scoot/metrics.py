@@ -193,6 +193,7 @@ class LiveView:
 
     jobs: dict[str, str]  # job id -> active | inactive | paused
     next_fires: dict[str, float]
+    periods: dict[str, float]  # seconds between a job's fires (one-shots absent)
     in_flight: int
     queued: int
     record_write_errors: int
@@ -200,7 +201,7 @@ class LiveView:
 
 
 def empty_view() -> LiveView:
-    return LiveView({}, {}, 0, 0, 0, time.time())
+    return LiveView({}, {}, {}, 0, 0, 0, time.time())
 
 
 class MetricsState:
@@ -289,6 +290,12 @@ class MetricsState:
             "scoot_next_fire_timestamp_seconds",
             "Each job's next scheduled instant",
             view.next_fires,
+        )
+
+        yield _per_job_gauge(
+            "scoot_job_period_seconds",
+            "Seconds between a job's scheduled fires (for 'has not succeeded in N periods')",
+            view.periods,
         )
 
         missed = CounterMetricFamily(

@@ -9,18 +9,37 @@ from typing import Any
 from scoot.config import MetricsConfig
 from scoot.metrics import LiveView, MetricsState, write_textfile
 from scoot.supervisor import Supervisor
+from scoot.triggers import Trigger, next_fire
 
 # Between run boundaries the text file is still refreshed this often (next fires, heartbeat).
 TEXTFILE_REFRESH_SEC = 10.0
 
 
-def live_view_of(supervisor: Supervisor, heartbeat: list[float]) -> LiveView:
+def period_of(trigger: Trigger, now: float) -> float | None:
+    """The gap between a trigger's next two fires; None for a one-shot."""
+    first = next_fire(trigger, now)
+    second = next_fire(trigger, first) if first is not None else None
+    return second - first if first is not None and second is not None else None
+
+
+def live_view_of(
+    supervisor: Supervisor, heartbeat: list[float], periods: dict[str, float | None]
+) -> LiveView:
+    """What the loop knows now; `periods` caches each trigger's period by its key."""
     scheduler = supervisor.scheduler
     jobs: dict[str, str] = {}
     next_fires: dict[str, float] = {}
+    job_periods: dict[str, float] = {}
     if scheduler is not None:
         next_fires = scheduler.next_due_by_job()
+        now = time.time()
         for job_id, job in scheduler.jobs.items():
+            key = job.trigger.key
+            if key not in periods:
+                periods[key] = period_of(job.trigger, now)
+            period = periods[key]
+            if period is not None:
+                job_periods[job_id] = period
             if getattr(job, "paused", False):
                 jobs[job_id] = "paused"
             else:
@@ -28,6 +47,7 @@ def live_view_of(supervisor: Supervisor, heartbeat: list[float]) -> LiveView:
     return LiveView(
         jobs=jobs,
         next_fires=next_fires,
+        periods=job_periods,
         in_flight=supervisor.running_count,
         queued=len(supervisor.queue),
         record_write_errors=supervisor.recorder.write_errors,
@@ -85,7 +105,8 @@ def attach_metrics(supervisor: Supervisor, config: MetricsConfig) -> MetricsStat
         if kind == "tick":
             heartbeat[0] = time.time()
 
-    state = MetricsState(supervisor.home.runs, lambda: live_view_of(supervisor, heartbeat))
+    periods: dict[str, float | None] = {}
+    state = MetricsState(supervisor.home.runs, lambda: live_view_of(supervisor, heartbeat, periods))
     state.tally.catch_up()  # seed the counters from the records before the first scrape
     supervisor.observe(beat)
     supervisor.observe(state.on_event)
