@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from typing import Any
@@ -222,14 +223,55 @@ def schedule_trigger(ctx: click.Context, job_id: str) -> int:
 @click.argument("job_id", required=False)
 @click.option("--limit", type=click.IntRange(min=0), default=20, help="Runs to show (0 = all).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option(
+    "--timeline", is_flag=True, help="One line per job, one cell per run, coloured by status."
+)
+@click.option(
+    "--days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="With --timeline: the days to show (default: 7).",
+)
 @click.pass_context
-def schedule_history(ctx: click.Context, job_id: str | None, limit: int, as_json: bool) -> int:
+def schedule_history(
+    ctx: click.Context,
+    job_id: str | None,
+    limit: int,
+    as_json: bool,
+    timeline: bool,
+    days: float | None,
+) -> int:
     """Recent runs from state/runs.jsonl, newest first."""
     from scoot.history import render_history
     from scoot.runs import read_runs, recent_runs
 
+    if days is not None and not timeline:
+        raise click.UsageError("--days goes with --timeline")
+    if timeline and as_json:
+        raise click.UsageError("--timeline prints text; use --json without it for the records")
     instance = _instance(ctx, create=False)
     rows, bad = read_runs(instance.home.runs)
+    if timeline:
+        from scoot.timeline import render_timeline
+
+        job_ids = [j.id for j in instance.jobset.jobs]
+        if job_id is not None:
+            rows = [r for r in rows if r.get("job_id") == job_id]
+            job_ids = [job_id]
+        for line in render_timeline(
+            rows,
+            now=time.time(),
+            days=days or 7.0,
+            colour=sys.stdout.isatty() and not os.environ.get("NO_COLOR"),
+            width=shutil.get_terminal_size((100, 24)).columns,
+            job_ids=job_ids,
+        ):
+            click.echo(line)
+        if bad:
+            click.echo(
+                f"scoot: warning: {bad} unparseable line(s) in {instance.home.runs}", err=True
+            )
+        return 0
     picked = recent_runs(rows, job_id, limit)
     if as_json:
         _print_json({"runs": picked, "unparseable_lines": bad})
@@ -306,6 +348,45 @@ def schedule_export(
     if not result.files and not result.refused:
         click.echo("scoot: no valid jobs to export", err=True)
     return 1 if result.refused else 0
+
+
+@cli.command("report")
+@home_option
+@click.option("--html", "html_path", metavar="FILE", required=True, help="Write the page here.")
+@click.option(
+    "--days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=7.0,
+    show_default=True,
+    help="The days of runs to show.",
+)
+@click.pass_context
+def report_cmd(ctx: click.Context, html_path: str, days: float) -> int:
+    """Write one self-contained HTML page of the runs: timelines, counts, durations, lateness."""
+    from pathlib import Path
+
+    from scoot.files import atomic_write_bytes
+    from scoot.report_html import render_report
+    from scoot.runs import read_runs
+
+    instance = _instance(ctx, create=False)
+    rows, bad = read_runs(instance.home.runs)
+    page = render_report(
+        rows,
+        now=time.time(),
+        days=days,
+        job_ids=[j.id for j in instance.jobset.jobs],
+        home=str(instance.home.root),
+    )
+    target = Path(html_path)
+    try:
+        atomic_write_bytes(target, page.encode(), mode=0o644)
+    except OSError as exc:
+        raise ScootError(f"cannot write {target}: {exc.strerror}; pick a writable FILE") from None
+    click.echo(f"wrote {target} ({len(rows)} runs recorded, last {days:g} day(s) shown)")
+    if bad:
+        click.echo(f"scoot: warning: {bad} unparseable line(s) in {instance.home.runs}", err=True)
+    return 0
 
 
 # -- daemon ------------------------------------------------------------------------

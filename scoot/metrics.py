@@ -32,6 +32,7 @@ from prometheus_client.exposition import generate_latest
 
 from scoot import __version__
 from scoot.files import atomic_write_bytes
+from scoot.timeline import lateness_of, ran
 
 # Agent runs take seconds to minutes.
 DURATION_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
@@ -74,24 +75,6 @@ def _number(value: Any) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     return None
-
-
-def ran(record: dict[str, Any]) -> bool:
-    """Whether a worker ran (a never-started run has no exit, no signal and no time)."""
-    return not (
-        record.get("exit_code") is None
-        and record.get("signal") is None
-        and not record.get("duration_ms")
-    )
-
-
-def lateness_of(record: dict[str, Any]) -> float | None:
-    """How long after its scheduled instant a scheduled run started."""
-    instant = _number(record.get("instant"))
-    started = _number(record.get("started_at"))
-    if record.get("origin") != "schedule" or instant is None or started is None:
-        return None
-    return max(0.0, started - instant)
 
 
 @dataclass
