@@ -89,6 +89,7 @@ class RunTally:
     last_success: dict[str, float] = field(default_factory=dict)
     tokens: Counter[tuple[str, str]] = field(default_factory=Counter)
     unparseable: int = 0
+    generation: int = 0  # bumped whenever a record was counted or the tally reset
     _offset: int = 0
     _inode: int | None = None
     _partial: bytes = b""
@@ -127,8 +128,9 @@ class RunTally:
             self._count(line)
 
     def _reset(self) -> None:
-        fresh = RunTally(self.path)
-        self.__dict__.update(fresh.__dict__)
+        generation = self.generation + 1  # never reused: cached renderings key on it
+        self.__dict__.update(RunTally(self.path).__dict__)
+        self.generation = generation
 
     def _count(self, line: bytes) -> None:
         if not line.strip():
@@ -144,6 +146,7 @@ class RunTally:
         self.add(record)
 
     def add(self, record: dict[str, Any]) -> None:
+        self.generation += 1
         job = record.get("job_id")
         job = job if isinstance(job, str) else AD_HOC_JOB
         status = str(record.get("status") or "unknown")
@@ -188,7 +191,13 @@ def empty_view() -> LiveView:
 
 
 class MetricsState:
-    """Everything a scrape shows: the run tally, the loop's event counters and its live view."""
+    """Everything a scrape shows: the run tally, the loop's event counters and its live view.
+
+    The exposition is rendered in groups, and a group whose inputs did not
+    change since the last scrape is served from its cached bytes: with a
+    thousand jobs, rendering the per-job histograms is most of a scrape's cost
+    and they change only when a run is recorded.
+    """
 
     def __init__(self, runs_path: Path, live: Callable[[], LiveView] = empty_view) -> None:
         self.tally = RunTally(runs_path)
@@ -197,6 +206,7 @@ class MetricsState:
         self.missed: Counter[str] = Counter()
         self.skipped: Counter[str] = Counter()
         self.notify: Counter[tuple[str, str]] = Counter()
+        self._cache: dict[str, tuple[Any, bytes]] = {}
 
     def on_event(self, kind: str, fields: dict[str, Any]) -> None:
         """The loop's run-event subscriber."""
@@ -209,11 +219,48 @@ class MetricsState:
         elif kind == "job_skipped":
             self.skipped[job] += 1
 
-    def families(self) -> Iterator[Metric]:
+    def render(self) -> bytes:
+        """The text exposition format of every family, as /metrics serves it."""
         self.tally.catch_up()
-        tally = self.tally
         view = self.live()
+        tally_key = (self.tally.generation, self.tally.unparseable)
+        schedule_key = (
+            tuple(sorted(view.next_fires.items())),
+            tuple(sorted(view.periods.items())),
+        )
+        events_key = (
+            tuple(sorted(self.missed.items())),
+            tuple(sorted(self.skipped.items())),
+            tuple(sorted(self.notify.items())),
+            view.record_write_errors,
+        )
+        return b"".join(
+            (
+                _exposition(list(self._live_families(view))),
+                self._cached("tally", tally_key, self._tally_families),
+                self._cached("schedule", schedule_key, lambda: self._schedule_families(view)),
+                self._cached("events", events_key, lambda: self._event_families(view)),
+            )
+        )
 
+    def _cached(self, group: str, key: Any, build: Callable[[], Iterator[Metric]]) -> bytes:
+        hit = self._cache.get(group)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        data = _exposition(list(build()))
+        self._cache[group] = (key, data)
+        return data
+
+    def families(self) -> Iterator[Metric]:
+        """Every family, freshly built (what a registry's collect() yields)."""
+        self.tally.catch_up()
+        view = self.live()
+        yield from self._live_families(view)
+        yield from self._tally_families()
+        yield from self._schedule_families(view)
+        yield from self._event_families(view)
+
+    def _live_families(self, view: LiveView) -> Iterator[Metric]:
         up = GaugeMetricFamily("scoot_up", "1 while the scheduler loop runs")
         up.add_metric([], 1.0 if self.up else 0.0)
         yield up
@@ -227,33 +274,11 @@ class MetricsState:
         )
         beat.add_metric([], view.heartbeat)
         yield beat
-
         states = Counter(view.jobs.values())
         jobs = GaugeMetricFamily("scoot_jobs", "Configured valid jobs by state", labels=["state"])
         for state in ("active", "inactive", "paused"):
             jobs.add_metric([state], float(states.get(state, 0)))
         yield jobs
-
-        runs = CounterMetricFamily(
-            "scoot_runs", "Finished runs (lines of runs.jsonl)", labels=["job", "status"]
-        )
-        for (job, status), count in sorted(tally.runs.items()):
-            runs.add_metric([job, status], float(count))
-        yield runs
-
-        durations = HistogramMetricFamily(
-            "scoot_run_duration_seconds", "How long runs took", labels=["job"]
-        )
-        for job, hist in sorted(tally.durations.items()):
-            durations.add_metric([job], hist.cumulative(), hist.total)
-        yield durations
-
-        lateness = HistogramMetricFamily(
-            "scoot_fire_lateness_seconds", "How long after its instant a scheduled run started"
-        )
-        lateness.add_metric([], tally.lateness.cumulative(), tally.lateness.total)
-        yield lateness
-
         in_flight = GaugeMetricFamily("scoot_runs_in_flight", "Runs executing now")
         in_flight.add_metric([], float(view.in_flight))
         yield in_flight
@@ -261,6 +286,25 @@ class MetricsState:
         queued.add_metric([], float(view.queued))
         yield queued
 
+    def _tally_families(self) -> Iterator[Metric]:
+        tally = self.tally
+        runs = CounterMetricFamily(
+            "scoot_runs", "Finished runs (lines of runs.jsonl)", labels=["job", "status"]
+        )
+        for (job, status), count in sorted(tally.runs.items()):
+            runs.add_metric([job, status], float(count))
+        yield runs
+        durations = HistogramMetricFamily(
+            "scoot_run_duration_seconds", "How long runs took", labels=["job"]
+        )
+        for job, hist in sorted(tally.durations.items()):
+            durations.add_metric([job], hist.cumulative(), hist.total)
+        yield durations
+        lateness = HistogramMetricFamily(
+            "scoot_fire_lateness_seconds", "How long after its instant a scheduled run started"
+        )
+        lateness.add_metric([], tally.lateness.cumulative(), tally.lateness.total)
+        yield lateness
         yield _per_job_gauge(
             "scoot_last_run_timestamp_seconds", "When each job's last run ended", tally.last_run
         )
@@ -269,18 +313,31 @@ class MetricsState:
             "When each job's last successful run ended",
             tally.last_success,
         )
+        tokens = CounterMetricFamily(
+            "scoot_tokens", "Model tokens used, from the run records", labels=["job", "direction"]
+        )
+        for (job, direction), count in sorted(tally.tokens.items()):
+            tokens.add_metric([job, direction], float(count))
+        yield tokens
+        bad = CounterMetricFamily(
+            "scoot_runs_unparseable_lines", "Lines of runs.jsonl that are not a run record"
+        )
+        bad.add_metric([], float(tally.unparseable))
+        yield bad
+
+    def _schedule_families(self, view: LiveView) -> Iterator[Metric]:
         yield _per_job_gauge(
             "scoot_next_fire_timestamp_seconds",
             "Each job's next scheduled instant",
             view.next_fires,
         )
-
         yield _per_job_gauge(
             "scoot_job_period_seconds",
             "Seconds between a job's scheduled fires (for 'has not succeeded in N periods')",
             view.periods,
         )
 
+    def _event_families(self, view: LiveView) -> Iterator[Metric]:
         missed = CounterMetricFamily(
             "scoot_missed", "Scheduled instants missed since the loop started", labels=["job"]
         )
@@ -295,31 +352,18 @@ class MetricsState:
         for job, count in sorted(self.skipped.items()):
             skipped.add_metric([job], float(count))
         yield skipped
-
-        tokens = CounterMetricFamily(
-            "scoot_tokens", "Model tokens used, from the run records", labels=["job", "direction"]
-        )
-        for (job, direction), count in sorted(tally.tokens.items()):
-            tokens.add_metric([job, direction], float(count))
-        yield tokens
         notify = CounterMetricFamily(
             "scoot_notify", "Notifications sent, by target and result", labels=["target", "result"]
         )
         for (target, result), count in sorted(self.notify.items()):
             notify.add_metric([target, result], float(count))
         yield notify
-
         errors = CounterMetricFamily(
             "scoot_record_write_errors",
             "Failed writes of run records and transcripts since the loop started",
         )
         errors.add_metric([], float(view.record_write_errors))
         yield errors
-        bad = CounterMetricFamily(
-            "scoot_runs_unparseable_lines", "Lines of runs.jsonl that are not a run record"
-        )
-        bad.add_metric([], float(tally.unparseable))
-        yield bad
 
 
 def _per_job_gauge(name: str, doc: str, values: dict[str, float]) -> GaugeMetricFamily:
@@ -329,19 +373,25 @@ def _per_job_gauge(name: str, doc: str, values: dict[str, float]) -> GaugeMetric
     return family
 
 
-class _Collector:
-    def __init__(self, state: MetricsState) -> None:
-        self.state = state
+class _Families:
+    """A collector that yields families already built."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
 
     def collect(self) -> Iterator[Metric]:
-        return self.state.families()
+        return iter(self._families)
+
+
+def _exposition(families: list[Metric]) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Families(families))
+    return generate_latest(registry)
 
 
 def render(state: MetricsState) -> bytes:
     """The text exposition format of every family, as /metrics serves it."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Collector(state))
-    return generate_latest(registry)
+    return state.render()
 
 
 def write_textfile(path: Path, state: MetricsState) -> None:

@@ -21,6 +21,9 @@ MAX_REQUEST_BYTES = 8 * 1024  # a request head longer than this is answered 431
 CONNECTION_DEADLINE_SEC = 5.0  # a connection still open this long after accept is closed
 SEND_CHUNK = 64 * 1024
 ACCEPTS_PER_WAKE = 16  # a flood of connects cannot hold the loop in accept()
+# A scrape that would render while a fire is due waits for the fire, at most this long.
+MAX_DEFER_SEC = 2.0
+DEFER_RECHECK_SEC = 0.02
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -42,6 +45,8 @@ class _Connection:
         self.outbox = b""
         self.sent = 0
         self.answered = False
+        self.head_only = False
+        self.parked_at: float | None = None  # waiting for a due fire before rendering
 
 
 class MetricsServer:
@@ -53,9 +58,14 @@ class MetricsServer:
         port: int,
         render: Callable[[], bytes],
         *,
+        may_render: Callable[[float], bool] = lambda _cost: True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`may_render(cost)`: whether `cost` seconds of rendering now would delay no fire."""
         self._render = render
+        self._may_render = may_render
+        self.render_cost = 0.0  # a recent rendering's seconds, decaying
+        self._parked: list[_Connection] = []
         self._clock = clock
         self._selector: selectors.BaseSelector | None = None
         self._conns: dict[int, _Connection] = {}
@@ -88,12 +98,21 @@ class MetricsServer:
         selector.register(self.sock, selectors.EVENT_READ, self._on_listen)
 
     def next_deadline(self) -> float | None:
+        if self._parked:
+            return self._clock() + DEFER_RECHECK_SEC
         return min((c.deadline for c in self._conns.values()), default=None)
 
     def expire(self) -> None:
         now = self._clock()
         for conn in [c for c in self._conns.values() if c.deadline <= now]:
             self._close(conn)
+        for conn in list(self._parked):
+            waited = now - (conn.parked_at or now)
+            if conn.sock.fileno() < 0:
+                self._parked.remove(conn)
+            elif waited >= MAX_DEFER_SEC or self._may_render(self.render_cost):
+                self._parked.remove(conn)
+                self._answer(conn, 200, self._scrape(conn))
 
     def close(self) -> None:
         for conn in list(self._conns.values()):
@@ -150,9 +169,27 @@ class MetricsServer:
             if len(conn.inbox) > MAX_REQUEST_BYTES:
                 self._answer(conn, 431, b"request header too large\n")
             return
-        self._answer(conn, *self._respond(bytes(conn.inbox[:head_end])))
+        answer = self._respond(conn, bytes(conn.inbox[:head_end]))
+        if answer is not None:
+            self._answer(conn, *answer)
+        elif self._may_render(self.render_cost):
+            self._answer(conn, 200, self._scrape(conn))
+        else:  # a fire is due before a rendering would end: expire() serves it after the fire
+            conn.parked_at = self._clock()
+            conn.answered = True
+            assert self._selector is not None
+            self._selector.unregister(conn.sock)
+            self._parked.append(conn)
 
-    def _respond(self, head: bytes) -> tuple[int, bytes]:
+    def _scrape(self, conn: _Connection) -> bytes:
+        started = self._clock()
+        body = self._render()
+        self.render_cost = max(self._clock() - started, self.render_cost * 0.5)
+        self.scrapes += 1
+        return b"" if conn.head_only else body
+
+    def _respond(self, conn: _Connection, head: bytes) -> tuple[int, bytes] | None:
+        """The answer to a request that is not a scrape; None for GET or HEAD /metrics."""
         request_line = head.split(b"\n", 1)[0].strip()
         parts = request_line.split()
         if len(parts) < 2:
@@ -162,9 +199,8 @@ class MetricsServer:
             return 405, b"only GET /metrics is served\n"
         if target != b"/metrics":
             return 404, b"not found: scrape /metrics\n"
-        self.scrapes += 1
-        body = self._render()
-        return 200, (body if method == b"GET" else b"")
+        conn.head_only = method == b"HEAD"
+        return None
 
     def _answer(self, conn: _Connection, code: int, body: bytes) -> None:
         reason = {
@@ -182,9 +218,11 @@ class MetricsServer:
         conn.outbox = head + body
         conn.answered = True
         assert self._selector is not None
-        self._selector.modify(
-            conn.sock, selectors.EVENT_WRITE, lambda mask, c=conn: self._on(c, mask)
-        )
+        events, callback = selectors.EVENT_WRITE, (lambda mask, c=conn: self._on(c, mask))
+        if conn.parked_at is None:
+            self._selector.modify(conn.sock, events, callback)
+        else:  # unregistered while it waited
+            self._selector.register(conn.sock, events, callback)
         self._write(conn)
 
     def _write(self, conn: _Connection) -> None:

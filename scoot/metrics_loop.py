@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,11 +56,43 @@ def live_view_of(
     )
 
 
+# Rendering is not started when a fire is due within its expected cost plus this margin.
+FIRE_MARGIN_SEC = 0.05
+
+
+def fire_clear_of(supervisor: Supervisor) -> Callable[[float], bool]:
+    """Whether `cost` seconds spent rendering now would end before the next due fire."""
+
+    def clear(cost: float) -> bool:
+        dues: list[float] = []
+        scheduler = supervisor.scheduler
+        if scheduler is not None and supervisor.scheduling:
+            due = scheduler.next_due()
+            if due is not None:
+                dues.append(due - supervisor.settings.claim_lead_sec)
+        head = supervisor.queue[0] if supervisor.queue else None
+        if head is not None and head.instant is not None and head.instant > time.time():
+            dues.append(head.instant)  # claimed ahead of its instant, launched on it
+        if not dues:
+            return True
+        return min(dues) - time.time() > cost + FIRE_MARGIN_SEC
+
+    return clear
+
+
 class TextfileWriter:
     """Rewrites the .prom file at run boundaries and polls, at most once per pass of events."""
 
-    def __init__(self, path: Path, state: MetricsState, supervisor: Supervisor) -> None:
+    def __init__(
+        self,
+        path: Path,
+        state: MetricsState,
+        supervisor: Supervisor,
+        may_render: Callable[[float], bool] = lambda _cost: True,
+    ) -> None:
         self.path = path
+        self._may_render = may_render
+        self._cost = 0.0
         self.state = state
         self.supervisor = supervisor
         self._dirty = True
@@ -73,12 +106,15 @@ class TextfileWriter:
         if kind == "stopped":
             self.state.up = False
             self._write()
-        elif kind == "tick" and (
-            self._dirty or time.monotonic() - self._written_mono >= TEXTFILE_REFRESH_SEC
+        elif (
+            kind == "tick"
+            and (self._dirty or time.monotonic() - self._written_mono >= TEXTFILE_REFRESH_SEC)
+            and self._may_render(self._cost)  # else a later poll writes it, after the fire
         ):
             self._write()
 
     def _write(self) -> None:
+        started = time.monotonic()
         try:
             write_textfile(self.path, self.state)
         except OSError as exc:
@@ -93,6 +129,7 @@ class TextfileWriter:
             self.supervisor.runlog.warn(f"the metrics file {self.path} is writable again")
         self._dirty = False
         self._written_mono = time.monotonic()
+        self._cost = max(self._written_mono - started, self._cost * 0.5)
 
 
 def attach_metrics(supervisor: Supervisor, config: MetricsConfig) -> MetricsState:
@@ -114,8 +151,12 @@ def attach_metrics(supervisor: Supervisor, config: MetricsConfig) -> MetricsStat
         from scoot.metrics_http import MetricsServer, parse_listen
 
         host, port = parse_listen(config.listen)
-        supervisor.add_endpoint(MetricsServer(host, port, lambda: render(state)))
+        supervisor.add_endpoint(
+            MetricsServer(host, port, lambda: render(state), may_render=fire_clear_of(supervisor))
+        )
     if config.textfile:
-        writer = TextfileWriter(Path(config.textfile), state, supervisor)
+        writer = TextfileWriter(
+            Path(config.textfile), state, supervisor, may_render=fire_clear_of(supervisor)
+        )
         supervisor.observe(writer.on_event)
     return state
