@@ -260,3 +260,91 @@ def test_a_malformed_listen_address_is_a_config_error(tmp_path: Path, model, lis
     assert done.returncode == 2, done
     assert "[metrics] listen must be host:port" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _serve_until(server, selector, done, timeout: float = 10) -> None:
+    """Drive the server as the loop does: select with its deadline, then expire."""
+    end = time.monotonic() + timeout
+    while not done() and time.monotonic() < end:
+        deadline = server.next_deadline()
+        wait = 0.05 if deadline is None else max(0.0, min(0.05, deadline - time.monotonic()))
+        for key, mask in selector.select(wait):
+            key.data(mask)
+        server.expire()
+
+
+def test_a_scrape_waits_while_a_fire_is_due_then_is_served() -> None:
+    import selectors
+    import threading
+
+    from scoot.metrics_http import MetricsServer
+
+    fire_due = threading.Event()
+    fire_due.set()
+    renders: list[float] = []
+
+    def render() -> bytes:
+        renders.append(time.monotonic())
+        return b"scoot_up 1.0\n"
+
+    server = MetricsServer("127.0.0.1", 0, render, may_render=lambda _cost: not fire_due.is_set())
+    selector = selectors.DefaultSelector()
+    server.attach(selector)
+    port = server.address[1]
+    replies: list[bytes] = []
+
+    def client() -> None:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+            reply = b""
+            while chunk := sock.recv(4096):
+                reply += chunk
+            replies.append(reply)
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    try:
+        _serve_until(server, selector, lambda: False, timeout=0.5)
+        assert renders == [] and replies == []  # parked: nothing rendered while a fire is due
+        fire_due.clear()  # the fire happened
+        _serve_until(server, selector, lambda: bool(replies))
+    finally:
+        thread.join(timeout=10)
+        server.close()
+        selector.close()
+    assert len(renders) == 1
+    assert replies[0].startswith(b"HTTP/1.0 200 OK") and replies[0].endswith(b"scoot_up 1.0\n")
+
+
+def test_a_scrape_is_served_after_two_seconds_even_if_fires_keep_coming() -> None:
+    import selectors
+    import threading
+
+    from scoot.metrics_http import MAX_DEFER_SEC, MetricsServer
+
+    server = MetricsServer("127.0.0.1", 0, lambda: b"scoot_up 1.0\n", may_render=lambda _c: False)
+    selector = selectors.DefaultSelector()
+    server.attach(selector)
+    port = server.address[1]
+    replies: list[tuple[float, bytes]] = []
+
+    def client() -> None:
+        started = time.monotonic()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+            reply = b""
+            while chunk := sock.recv(4096):
+                reply += chunk
+            replies.append((time.monotonic() - started, reply))
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    try:
+        _serve_until(server, selector, lambda: bool(replies))
+    finally:
+        thread.join(timeout=10)
+        server.close()
+        selector.close()
+    waited, reply = replies[0]
+    assert reply.startswith(b"HTTP/1.0 200 OK")
+    assert waited >= MAX_DEFER_SEC * 0.9  # it was held for the deferral, not starved
