@@ -348,3 +348,20 @@ def test_a_scrape_is_served_after_two_seconds_even_if_fires_keep_coming() -> Non
     waited, reply = replies[0]
     assert reply.startswith(b"HTTP/1.0 200 OK")
     assert waited >= MAX_DEFER_SEC * 0.9  # it was held for the deferral, not starved
+
+
+def test_commands_without_metrics_never_import_prometheus_client(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    write_config(home, jobs=[{"id": "a", "goal": "quick", "every_sec": 3600}])
+    for args in (("schedule", "list"), ("daemon", "status"), ("schedule", "history")):
+        done = run_scoot(home, *args, PYTHONPROFILEIMPORTTIME="1")
+        assert "scoot" in done.stderr  # the import log is there
+        assert "prometheus_client" not in done.stderr, args
+    # With [metrics] configured, the loop imports it.
+    write_config(
+        home,
+        jobs=[{"id": "a", "goal": "quick", "every_sec": 3600}],
+        sections={"metrics": {"textfile": str(tmp_path / "scoot.prom")}},
+    )
+    done = run_scoot(home, "schedule", "run", "--ticks", "1", PYTHONPROFILEIMPORTTIME="1")
+    assert "prometheus_client" in done.stderr
