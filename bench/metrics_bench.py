@@ -180,8 +180,7 @@ def idle_cpu(seconds: float, metrics: bool, scrape_every: float | None) -> float
             time.sleep(3)  # past the start-up imports
             if metrics:
                 wait_serving(port)
-            me = psutil.Process(proc.pid)
-            before = sum(me.cpu_times()[:2])
+            before = cpu_seconds(proc.pid)
             end = time.monotonic() + seconds
             while time.monotonic() < end:
                 if scrape_every:
@@ -189,10 +188,20 @@ def idle_cpu(seconds: float, metrics: bool, scrape_every: float | None) -> float
                     time.sleep(scrape_every)
                 else:
                     time.sleep(min(1.0, max(0.0, end - time.monotonic())))
-            used = sum(me.cpu_times()[:2]) - before
+            used = cpu_seconds(proc.pid) - before
         finally:
             stop(proc)
     return used / seconds * 60
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process in nanosecond resolution (/proc/<pid>/schedstat), in seconds."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as handle:
+            return int(handle.read().split()[0]) / 1e9
+    except OSError:
+        times = psutil.Process(pid).cpu_times()
+        return times.user + times.system
 
 
 def bench_idle(seconds: float) -> None:
