@@ -67,7 +67,7 @@ class _Axis:
         days = self.span / DAY_SEC
         step = DAY_SEC if days > 2 else 3600.0 * (6 if days > 1 else 2 if days > 0.25 else 1)
         first = (self.start // step + 1) * step
-        labels = []
+        labels: list[tuple[float, str]] = []
         t = first
         while t < self.start + self.span and len(labels) < 40:
             text = (
@@ -245,10 +245,10 @@ def render_report(
     out.append("<h2>Duration over time</h2>")
     out.append(_scatter_svg("duration-chart", "run durations", durations, axis))
     lateness = [
-        (run_time(r) or start, late, str(r.get("status")))
+        (run_time(r) or start, delay, str(r.get("status")))
         for runs in grouped.values()
         for r in runs
-        if ran(r) and (late := lateness_of(r)) is not None
+        if ran(r) and (delay := lateness_of(r)) is not None
     ]
     out.append("<h2>Fire lateness over time</h2>")
     out.append(
