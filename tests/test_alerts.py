@@ -134,3 +134,19 @@ def test_the_exposition_passes_promtool_check_metrics(tmp_path: Path) -> None:
         [PROMTOOL, "check", "metrics"], input=text, capture_output=True, timeout=60
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_dashboard_is_an_importable_grafana_document() -> None:
+    dashboard = json.loads(DASHBOARD.read_text())
+    assert dashboard["uid"] and dashboard["title"] == "scoot"
+    panels = dashboard["panels"]
+    ids = [panel["id"] for panel in panels]
+    assert len(ids) == len(set(ids))
+    variables = {v["name"] for v in dashboard["templating"]["list"]}
+    assert variables == {"datasource", "instance", "job"}
+    for panel in panels:
+        assert panel["datasource"]["uid"] == "${datasource}"
+        assert {"x", "y", "w", "h"} <= set(panel["gridPos"])
+        assert panel["targets"], panel["title"]
+        for target in panel["targets"]:
+            assert 'instance=~"$instance"' in target["expr"], target["expr"]
