@@ -365,3 +365,58 @@ def test_commands_without_metrics_never_import_prometheus_client(tmp_path: Path)
     )
     done = run_scoot(home, "schedule", "run", "--ticks", "1", PYTHONPROFILEIMPORTTIME="1")
     assert "prometheus_client" in done.stderr
+
+
+def test_a_daemon_rewrites_the_text_file_at_run_boundaries_and_follows_a_reload(
+    tmp_path: Path, model
+) -> None:
+    import signal
+
+    home = tmp_path / "home"
+    prom = tmp_path / "scoot.prom"
+    port = free_port()
+    sections = {"metrics": {"listen": f"127.0.0.1:{port}", "textfile": str(prom)}}
+    write_config(
+        home,
+        base_url=model.base_url,
+        jobs=[{"id": "tick", "goal": "quick", "every_sec": 1}],
+        sections=sections,
+    )
+    proc = start_scoot(home, "daemon", "run")
+    try:
+        wait_serving(proc, port)
+
+        def file_counts() -> dict[str, list] | None:
+            try:
+                text = prom.read_text()
+            except FileNotFoundError:
+                return None
+            families = {f.name: f.samples for f in text_string_to_metric_families(text)}
+            return families if total(families, "scoot_runs_total") >= 3 else None
+
+        families = wait_for(file_counts, timeout=30)
+        assert value(families, "scoot_up") == 1  # written by the running loop
+        assert value(families, "scoot_jobs", state="active") == 1
+
+        # SIGHUP with one more job: the next scrape shows it.
+        write_config(
+            home,
+            base_url=model.base_url,
+            jobs=[
+                {"id": "tick", "goal": "quick", "every_sec": 1},
+                {"id": "hourly", "goal": "quick", "every_sec": 3600},
+            ],
+            sections=sections,
+        )
+        proc.send_signal(signal.SIGHUP)
+        scraped = wait_for(
+            lambda: (f := scrape(port)) and value(f, "scoot_jobs", state="active") == 2 and f,
+            timeout=20,
+        )
+        assert value(scraped, "scoot_next_fire_timestamp_seconds", job="hourly") is not None
+    finally:
+        out, err = stop(proc)
+    assert "Traceback" not in err
+    final = {f.name: f.samples for f in text_string_to_metric_families(prom.read_text())}
+    assert value(final, "scoot_up") == 0  # the stopped daemon's last word
+    assert total(final, "scoot_runs_total") == len(runs(home))
