@@ -368,12 +368,14 @@ def report_cmd(ctx: click.Context, html_path: str, days: float) -> int:
     from scoot.files import atomic_write_bytes
     from scoot.report_html import render_report
     from scoot.runs import read_runs
+    from scoot.timeline import runs_by_job
 
     instance = _instance(ctx, create=False)
     rows, bad = read_runs(instance.home.runs)
+    now = time.time()
     page = render_report(
         rows,
-        now=time.time(),
+        now=now,
         days=days,
         job_ids=[j.id for j in instance.jobset.jobs],
         home=str(instance.home.root),
@@ -383,7 +385,8 @@ def report_cmd(ctx: click.Context, html_path: str, days: float) -> int:
         atomic_write_bytes(target, page.encode(), mode=0o644)
     except OSError as exc:
         raise ScootError(f"cannot write {target}: {exc.strerror}; pick a writable FILE") from None
-    click.echo(f"wrote {target} ({len(rows)} runs recorded, last {days:g} day(s) shown)")
+    shown = sum(len(r) for r in runs_by_job(rows, now=now, days=days).values())
+    click.echo(f"wrote {target}: {shown} run(s) of the last {days:g} day(s)")
     if bad:
         click.echo(f"scoot: warning: {bad} unparseable line(s) in {instance.home.runs}", err=True)
     return 0

@@ -105,7 +105,7 @@ def test_report_is_self_contained(home: Path, tmp_path: Path) -> None:
     page = tmp_path / "report.html"
     done = run_scoot(home, "report", "--html", str(page), "--days", "3")
     assert done.returncode == 0, done.stderr
-    assert f"wrote {page}" in done.stdout
+    assert done.stdout.strip() == f"wrote {page}: 8 run(s) of the last 3 day(s)"
     text = page.read_text()
     assert "<script" not in text.lower()
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text)  # nothing fetched
