@@ -23,6 +23,18 @@ def period_of(trigger: Trigger, now: float) -> float | None:
     return second - first if first is not None and second is not None else None
 
 
+def paused_jobs(scheduler: Any, now: float) -> set[str]:
+    """Ids of paused jobs: from the scheduler's pause store when it keeps one."""
+    store = getattr(scheduler, "pauses", None)
+    if store is None:
+        return {job_id for job_id, job in scheduler.jobs.items() if getattr(job, "paused", False)}
+    try:
+        pauses = store.read()
+    except OSError:
+        return set()
+    return {job_id for job_id, pause in pauses.items() if pause.active(now)}
+
+
 def live_view_of(
     supervisor: Supervisor, heartbeat: list[float], periods: dict[str, float | None]
 ) -> LiveView:
@@ -34,6 +46,7 @@ def live_view_of(
     if scheduler is not None:
         next_fires = scheduler.next_due_by_job()
         now = time.time()
+        paused = paused_jobs(scheduler, now)
         for job_id, job in scheduler.jobs.items():
             key = job.trigger.key
             if key not in periods:
@@ -41,7 +54,7 @@ def live_view_of(
             period = periods[key]
             if period is not None:
                 job_periods[job_id] = period
-            if getattr(job, "paused", False):
+            if job_id in paused:
                 jobs[job_id] = "paused"
             else:
                 jobs[job_id] = "active" if job_id in next_fires else "inactive"
