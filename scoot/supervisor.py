@@ -142,6 +142,9 @@ class Supervisor:
         self._owns_signals = signals is None  # a daemon keeps its queue until it has stopped
         self.active: dict[int, ActiveRun] = {}
         self.queue: deque[RunRequest] = deque()
+        self.endpoints: list[Endpoint] = []  # served from the selector (metrics)
+        self.observers: list[RunObserver] = []  # told of run events (metrics, daemon.json)
+        self._observer_failing = False
         self.summary = Summary()
         self.ticks_done = 0
         self.scheduling = settings.schedule
@@ -154,9 +157,6 @@ class Supervisor:
         self._stop_reason: str | None = None
         self._own_children: set[int] = set()  # children that predate the loop are not orphans
         self._ledger_failing = False  # warn once per outage, not at every retry
-        self.endpoints: list[Endpoint] = []
-        self.observers: list[RunObserver] = []
-        self._observer_failing = False
 
     # -- public ---------------------------------------------------------------
     @property
@@ -505,12 +505,12 @@ class Supervisor:
             )
         outcome = run.outcome(time.monotonic())
         self.recorder.run_ended(run, outcome)
-        self.runlog.ended(run.request, outcome)
-        self.summary.outcomes.append((run.request, outcome))
-        self._finished.append(run.request)
         self._emit(
             "job_end", job_id=run.request.job_id, run_id=run.request.run_id, status=outcome.status
         )
+        self.runlog.ended(run.request, outcome)
+        self.summary.outcomes.append((run.request, outcome))
+        self._finished.append(run.request)
         _remove_scratch(self.home.scratch / run.request.run_id)
 
     def _reap_orphans(self) -> None:
