@@ -151,13 +151,13 @@ class Recorder:
                 # fsync: this line is the run's proof.
                 append_record(self.home.runs, self._unwritten[0], sync=True)
             except OSError as exc:
-                self.write_errors += 1
                 if not self._runs_failing:
                     self._runs_failing = True
                     self._warn(
                         f"cannot write {self.home.runs}: {exc.strerror}; "
                         "run records are kept and retried"
                     )
+                self.write_errors += 1
                 return False
             self._unwritten.popleft()
         if self._runs_failing:
