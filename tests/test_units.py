@@ -514,6 +514,18 @@ def mirror_scoot(expect: str) -> Callable[[str, DocContext], None]:
     return mirror
 
 
+def mirror_daemon_status(command: str, ctx: DocContext) -> None:
+    """`daemon status` here, where no daemon runs: exit 3, as the guide's table says.
+
+    Under systemd the service runs and it exits 0; tests/test_daemon_status.py
+    runs a real daemon for that.
+    """
+    ctx.provisioned()
+    done = ctx.scoot(command)
+    assert done.returncode == 3, (done.returncode, done.stdout, done.stderr)
+    assert "daemon: never-started" in done.stdout, done.stdout
+
+
 def mirror_install_units(command: str, ctx: DocContext) -> None:
     names = tuple(Path(arg).name for arg in shlex.split(command)[4:-1])
     assert shlex.split(command)[-1] == "/etc/systemd/system/"
@@ -639,7 +651,7 @@ SYSTEMD_DOC_MIRRORS: dict[str, Callable[[str, DocContext], None]] = {
     "sudo systemctl daemon-reload": mirror_daemon_reload,
     "sudo systemctl enable --now scoot.service": mirror_enable,
     "systemctl status scoot.service": mirror_daemon_lifecycle,
-    "sudo -u scoot scoot --scoot-home /var/lib/scoot daemon status": mirror_scoot("daemon:"),
+    "sudo -u scoot scoot --scoot-home /var/lib/scoot daemon status": mirror_daemon_status,
     "sudo systemctl reload scoot.service": mirror_daemon_lifecycle,
     "sudo systemctl stop scoot.service": mirror_daemon_lifecycle,
     "sudo install -m 0644 deploy/systemd/scoot-schedule.service deploy/systemd/scoot-schedule.timer /etc/systemd/system/": mirror_install_units,

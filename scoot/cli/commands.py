@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from typing import Any
@@ -398,20 +399,59 @@ def schedule_resume(ctx: click.Context, job_id: str) -> int:
 @click.argument("job_id", required=False)
 @click.option("--limit", type=click.IntRange(min=0), default=20, help="Runs to show (0 = all).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option(
+    "--timeline", is_flag=True, help="One line per job, one cell per run, coloured by status."
+)
+@click.option(
+    "--days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="With --timeline: the days to show (default: 7).",
+)
 @click.pass_context
-def schedule_history(ctx: click.Context, job_id: str | None, limit: int, as_json: bool) -> int:
+def schedule_history(
+    ctx: click.Context,
+    job_id: str | None,
+    limit: int,
+    as_json: bool,
+    timeline: bool,
+    days: float | None,
+) -> int:
     """Recent runs from state/runs.jsonl, newest first."""
     from scoot.cli.views import render_history
     from scoot.records.runs import read_runs, recent_runs
 
+    if days is not None and not timeline:
+        raise click.UsageError("--days goes with --timeline")
+    if timeline and as_json:
+        raise click.UsageError("--timeline prints text; use --json without it for the records")
     instance = _instance(ctx, create=False)
     rows, bad = read_runs(instance.home.runs)
+    if timeline:
+        from scoot.cli.timeline import render_timeline
+
+        job_ids = [j.id for j in instance.jobset.jobs]
+        if job_id is not None:
+            rows = [r for r in rows if r.get("job_id") == job_id]
+            job_ids = [job_id]
+        for line in render_timeline(
+            rows,
+            now=time.time(),
+            days=days or 7.0,
+            colour=sys.stdout.isatty() and not os.environ.get("NO_COLOR"),
+            width=shutil.get_terminal_size((100, 24)).columns,
+            job_ids=job_ids,
+        ):
+            click.echo(line)
+        if bad:
+            click.echo(
+                f"scoot: warning: {bad} unparseable line(s) in {instance.home.runs}", err=True
+            )
+        return 0
     picked = recent_runs(rows, job_id, limit)
     if as_json:
         _print_json({"runs": picked, "unparseable_lines": bad})
     else:
-        import shutil
-
         for line in render_history(picked, shutil.get_terminal_size((100, 24)).columns):
             click.echo(printable(line))
         if bad:
@@ -490,6 +530,48 @@ def schedule_export(
     return 1 if result.refused else 0
 
 
+@cli.command("report")
+@home_option
+@click.option("--html", "html_path", metavar="FILE", required=True, help="Write the page here.")
+@click.option(
+    "--days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=7.0,
+    show_default=True,
+    help="The days of runs to show.",
+)
+@click.pass_context
+def report_cmd(ctx: click.Context, html_path: str, days: float) -> int:
+    """Write one self-contained HTML page of the runs: timelines, counts, durations, lateness."""
+    from pathlib import Path
+
+    from scoot.cli.report_html import render_report
+    from scoot.cli.timeline import runs_by_job
+    from scoot.records.files import atomic_write_bytes
+    from scoot.records.runs import read_runs
+
+    instance = _instance(ctx, create=False)
+    rows, bad = read_runs(instance.home.runs)
+    now = time.time()
+    page = render_report(
+        rows,
+        now=now,
+        days=days,
+        job_ids=[j.id for j in instance.jobset.jobs],
+        home=str(instance.home.root),
+    )
+    target = Path(html_path)
+    try:
+        atomic_write_bytes(target, page.encode(), mode=0o644)
+    except OSError as exc:
+        raise ScootError(f"cannot write {target}: {exc.strerror}; pick a writable FILE") from None
+    shown = sum(len(r) for r in runs_by_job(rows, now=now, days=days).values())
+    click.echo(f"wrote {target}: {shown} run(s) of the last {days:g} day(s)")
+    if bad:
+        click.echo(f"scoot: warning: {bad} unparseable line(s) in {instance.home.runs}", err=True)
+    return 0
+
+
 # -- daemon ------------------------------------------------------------------------
 @cli.group()
 @home_option
@@ -515,7 +597,12 @@ def daemon_run_cmd(ctx: click.Context, ticks: int) -> int:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 def daemon_status(ctx: click.Context, as_json: bool) -> int:
-    """Print the last recorded daemon state and whether it is really running."""
+    """Print the daemon's state, runs, queue and next fires.
+
+    Exits 0 when it runs, 3 when it does not (stopped or never started),
+    1 when the state says running but the daemon is dead, 4 when the state
+    cannot be read.
+    """
     from scoot.cli.views import render_status
     from scoot.instance.home import resolve_home
     from scoot.supervise.daemon import status_report
@@ -527,7 +614,7 @@ def daemon_status(ctx: click.Context, as_json: bool) -> int:
     else:
         for line in render_status(report):
             click.echo(line)
-    return 0
+    return int(report["exit_code"])
 
 
 @daemon.command("stop")

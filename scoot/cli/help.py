@@ -29,6 +29,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "scoot schedule history disk-check --limit 5",
         "scoot schedule history --json",
     ),
+    "report": (
+        "scoot report --html report.html",
+        "scoot report --html /var/www/scoot.html --days 30",
+    ),
     "schedule next": (
         "scoot schedule next",
         "scoot schedule next disk-check --count 10",

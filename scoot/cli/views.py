@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -72,11 +73,65 @@ def render_status(report: dict[str, Any]) -> list[str]:
             f"not proven to be the recorded daemon: {report.get('lock_problem')}; "
             "`scoot daemon stop` signals nobody until it is"
         )
+    lines += render_activity(report, now=time.time())
     if verdict == "stale":
         lines.append(
             "the recorded daemon is gone (crash or kill); the next `scoot daemon run` recovers, "
             "or run `scoot daemon stop` to clean up"
         )
+    return lines
+
+
+def _age(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def render_activity(report: dict[str, Any], *, now: float) -> list[str]:
+    """Runs in progress, the queue, next fires and last outcomes (pure, given `now`)."""
+    lines: list[str] = []
+    if report.get("verdict") == "running":
+        runs = [r for r in report.get("runs") or [] if isinstance(r, dict)]
+        lines.append(f"runs in progress: {len(runs)}")
+        for run in runs:
+            started = run.get("started_at")
+            age = _age(now - started) if isinstance(started, int | float) else "?"
+            lines.append(
+                f"  {shorten(str(run.get('job_id') or '-'), 20):<20} {run.get('run_id')}  "
+                f"mode={run.get('mode')}  age={age}"
+            )
+        queue = [q for q in report.get("queue") or [] if isinstance(q, dict)]
+        lines.append(f"queued: {len(queue)}")
+        for item in queue:
+            queued = item.get("queued_at")
+            waited = _age(now - queued) if isinstance(queued, int | float) else "?"
+            lines.append(
+                f"  {shorten(str(item.get('job_id') or '-'), 20):<20} {item.get('run_id')}  "
+                f"waiting={waited}"
+            )
+        fires = report.get("next_fires") or {}
+        if isinstance(fires, dict) and fires:
+            lines.append("next fires:")
+            for job, due in fires.items():
+                when = utc(due)
+                rel = (
+                    f"in {_age(due - now)}" if isinstance(due, int | float) and due > now else "due"
+                )
+                lines.append(f"  {shorten(str(job), 20):<20} {when}  ({rel})")
+    outcomes = report.get("last_outcomes") or {}
+    if isinstance(outcomes, dict) and outcomes:
+        lines.append("last outcomes:")
+        for job, row in outcomes.items():
+            row = row if isinstance(row, dict) else {}
+            error = row.get("error") if row.get("status") != "ok" else None
+            lines.append(
+                f"  {shorten(str(job), 20):<20} {str(row.get('status')):<11} "
+                f"{utc(row.get('ended_at'))}" + (f"  {shorten(str(error), 60)}" if error else "")
+            )
     return lines
 
 

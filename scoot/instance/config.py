@@ -90,6 +90,12 @@ class EdgeConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    listen: str = ""  # host:port for GET /metrics; empty: not served
+    textfile: str = ""  # a .prom file rewritten for node_exporter; empty: not written
+
+
+@dataclass(frozen=True)
 class Config:
     backend: BackendConfig = field(default_factory=BackendConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
@@ -98,6 +104,7 @@ class Config:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     edge: EdgeConfig = field(default_factory=EdgeConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
 
 SECTION_CLASSES: dict[str, Any] = {
@@ -108,6 +115,7 @@ SECTION_CLASSES: dict[str, Any] = {
     "schedule": ScheduleConfig,
     "sandbox": SandboxConfig,
     "edge": EdgeConfig,
+    "metrics": MetricsConfig,
 }
 
 # Fields whose value must be one of a few words.

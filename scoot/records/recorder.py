@@ -49,6 +49,7 @@ class Recorder:
         self._runs_outage = Outage(home.runs.parent)
         self._sessions_outage = Outage(sessions.directory)
         self._unwritten: deque[dict[str, Any]] = deque()  # oldest first
+        self.write_errors = 0  # failed run record and transcript writes (for metrics)
 
     def event(self, kind: str, msg: str, **details: Any) -> None:
         self.audit.event(kind, msg, **details)
@@ -100,6 +101,8 @@ class Recorder:
             written = self.sessions.append(
                 request.session_id, request.run_id, frame.role, frame.content
             )
+            if not written:
+                self.write_errors += 1
             if not written and self._sessions_outage.failed():
                 self._warn(
                     f"cannot write session file for {request.session_id}; "
@@ -173,6 +176,7 @@ class Recorder:
                         f"cannot write {self.home.runs}: {exc.strerror}; "
                         "run records are kept and retried"
                     )
+                self.write_errors += 1
                 return False
             self._unwritten.popleft()
             if self._runs_outage.succeeded():

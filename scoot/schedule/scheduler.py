@@ -94,6 +94,14 @@ class Scheduler:
             _, _, job_id = heapq.heappop(self._heap)
             found.append(job_id)
 
+    def next_due_by_job(self) -> dict[str, float]:
+        """Each scheduled job's next due instant; a job that can never fire again is absent."""
+        dues: dict[str, float] = {}
+        for due, generation, job_id in self._heap:
+            if job_id in self.jobs and self._generation.get(job_id) == generation:
+                dues[job_id] = min(due, dues.get(job_id, due))
+        return dues
+
     def has_future(self) -> bool:
         return self.next_due() is not None
 

@@ -12,6 +12,7 @@ from typing import Any
 from scoot.errors import ScootError
 from scoot.instance.home import Home
 from scoot.instance.open import Instance
+from scoot.records.files import tail_objects
 from scoot.supervise.entrypoints import DISABLED_HINT, refuse_foreign_home, run_schedule
 from scoot.supervise.lifecycle import (
     DaemonLock,
@@ -29,6 +30,47 @@ from scoot.supervise.signals import SignalQueue
 from scoot.supervise.supervisor import Hooks, Supervisor
 
 STATE_REFRESH_SEC = 30.0
+# Run boundaries rewrite daemon.json at most this often; a burst is published at the next poll.
+STATE_MIN_INTERVAL_SEC = 0.5
+# Exit codes of `daemon status`, as LSB init scripts and `systemctl status` use them.
+STATUS_EXIT = {"running": 0, "stale": 1, "unproven": 4, "unknown": 4}
+STATUS_NOT_RUNNING = 3
+
+
+def status_exit_code(verdict: str) -> int:
+    """0 running, 1 recorded running but dead, 3 not running, 4 state unreadable."""
+    return STATUS_EXIT.get(verdict, STATUS_NOT_RUNNING)
+
+
+def activity_of(supervisor: Supervisor) -> dict[str, Any]:
+    """The runs in progress, the queue and each job's next fire, as daemon.json holds them."""
+    runs = [
+        {
+            "job_id": run.request.job_id,
+            "run_id": run.request.run_id,
+            "mode": run.request.mode,
+            "origin": run.request.origin,
+            "started_at": round(run.started_at, 3),
+        }
+        for run in supervisor.active.values()
+    ]
+    queue = [
+        {
+            "job_id": request.job_id,
+            "run_id": request.run_id,
+            "instant": request.instant,
+            "queued_at": round(request.queued_at, 3) if request.queued_at else None,
+        }
+        for request in supervisor.queue
+    ]
+    scheduler = supervisor.scheduler
+    next_fires = (
+        {job: round(due, 3) for job, due in sorted(scheduler.next_due_by_job().items())}
+        if scheduler
+        else {}
+    )
+    job_ids = sorted(scheduler.jobs) if scheduler else []
+    return {"runs": runs, "queue": queue, "next_fires": next_fires, "job_ids": job_ids}
 
 
 class DaemonHooks(Hooks):
@@ -38,6 +80,35 @@ class DaemonHooks(Hooks):
         self.state = state
         self.notifier = notifier
         self._last_refresh = 0.0
+        self._supervisor: Supervisor | None = None
+        self._dirty = False
+        self._published_mono = 0.0
+
+    def attach(self, supervisor: Supervisor) -> None:
+        """Publish what the loop does at run boundaries (and once at start)."""
+        self._supervisor = supervisor
+        supervisor.observe(self.on_event)
+        self.state.activity = activity_of(supervisor)
+        self._dirty = True  # the first poll publishes the next fires
+
+    def on_event(self, kind: str, _fields: dict[str, Any]) -> None:
+        if kind in ("job_start", "job_end", "job_queued"):
+            self._dirty = True
+            if time.monotonic() - self._published_mono < STATE_MIN_INTERVAL_SEC:
+                return  # the next poll publishes it
+        elif not (kind == "tick" and self._dirty):
+            return
+        supervisor = self._supervisor
+        if supervisor is None:
+            return
+        self._dirty = False
+        self._published_mono = time.monotonic()
+        self.state.activity = activity_of(supervisor)
+        self.state.jobs = len(supervisor.scheduler.jobs) if supervisor.scheduler else 0
+        try:
+            self.state.write_running(running=supervisor.running_count)
+        except OSError as exc:
+            supervisor.runlog.warn(f"cannot update daemon state ({exc.strerror})")
 
     def _status_text(self, supervisor: Supervisor) -> str:
         jobs = len(supervisor.scheduler.jobs) if supervisor.scheduler else 0
@@ -60,6 +131,7 @@ class DaemonHooks(Hooks):
             jobs = len(supervisor.scheduler.jobs) if supervisor.scheduler else 0
             try:
                 self.state.jobs = jobs
+                self.state.activity = activity_of(supervisor)
                 self.state.write_running(running=supervisor.running_count)
             except OSError as exc:
                 supervisor.runlog.warn(f"cannot update daemon state ({exc.strerror})")
@@ -73,6 +145,7 @@ class DaemonHooks(Hooks):
         jobs = len(supervisor.scheduler.jobs) if supervisor.scheduler else 0
         self.state.jobs = jobs
         self.state.poll_ms = supervisor.config.schedule.poll_ms
+        self.state.activity = activity_of(supervisor)
         try:
             self.state.write_running(note="configuration reloaded")
         except OSError as exc:
@@ -140,6 +213,7 @@ def daemon_run(instance: Instance, *, ticks: int, home_option: str | None) -> in
                 hooks=hooks,
                 daemon=True,
                 signals=signals,
+                observe=hooks.attach,
             )
             stop_reason = summary.stop_reason if summary else "loop_end"
             if stop_reason in ("SIGTERM", "SIGINT"):
@@ -203,9 +277,15 @@ def status_report(home: Home) -> dict[str, Any]:
         verdict = "never-started" if live.state_problem == "no daemon state recorded" else "unknown"
     else:
         verdict = str(live.state.get("status", "unknown"))
+    state = live.state or {}
     return {
         "home": str(home.root),
         "verdict": verdict,
+        "exit_code": status_exit_code(verdict),
+        "runs": state.get("runs", []) if verdict == "running" else [],
+        "queue": state.get("queue", []) if verdict == "running" else [],
+        "next_fires": state.get("next_fires", {}) if verdict == "running" else {},
+        "last_outcomes": last_outcomes(home, state.get("job_ids")),
         "alive": live.alive,
         "lock_held": locked,
         "lock_problem": live.lock_problem,
@@ -213,6 +293,20 @@ def status_report(home: Home) -> dict[str, Any]:
         "state": live.state,
         "state_problem": live.state_problem,
     }
+
+
+LAST_OUTCOME_WINDOW = 1024 * 1024
+
+
+def last_outcomes(home: Home, job_ids: Any) -> dict[str, dict[str, Any]]:
+    """Each job's last recorded run (from the end of runs.jsonl), of the daemon's jobs if known."""
+    wanted = set(job_ids) if isinstance(job_ids, list) else None
+    picked: dict[str, dict[str, Any]] = {}
+    for row in tail_objects(home.runs, LAST_OUTCOME_WINDOW):
+        job = row.get("job_id")
+        if isinstance(job, str) and (wanted is None or job in wanted):
+            picked[job] = {k: row.get(k) for k in ("run_id", "status", "ended_at", "error")}
+    return dict(sorted(picked.items()))
 
 
 def reconcile_stale(home: Home, live: Liveness) -> bool:

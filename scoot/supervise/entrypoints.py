@@ -172,6 +172,7 @@ def run_schedule(
     hooks: Hooks | None = None,
     daemon: bool = False,
     signals: SignalQueue | None = None,
+    observe: Callable[[Supervisor], None] | None = None,
 ) -> tuple[Summary | None, int]:
     """The scheduler loop; returns the summary and the exit code."""
     refuse_foreign_home(instance.home)
@@ -231,6 +232,14 @@ def run_schedule(
         reload=make_reloader(home_option, runlog),
         signals=signals,
     )
+    if config.metrics.listen or config.metrics.textfile:
+        from scoot.observe.metrics_loop import attach_metrics
+
+        attach_metrics(supervisor, config.metrics)
+        if config.metrics.listen:
+            _out(f"[scoot] serving metrics on http://{config.metrics.listen}/metrics")
+    if observe is not None:
+        observe(supervisor)
     summary = supervise(supervisor, recorder)
     if summary.stop_reason == "idle":
         _out("[scoot] no job can fire again; exiting")

@@ -246,6 +246,8 @@ class StateFile:
         self.poll_ms = poll_ms
         self.jobs = jobs
         self.schedule_enabled = schedule_enabled
+        # What the loop does now (runs, queue, next fires), published for `daemon status`.
+        self.activity: dict[str, Any] = {}
 
     def _body(self, status: str, **extra: Any) -> dict[str, Any]:
         now = time.time()
@@ -264,6 +266,8 @@ class StateFile:
             "note": "",
             "version": __version__,
         }
+        if status == "running":
+            body.update(self.activity)
         body.update(extra)
         return body
 

@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import psutil
 
@@ -67,6 +68,28 @@ class Hooks:
 
     def heartbeat_interval(self) -> float | None:
         return None
+
+
+class Endpoint(Protocol):
+    """Something the loop serves from its own selector (the metrics listener).
+
+    It registers its sockets with callables as data; each is called with the
+    event mask and must never block. `next_deadline` (monotonic) bounds the
+    loop's sleep so `expire` can close what overstayed.
+    """
+
+    def attach(self, selector: selectors.BaseSelector) -> None: ...
+
+    def next_deadline(self) -> float | None: ...
+
+    def expire(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+# A run event subscriber: (kind, fields). Kinds: job_start, job_end, job_queued,
+# job_skipped, job_missed, tick (a poll), stopped (the loop ended).
+RunObserver = Callable[[str, dict[str, Any]], None]
 
 
 @dataclass
@@ -155,6 +178,9 @@ class Supervisor:
         self._owns_signals = signals is None  # a daemon keeps its queue until it has stopped
         self.active: dict[int, ActiveRun] = {}
         self.queue: deque[RunRequest] = deque()
+        self.endpoints: list[Endpoint] = []  # served from the selector (metrics)
+        self.observers: list[RunObserver] = []  # told of run events (metrics, daemon.json)
+        self._observer_failing = False
         self.summary = Summary()
         self.ticks_done = 0
         self.scheduling = settings.schedule
@@ -179,6 +205,21 @@ class Supervisor:
         return any(r.request.job_id == job_id for r in self.active.values()) or any(
             q.job_id == job_id for q in self.queue
         )
+
+    def add_endpoint(self, endpoint: Endpoint) -> None:
+        self.endpoints.append(endpoint)
+
+    def observe(self, observer: RunObserver) -> None:
+        self.observers.append(observer)
+
+    def _emit(self, kind: str, **fields: Any) -> None:
+        for observer in self.observers:
+            try:
+                observer(kind, fields)
+            except Exception as exc:  # an observer is never worth a fire or a record
+                if not self._observer_failing:
+                    self._observer_failing = True
+                    self.runlog.warn(f"run event subscriber failed on {kind}: {exc}")
 
     def submit(self, request: RunRequest) -> None:
         request.queued_at = request.queued_at or self.clock()
@@ -206,6 +247,8 @@ class Supervisor:
         gc.freeze()
         self.signals.install()
         self.selector.register(self.signals.read_fd, selectors.EVENT_READ, None)
+        for endpoint in self.endpoints:
+            endpoint.attach(self.selector)
         if self.settings.reap_orphans:
             try:
                 self._own_children = {p.pid for p in psutil.Process().children()}
@@ -216,9 +259,12 @@ class Supervisor:
             self.hooks.ready(self)
             self._loop()
         finally:
+            for endpoint in self.endpoints:
+                endpoint.close()
             if self._owns_signals:
                 self.signals.uninstall()
             self.selector.close()
+            self._emit("stopped")
         self.summary.stop_reason = self._stop_reason or (
             "ticks" if self.settings.ticks else "loop_end"
         )
@@ -236,6 +282,8 @@ class Supervisor:
             self._launch_queued()
             self._release_finished(force=False)
             self._heartbeat()
+            for endpoint in self.endpoints:
+                endpoint.expire()
             if self._done():
                 self._release_finished(force=True)
                 self._warn_unwritten()
@@ -296,12 +344,19 @@ class Supervisor:
             candidates.append(self._next_heartbeat - now_mono)
         if self.active:
             candidates.append(0.5)  # re-check exits even if a SIGCHLD was coalesced
+        for endpoint in self.endpoints:
+            deadline = endpoint.next_deadline()
+            if deadline is not None:
+                candidates.append(deadline - now_mono)
         return max(0.0, min(candidates)) if candidates else 1.0
 
     def _wait(self, timeout: float) -> None:
-        for key, _ in self.selector.select(timeout):
+        for key, mask in self.selector.select(timeout):
             if key.data is None:
                 self.signals.drain_wakeups()
+                continue
+            if callable(key.data):  # an endpoint's socket
+                key.data(mask)
                 continue
             run, which = key.data
             if which == "frames":
@@ -375,6 +430,7 @@ class Supervisor:
             if verdicts is not None:
                 for kind, msg, details in verdicts.events:
                     self.recorder.event(kind, msg, **details)
+                    self._emit(kind, **details)
                     if kind == "job_skipped":
                         self.runlog.err(f"[scoot] {msg}")
                 for request in verdicts.claimed:
@@ -386,6 +442,9 @@ class Supervisor:
                             instant=request.instant,
                         )
                     self.queue.append(request)
+                    self._emit("job_queued", job_id=request.job_id, run_id=request.run_id)
+        if polled:
+            self._emit("tick")
         if polled and self.settings.ticks and self.ticks_done >= self.settings.ticks:
             self.scheduling = False
             self._stop_reason = "ticks"
@@ -447,6 +506,7 @@ class Supervisor:
             return
         run = ActiveRun(request, worker, self.clock())
         self.active[worker.pid] = run
+        self._emit("job_start", job_id=request.job_id, run_id=request.run_id, mode=request.mode)
         self.selector.register(worker.frame_fd, selectors.EVENT_READ, (run, "frames"))
         self.selector.register(worker.output_fd, selectors.EVENT_READ, (run, "output"))
 
@@ -455,6 +515,7 @@ class Supervisor:
         self.summary.never_started += 1
         self._finished.append(request)
         self.runlog.ended(request, Outcome(status, None, reason, None, None, 0, None))
+        self._emit("job_end", job_id=request.job_id, run_id=request.run_id, status=status)
 
     def _drop_queue(self, reason: str) -> None:
         while self.queue:
@@ -508,6 +569,9 @@ class Supervisor:
         self._end_processes_of(run)
         outcome = run.outcome(time.monotonic())
         self.recorder.run_ended(run, outcome)
+        self._emit(
+            "job_end", job_id=run.request.job_id, run_id=run.request.run_id, status=outcome.status
+        )
         self.runlog.ended(run.request, outcome)
         self.summary.add(run.request, outcome)
         self._finished.append(run.request)

@@ -1,0 +1,1 @@
+"""Metrics: the Prometheus families, their endpoint in the loop, the text file."""

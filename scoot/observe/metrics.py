@@ -1,0 +1,399 @@
+"""Prometheus families of a scheduler loop, built from a snapshot at each scrape.
+
+Run counts, durations and lateness come from state/runs.jsonl itself: the
+tally follows the file, so its counters equal its lines (runs of every
+process sharing the runtime directory included) and a restart picks them up
+again instead of starting from zero. What only the loop knows (in flight,
+queued, next fires, misses) comes from the loop's run events and a live view.
+
+prometheus_client is imported here only; nothing imports this module unless
+`[metrics]` is configured, so other commands never pay for it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from prometheus_client.core import (
+    CollectorRegistry,
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.exposition import generate_latest
+
+from scoot import __version__
+from scoot.cli.timeline import lateness_of, ran
+from scoot.records.files import atomic_write_bytes
+
+# Agent runs take seconds to minutes.
+DURATION_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
+# A fire is normally milliseconds late; seconds mean a busy machine or full slots.
+LATENESS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+# At start the tally reads at most this much of runs.jsonl's end (tens of thousands of runs).
+SEED_WINDOW_BYTES = 16 * 1024 * 1024
+# Each catch-up reads at most this much more, so one scrape stays cheap after a burst.
+CATCH_UP_BYTES = 4 * 1024 * 1024
+AD_HOC_JOB = ""  # the job label of `scoot -e` runs, which belong to no job
+
+
+class Histogram:
+    """Bucket counts, sum and count of one series (the buckets are not cumulative here)."""
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.total = 0.0
+
+    def observe(self, value: float) -> None:
+        for index, bound in enumerate(self.bounds):
+            if value <= bound:
+                self.counts[index] += 1
+                break
+        else:
+            self.counts[-1] += 1
+        self.total += value
+
+    def cumulative(self) -> list[tuple[str, float]]:
+        rows: list[tuple[str, float]] = []
+        running = 0
+        for bound, count in zip((*self.bounds, float("inf")), self.counts, strict=True):
+            running += count
+            rows.append(("+Inf" if bound == float("inf") else repr(bound), float(running)))
+        return rows
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+@dataclass
+class RunTally:
+    """Counters over runs.jsonl, kept current by reading only what was appended."""
+
+    path: Path
+    runs: Counter[tuple[str, str]] = field(default_factory=Counter)
+    durations: dict[str, Histogram] = field(default_factory=dict)
+    lateness: Histogram = field(default_factory=lambda: Histogram(LATENESS_BUCKETS))
+    last_run: dict[str, float] = field(default_factory=dict)
+    last_success: dict[str, float] = field(default_factory=dict)
+    tokens: Counter[tuple[str, str]] = field(default_factory=Counter)
+    unparseable: int = 0
+    generation: int = 0  # bumped whenever a record was counted or the tally reset
+    _offset: int = 0
+    _inode: int | None = None
+    _partial: bytes = b""
+
+    def catch_up(self) -> None:
+        """Read the lines appended since the last call (the file's tail the first time)."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return
+        try:
+            st = os.fstat(fd)
+            if self._inode is not None and (st.st_ino != self._inode or st.st_size < self._offset):
+                self._reset()  # replaced or truncated: count it afresh
+            if self._inode is None:
+                self._inode = st.st_ino
+                self._offset = max(0, st.st_size - SEED_WINDOW_BYTES)
+                cut = self._offset > 0  # the window's first line is probably cut
+            else:
+                cut = False
+            if st.st_size <= self._offset:
+                return
+            os.lseek(fd, self._offset, os.SEEK_SET)
+            data = os.read(fd, min(st.st_size - self._offset, SEED_WINDOW_BYTES))
+        except OSError:
+            return
+        finally:
+            os.close(fd)
+        self._offset += len(data)
+        data = self._partial + data
+        complete, _, self._partial = data.rpartition(b"\n")
+        lines = complete.split(b"\n") if complete else []
+        if cut and lines:
+            lines = lines[1:]
+        for line in lines:
+            self._count(line)
+
+    def _reset(self) -> None:
+        generation = self.generation + 1  # never reused: cached renderings key on it
+        self.__dict__.update(RunTally(self.path).__dict__)
+        self.generation = generation
+
+    def _count(self, line: bytes) -> None:
+        if not line.strip():
+            return
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            self.unparseable += 1
+            return
+        if not isinstance(record, dict):
+            self.unparseable += 1
+            return
+        self.add(record)
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.generation += 1
+        job = record.get("job_id")
+        job = job if isinstance(job, str) else AD_HOC_JOB
+        status = str(record.get("status") or "unknown")
+        self.runs[(job, status)] += 1
+        ended = _number(record.get("ended_at"))
+        if ended is not None:
+            self.last_run[job] = max(ended, self.last_run.get(job, ended))
+            if status == "ok":
+                self.last_success[job] = max(ended, self.last_success.get(job, ended))
+        for direction in ("input", "output"):
+            count = record.get(f"tokens_{direction}")
+            if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+                self.tokens[(job, direction)] += count
+        if not ran(record):
+            return
+        duration = _number(record.get("duration_ms"))
+        if duration is not None:
+            hist = self.durations.get(job)
+            if hist is None:
+                hist = self.durations[job] = Histogram(DURATION_BUCKETS)
+            hist.observe(duration / 1000)
+        late = lateness_of(record)
+        if late is not None:
+            self.lateness.observe(late)
+
+
+@dataclass(frozen=True)
+class LiveView:
+    """What the running loop knows at one instant."""
+
+    jobs: dict[str, str]  # job id -> active | inactive | paused
+    next_fires: dict[str, float]
+    periods: dict[str, float]  # seconds between a job's fires (one-shots absent)
+    in_flight: int
+    queued: int
+    record_write_errors: int
+    heartbeat: float  # when the loop last completed a poll
+
+
+def empty_view() -> LiveView:
+    return LiveView({}, {}, {}, 0, 0, 0, time.time())
+
+
+class MetricsState:
+    """Everything a scrape shows: the run tally, the loop's event counters and its live view.
+
+    The exposition is rendered in groups, and a group whose inputs did not
+    change since the last scrape is served from its cached bytes: with a
+    thousand jobs, rendering the per-job histograms is most of a scrape's cost
+    and they change only when a run is recorded.
+    """
+
+    def __init__(self, runs_path: Path, live: Callable[[], LiveView] = empty_view) -> None:
+        self.tally = RunTally(runs_path)
+        self.live = live
+        self.up = True
+        self.missed: Counter[str] = Counter()
+        self.skipped: Counter[str] = Counter()
+        self.notify: Counter[tuple[str, str]] = Counter()
+        self._cache: dict[str, tuple[Any, bytes]] = {}
+
+    def on_event(self, kind: str, fields: dict[str, Any]) -> None:
+        """The loop's run-event subscriber."""
+        job = fields.get("job_id")
+        if not isinstance(job, str):
+            return
+        if kind == "job_missed":
+            count = fields.get("count")
+            self.missed[job] += count if isinstance(count, int) and count > 0 else 1
+        elif kind == "job_skipped":
+            self.skipped[job] += 1
+
+    def render(self) -> bytes:
+        """The text exposition format of every family, as /metrics serves it."""
+        self.tally.catch_up()
+        view = self.live()
+        tally_key = (self.tally.generation, self.tally.unparseable)
+        schedule_key = (
+            tuple(sorted(view.next_fires.items())),
+            tuple(sorted(view.periods.items())),
+        )
+        events_key = (
+            tuple(sorted(self.missed.items())),
+            tuple(sorted(self.skipped.items())),
+            tuple(sorted(self.notify.items())),
+            view.record_write_errors,
+        )
+        return b"".join(
+            (
+                _exposition(list(self._live_families(view))),
+                self._cached("tally", tally_key, self._tally_families),
+                self._cached("schedule", schedule_key, lambda: self._schedule_families(view)),
+                self._cached("events", events_key, lambda: self._event_families(view)),
+            )
+        )
+
+    def _cached(self, group: str, key: Any, build: Callable[[], Iterator[Metric]]) -> bytes:
+        hit = self._cache.get(group)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        data = _exposition(list(build()))
+        self._cache[group] = (key, data)
+        return data
+
+    def families(self) -> Iterator[Metric]:
+        """Every family, freshly built (what a registry's collect() yields)."""
+        self.tally.catch_up()
+        view = self.live()
+        yield from self._live_families(view)
+        yield from self._tally_families()
+        yield from self._schedule_families(view)
+        yield from self._event_families(view)
+
+    def _live_families(self, view: LiveView) -> Iterator[Metric]:
+        up = GaugeMetricFamily("scoot_up", "1 while the scheduler loop runs")
+        up.add_metric([], 1.0 if self.up else 0.0)
+        yield up
+        info = GaugeMetricFamily(
+            "scoot_build_info", "The running scoot version", labels=["version"]
+        )
+        info.add_metric([__version__], 1.0)
+        yield info
+        beat = GaugeMetricFamily(
+            "scoot_heartbeat_timestamp_seconds", "When the scheduler loop last completed a poll"
+        )
+        beat.add_metric([], view.heartbeat)
+        yield beat
+        states = Counter(view.jobs.values())
+        jobs = GaugeMetricFamily("scoot_jobs", "Configured valid jobs by state", labels=["state"])
+        for state in ("active", "inactive", "paused"):
+            jobs.add_metric([state], float(states.get(state, 0)))
+        yield jobs
+        in_flight = GaugeMetricFamily("scoot_runs_in_flight", "Runs executing now")
+        in_flight.add_metric([], float(view.in_flight))
+        yield in_flight
+        queued = GaugeMetricFamily("scoot_runs_queued", "Runs waiting for a free slot")
+        queued.add_metric([], float(view.queued))
+        yield queued
+
+    def _tally_families(self) -> Iterator[Metric]:
+        tally = self.tally
+        runs = CounterMetricFamily(
+            "scoot_runs", "Finished runs (lines of runs.jsonl)", labels=["job", "status"]
+        )
+        for (job, status), count in sorted(tally.runs.items()):
+            runs.add_metric([job, status], float(count))
+        yield runs
+        durations = HistogramMetricFamily(
+            "scoot_run_duration_seconds", "How long runs took", labels=["job"]
+        )
+        for job, hist in sorted(tally.durations.items()):
+            durations.add_metric([job], hist.cumulative(), hist.total)
+        yield durations
+        lateness = HistogramMetricFamily(
+            "scoot_fire_lateness_seconds", "How long after its instant a scheduled run started"
+        )
+        lateness.add_metric([], tally.lateness.cumulative(), tally.lateness.total)
+        yield lateness
+        yield _per_job_gauge(
+            "scoot_last_run_timestamp_seconds", "When each job's last run ended", tally.last_run
+        )
+        yield _per_job_gauge(
+            "scoot_last_success_timestamp_seconds",
+            "When each job's last successful run ended",
+            tally.last_success,
+        )
+        tokens = CounterMetricFamily(
+            "scoot_tokens", "Model tokens used, from the run records", labels=["job", "direction"]
+        )
+        for (job, direction), count in sorted(tally.tokens.items()):
+            tokens.add_metric([job, direction], float(count))
+        yield tokens
+        bad = CounterMetricFamily(
+            "scoot_runs_unparseable_lines", "Lines of runs.jsonl that are not a run record"
+        )
+        bad.add_metric([], float(tally.unparseable))
+        yield bad
+
+    def _schedule_families(self, view: LiveView) -> Iterator[Metric]:
+        yield _per_job_gauge(
+            "scoot_next_fire_timestamp_seconds",
+            "Each job's next scheduled instant",
+            view.next_fires,
+        )
+        yield _per_job_gauge(
+            "scoot_job_period_seconds",
+            "Seconds between a job's scheduled fires (for 'has not succeeded in N periods')",
+            view.periods,
+        )
+
+    def _event_families(self, view: LiveView) -> Iterator[Metric]:
+        missed = CounterMetricFamily(
+            "scoot_missed", "Scheduled instants missed since the loop started", labels=["job"]
+        )
+        for job, count in sorted(self.missed.items()):
+            missed.add_metric([job], float(count))
+        yield missed
+        skipped = CounterMetricFamily(
+            "scoot_skipped",
+            "Instants skipped because the previous run still ran, since the loop started",
+            labels=["job"],
+        )
+        for job, count in sorted(self.skipped.items()):
+            skipped.add_metric([job], float(count))
+        yield skipped
+        notify = CounterMetricFamily(
+            "scoot_notify", "Notifications sent, by target and result", labels=["target", "result"]
+        )
+        for (target, result), count in sorted(self.notify.items()):
+            notify.add_metric([target, result], float(count))
+        yield notify
+        errors = CounterMetricFamily(
+            "scoot_record_write_errors",
+            "Failed writes of run records and transcripts since the loop started",
+        )
+        errors.add_metric([], float(view.record_write_errors))
+        yield errors
+
+
+def _per_job_gauge(name: str, doc: str, values: dict[str, float]) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, doc, labels=["job"])
+    for job, value in sorted(values.items()):
+        family.add_metric([job], value)
+    return family
+
+
+class _Families:
+    """A collector that yields families already built."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self._families)
+
+
+def _exposition(families: list[Metric]) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Families(families))
+    return generate_latest(registry)
+
+
+def render(state: MetricsState) -> bytes:
+    """The text exposition format of every family, as /metrics serves it."""
+    return state.render()
+
+
+def write_textfile(path: Path, state: MetricsState) -> None:
+    """Rewrite node_exporter's textfile atomically (it must never see half a file)."""
+    atomic_write_bytes(path, render(state), mode=0o644)
