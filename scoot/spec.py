@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from itertools import count
 from typing import Any
 
-from scoot.config import Config
+from scoot.config import BackendConfig, Config, all_backends
 from scoot.home import Home
 from scoot.jobs import LIMIT_KEYS, Job
 from scoot.runner import RunRequest
+from scoot.spend.backends import chain
 
 _sequence = count(1)
 
@@ -56,9 +58,24 @@ def build_spec(
     cwd: str,
     limits: dict[str, int],
     retries: int | None = None,
+    backend_name: str = "default",
+    allowance: dict[str, Any] | None = None,
+    token_for: Callable[[str], str | None] | None = None,
 ) -> dict[str, Any]:
-    backend = config.backend
-    return {
+    backends = all_backends(config)
+    names = chain(backends, backend_name) or ["default"]
+    backend = backends[names[0]]
+    if names[0] != "default" and token_for is not None:
+        token = token_for(names[0])
+    fallbacks = [
+        {
+            "name": name,
+            "token": token_for(name) if token_for is not None else token,
+            **backend_settings(backends[name], retries),
+        }
+        for name in names[1:]
+    ]
+    spec = {
         "run_id": request.run_id,
         "session_id": request.session_id,
         "job_id": request.job_id,
@@ -67,14 +84,10 @@ def build_spec(
         "cwd": cwd,
         "token": token,
         "api_key_env": backend.api_key_env,
-        "backend": {
-            "base_url": backend.base_url,
-            "model": backend.model,
-            "api": backend.api,
-            "timeout_ms": backend.timeout_ms,
-            "extra_body": dict(backend.extra_body),
-            "retries": backend.retries if retries is None else retries,
-        },
+        "backend": backend_settings(backend, retries),
+        "backend_name": names[0],
+        "fallbacks": fallbacks,
+        "budget": dict(allowance or {}),
         "agent": {"max_turns": config.agent.max_turns},
         "tools": {
             "timeout_ms": config.tools.timeout_ms,
@@ -88,5 +101,22 @@ def build_spec(
             "scratch_dir": str(home.scratch / request.run_id),
             "protected": protected_paths(home, config),
             "workspace_root": os.path.realpath(home.root / "work"),
+        },
+    }
+    return spec
+
+
+def backend_settings(backend: BackendConfig, retries: int | None) -> dict[str, Any]:
+    """What a worker needs of one backend to call it and price its answers."""
+    return {
+        "base_url": backend.base_url,
+        "model": backend.model,
+        "api": backend.api,
+        "timeout_ms": backend.timeout_ms,
+        "extra_body": dict(backend.extra_body),
+        "retries": backend.retries if retries is None else retries,
+        "prices": {
+            "input": backend.price_per_mtok_input,
+            "output": backend.price_per_mtok_output,
         },
     }

@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from scoot.config import Config
-from scoot.frames import AuditFrame
+from scoot.config import BackendConfig, Config, all_backends
+from scoot.files import tail_objects
+from scoot.frames import AuditFrame, UsageFrame
 from scoot.home import Home
+from scoot.jobs import Job
 from scoot.launch import WorkerBody, launch_worker
 from scoot.outage import Outage
 from scoot.pauses import Pause
@@ -31,7 +33,13 @@ from scoot.runlog import RunLog
 from scoot.runner import ActiveRun, Outcome, RunRequest
 from scoot.scheduler import Scheduler
 from scoot.signals import SignalQueue
-from scoot.spec import build_spec, limits_for
+from scoot.spec import build_spec, limits_for, new_run_id
+from scoot.spend.backends import free_slot, priced
+from scoot.spend.budget import allowance_for, cost_of, limits_of, spent_reason, window_from_runs
+from scoot.spend.retry import plan_retry
+
+# How much of runs.jsonl's end is read at start for the last 24 hours' spend.
+SPEND_TAIL_BYTES = 32 * 1024 * 1024
 
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -141,6 +149,11 @@ class Supervisor:
         self.scheduler = scheduler
         if scheduler is not None:
             scheduler.is_running = self.is_job_running
+            scheduler.budget_spent = self._budget_spent
+        # The last 24 hours' spend: from runs.jsonl now, then every usage report as it comes.
+        self.spend = window_from_runs(tail_objects(home.runs, SPEND_TAIL_BYTES), clock())
+        self._backend_tokens: dict[str, str | None] = {}
+        self._noted_waiting: set[str] = set()  # run ids whose wait for a backend was audited
         self.hooks = hooks or Hooks()
         self._reload = reload
         self.cwd = cwd or os.getcwd()
@@ -175,6 +188,15 @@ class Supervisor:
         return any(r.request.job_id == job_id for r in self.active.values()) or any(
             q.job_id == job_id for q in self.queue
         )
+
+    def waiting_by_backend(self) -> dict[str, int]:
+        """Runs due now that wait for a free slot of their backend (max_concurrent)."""
+        now = self.clock()
+        waiting: dict[str, int] = {}
+        for request in self.queue:
+            if self._start_at(request) <= now and not self._backend_free(request):
+                waiting[request.backend] = waiting.get(request.backend, 0) + 1
+        return waiting
 
     def submit(self, request: RunRequest) -> None:
         request.queued_at = request.queued_at or self.clock()
@@ -273,8 +295,9 @@ class Supervisor:
                 due = self.scheduler.next_due()
                 if due is not None:
                     candidates.append(due - self.settings.claim_lead_sec - self.clock())
-        if self.queue and len(self.active) < self.settings.max_concurrent and not self.stopping:
-            candidates.append(min(self._start_at(r) for r in self.queue) - self.clock())
+        startable = [r for r in self.queue if self._backend_free(r)]
+        if startable and len(self.active) < self.settings.max_concurrent and not self.stopping:
+            candidates.append(min(self._start_at(r) for r in startable) - self.clock())
         if self._release_due_mono is not None:
             candidates.append(self._release_due_mono - now_mono)
         for run in self.active.values():
@@ -388,6 +411,8 @@ class Supervisor:
     @staticmethod
     def _start_at(request: RunRequest) -> float:
         """A claimed occurrence starts at its instant plus its jitter; anything else at once."""
+        if request.not_before is not None:
+            return request.not_before  # a retry, after its backoff
         if request.origin == "schedule" and request.instant is not None:
             return request.instant + request.jitter_ms / 1000
         return 0.0
@@ -397,15 +422,128 @@ class Supervisor:
         while self.queue and not self.stopping and len(self.active) < self.settings.max_concurrent:
             # In queue order, the first whose start has come: a jittered run waiting
             # for its delay must not hold back the runs behind it.
-            ready = next((r for r in self.queue if self._start_at(r) <= now), None)
+            due = [r for r in self.queue if self._start_at(r) <= now]
+            self._note_waiting(due)
+            ready = next((r for r in due if self._backend_free(r)), None)
             if ready is None:
-                return  # claimed ahead of its start; the loop wakes for it
+                return  # claimed ahead of its start, or its backend is full; the loop wakes for it
             self.queue.remove(ready)
+            self._noted_waiting.discard(ready.run_id)
             self._launch(ready)
+
+    # -- spend (scoot.spend) ----------------------------------------------------
+    def _backend_free(self, request: RunRequest) -> bool:
+        caps = {name: b.max_concurrent for name, b in all_backends(self.config).items()}
+        running = [run.request.backend for run in self.active.values()]
+        return free_slot(request.backend, caps, running)
+
+    def _note_waiting(self, due: list[RunRequest]) -> None:
+        """Audit once per run that it waits for its backend's max_concurrent."""
+        for request in due:
+            if request.run_id in self._noted_waiting or self._backend_free(request):
+                continue
+            self._noted_waiting.add(request.run_id)
+            cap = all_backends(self.config)[request.backend].max_concurrent
+            self.recorder.run_event(
+                request,
+                "job_queued",
+                f"{request.job_id or request.session_id} waits for backend {request.backend} "
+                f"(max_concurrent={cap})",
+                backend=request.backend,
+                instant=request.instant,
+            )
+
+    def _budget_spent(self, job: Job, now: float) -> str | None:
+        return spent_reason(limits_of(job, self.config.budget), self.spend, job.id, now)
+
+    def _token_for(self, name: str) -> str | None:
+        """The token of a named backend: the default's when it reads the same source."""
+        backend = all_backends(self.config).get(name)
+        if backend is None or _same_token_source(backend, self.config.backend):
+            return self.token
+        if name not in self._backend_tokens:
+            from scoot.secrets import resolve_token
+
+            token = resolve_token(self.home, backend)
+            for text in token.warnings:
+                self.runlog.warn(f"backend {name}: {text}")
+            self._backend_tokens[name] = token.value
+            self.recorder.audit.redactor.add(token.value)
+        return self._backend_tokens[name]
+
+    def _take_usage(self, run: ActiveRun, frame: UsageFrame) -> None:
+        """Count an answer's tokens; end the run when it asked past its allowance."""
+        backend = all_backends(self.config).get(frame.backend) or self.config.backend
+        cost = None
+        if priced(backend):
+            cost = cost_of(
+                frame.input,
+                frame.output,
+                backend.price_per_mtok_input,
+                backend.price_per_mtok_output,
+            )
+        past = run.count_usage(frame, cost)
+        self.spend.add(self.clock(), run.request.job_id, frame.input + frame.output, cost or 0.0)
+        if past and run.over_budget is None and run.term_sent_mono is None:
+            run.over_budget = "the worker asked the model past its budget; ended by the scheduler"
+            run.terminate(time.monotonic())
+
+    def _retry(self, request: RunRequest, outcome: Outcome) -> None:
+        """Queue the next attempt of a failed scheduled run, when the job asks for one."""
+        if request.origin != "schedule" or self.scheduler is None or self.stopping:
+            return
+        job = self.scheduler.jobs.get(request.job_id or "")
+        if job is None or not job.retries:
+            return
+        now = self.clock()
+        retry = plan_retry(
+            status=outcome.status,
+            attempt=request.attempt,
+            retries=job.retries,
+            backoff_base_sec=job.retry_backoff_sec,
+            ended_at=now,
+            next_instant=self.scheduler.next_due_of(job.id),
+        )
+        if retry is None:
+            return
+        again = RunRequest(
+            run_id=new_run_id(now),
+            session_id=request.session_id,
+            goal=request.goal,
+            mode=request.mode,
+            origin=request.origin,
+            job_id=request.job_id,
+            instant=request.instant,
+            timeout_sec=request.timeout_sec,
+            queued_at=now,
+            attempt=retry.attempt,
+            not_before=retry.start_at,
+            backend=request.backend,
+        )
+        try:
+            self.scheduler.hold(again, now)
+        except OSError as exc:
+            self._ledger_failed(
+                f"cannot write the ledger ({exc.strerror}); job {job.id} not retried"
+            )
+            return
+        self.recorder.run_event(
+            again,
+            "job_retry",
+            f"job {job.id} ended {outcome.status}; attempt {retry.attempt} of {job.retries + 1} "
+            f"in {retry.delay_sec:g} s",
+            attempt=retry.attempt,
+            delay_sec=retry.delay_sec,
+            instant=request.instant,
+            previous_run_id=request.run_id,
+        )
+        self.queue.append(again)
 
     def _launch(self, request: RunRequest) -> None:
         job = self.scheduler.jobs.get(request.job_id) if self.scheduler and request.job_id else None
         cwd = (job.cwd if job and job.cwd else None) or self.cwd
+        if job is not None:
+            request.backend = job.backend
         if request.timeout_sec is None and request.origin != "cli":
             request.timeout_sec = float(self.settings.job_timeout_sec)
         scratch = self.home.scratch / request.run_id
@@ -422,6 +560,11 @@ class Supervisor:
             cwd=cwd,
             limits=limits_for(self.config, job),
             retries=self.retries,
+            backend_name=request.backend,
+            allowance=allowance_for(
+                limits_of(job, self.config.budget), self.spend, request.job_id, self.clock()
+            ).to_dict(),
+            token_for=self._token_for,
         )
         self.recorder.run_started(request)
         self.runlog.started(request)
@@ -448,6 +591,8 @@ class Supervisor:
     # -- workers --------------------------------------------------------------
     def _take_frames(self, run: ActiveRun) -> None:
         for frame in run.read_frames():
+            if isinstance(frame, UsageFrame):
+                self._take_usage(run, frame)
             self.recorder.frame(run, frame)
             if isinstance(frame, AuditFrame):
                 self.runlog.step(run.request, frame.kind, frame.msg)
@@ -497,6 +642,7 @@ class Supervisor:
         self.summary.add(run.request, outcome)
         self._finished.append(run.request)
         self._count_for_pause(run.request, outcome)
+        self._retry(run.request, outcome)
         _remove_scratch(self.home.scratch / run.request.run_id)
 
     def _end_processes_of(self, run: ActiveRun) -> None:
@@ -700,6 +846,14 @@ class Supervisor:
         if now_mono >= self._next_heartbeat:
             self._next_heartbeat = now_mono + interval
             self.hooks.heartbeat(self)
+
+
+def _same_token_source(one: BackendConfig, other: BackendConfig) -> bool:
+    return (one.api_key_env, one.api_key_file, one.api_key_cmd) == (
+        other.api_key_env,
+        other.api_key_file,
+        other.api_key_cmd,
+    )
 
 
 def _preload_worker() -> None:
