@@ -56,7 +56,10 @@ class DaemonHooks(Hooks):
             jobs = len(supervisor.scheduler.jobs) if supervisor.scheduler else 0
             try:
                 self.state.jobs = jobs
-                self.state.write_running(running=supervisor.running_count)
+                self.state.write_running(
+                    running=supervisor.running_count,
+                    waiting_for_backend=supervisor.waiting_by_backend(),
+                )
             except OSError as exc:
                 supervisor.runlog.warn(f"cannot update daemon state ({exc.strerror})")
 

@@ -16,18 +16,37 @@ from scoot.listing import shorten, utc
 def render_history(rows: list[dict[str, Any]]) -> list[str]:
     if not rows:
         return ["no runs recorded yet"]
-    lines = [f"{'ENDED (UTC)':<20} {'JOB':<20} {'STATUS':<11} {'TIME':>8}  DETAIL"]
+    lines = [
+        f"{'ENDED (UTC)':<20} {'JOB':<20} {'STATUS':<11} {'TIME':>8} {'TOKENS IN/OUT':>15}  DETAIL"
+    ]
     for row in rows:
         when = utc(row.get("ended_at")).removesuffix(" UTC")
         job = row.get("job_id") or row.get("session_id") or "?"
         duration = row.get("duration_ms")
         took = f"{duration / 1000:.1f}s" if isinstance(duration, int | float) else "-"
         detail = row.get("answer") if row.get("status") == "ok" else row.get("error")
+        attempt = row.get("attempt")
+        if isinstance(attempt, int) and attempt > 1:
+            detail = f"(attempt {attempt}) {detail or ''}"
         lines.append(
-            f"{when:<20} {shorten(str(job), 20):<20} {str(row.get('status')):<11} {took:>8}  "
-            f"{shorten(str(detail or ''), 60)}"
+            f"{when:<20} {shorten(str(job), 20):<20} {str(row.get('status')):<11} {took:>8} "
+            f"{tokens_text(row):>15}  {shorten(str(detail or ''), 60)}"
         )
     return lines
+
+
+def tokens_text(row: dict[str, Any]) -> str:
+    """A run's tokens as input/output, with its cost when priced; "-" when never counted."""
+    tokens = row.get("tokens")
+    if not isinstance(tokens, dict):
+        return "-"
+    text = f"{tokens.get('input', 0)}/{tokens.get('output', 0)}"
+    if row.get("tokens_reported") is False:
+        text += "?"  # a backend answered without usage
+    cost = row.get("cost")
+    if isinstance(cost, int | float) and not isinstance(cost, bool):
+        text += f" {cost:.4f}"
+    return text
 
 
 def render_status(report: dict[str, Any]) -> list[str]:
@@ -54,6 +73,10 @@ def render_status(report: dict[str, Any]) -> list[str]:
             lines.append(f"stop_reason: {state['stop_reason']}")
         if state.get("note"):
             lines.append(f"note: {state['note']}")
+        waiting = state.get("waiting_for_backend")
+        if isinstance(waiting, dict) and waiting:
+            shown = ", ".join(f"{count} for {name}" for name, count in sorted(waiting.items()))
+            lines.append(f"waiting for a backend slot (max_concurrent): {shown}")
     lines.append(f"pid file: {report.get('pid_file') or 'absent'}")
     if verdict == "stale":
         lines.append(
