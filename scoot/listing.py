@@ -191,7 +191,8 @@ def render_text(rows: list[JobRow], header: dict[str, Any]) -> list[str]:
         lines.append(
             "hint: scheduling is off; set [schedule] enabled = true in the config to run these jobs"
         )
-    if header.get("budget"):
+    budget = header.get("budget") or {}
+    if any(budget.values()):  # shown once a budget is set or anything was spent
         lines.append(f"budget: {spend_text(header['budget'])}")
     if not rows:
         lines.append("no jobs configured: add [[schedule.jobs]] entries to the config")
@@ -224,13 +225,24 @@ def render_text(rows: list[JobRow], header: dict[str, Any]) -> list[str]:
             lines.append(f"         last run: {row.last_status}{ended}")
         if row.goal:
             lines.append(f"         goal: {shorten(row.goal, GOAL_WIDTH)}")
-        if row.mode_effective is not None:
+        if row.mode_effective is not None and _spends(row):
             lines.append(f"         spend: {job_spend_text(row)}")
         if row.mode_effective == "unrestricted":
             lines.append(
                 "         WARNING: unrestricted: this job may write and reach the network unattended"
             )
     return lines
+
+
+def _spends(row: JobRow) -> bool:
+    """Whether a job has anything to show about spend (else the line is left out)."""
+    return bool(
+        row.tokens_24h
+        or row.max_tokens_per_day
+        or row.max_tokens_per_run
+        or row.retries
+        or (row.backend and row.backend != "default")
+    )
 
 
 def job_spend_text(row: JobRow) -> str:
