@@ -39,7 +39,7 @@ from scoot.spend.budget import allowance_for, cost_of, limits_of, spent_reason, 
 from scoot.spend.retry import plan_retry
 
 # How much of runs.jsonl's end is read at start for the last 24 hours' spend.
-SPEND_TAIL_BYTES = 32 * 1024 * 1024
+SPEND_TAIL_BYTES = 8 * 1024 * 1024
 
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -482,11 +482,22 @@ class Supervisor:
                 backend.price_per_mtok_input,
                 backend.price_per_mtok_output,
             )
+        now = self.clock()
+        job_id = run.request.job_id
+        job = self.scheduler.jobs.get(job_id) if self.scheduler and job_id else None
+        # A day budget other runs spent while this one ran binds it from its next answer on.
+        day_spent = spent_reason(limits_of(job, self.config.budget), self.spend, job_id or "", now)
         past = run.count_usage(frame, cost)
-        self.spend.add(self.clock(), run.request.job_id, frame.input + frame.output, cost or 0.0)
-        if past and run.over_budget is None and run.term_sent_mono is None:
+        self.spend.add(now, job_id, frame.input + frame.output, cost or 0.0)
+        if run.over_budget is not None or run.term_sent_mono is not None:
+            return
+        if past:
             run.over_budget = "the worker asked the model past its budget; ended by the scheduler"
-            run.terminate(time.monotonic())
+        elif day_spent is not None:
+            run.over_budget = f"{day_spent} while it ran; ended by the scheduler"
+        else:
+            return
+        run.terminate(time.monotonic())
 
     def _retry(self, request: RunRequest, outcome: Outcome) -> None:
         """Queue the next attempt of a failed scheduled run, when the job asks for one."""
