@@ -76,6 +76,18 @@ def test_window_rolls_over_24_hours() -> None:
     assert window.total_cost(NOW) == pytest.approx(0.25)
 
 
+def test_window_sums_follow_entries_in_and_out_of_order() -> None:
+    window = SpendWindow()
+    window.add(NOW - 100, "a", 10, 0.0)
+    window.add(NOW - 200, "b", 20, 0.5)  # earlier than the last one: a clock step
+    window.add(NOW - 50, "a", 0, 0.0)  # nothing spent: not kept
+    assert (window.total_tokens(NOW), window.job_tokens("b", NOW)) == (30, 20)
+    later = NOW + DAY_SEC - 150  # b's entry has left the window, a's has not
+    assert (window.total_tokens(later), window.job_tokens("b", later)) == (10, 0)
+    assert window.total_cost(later) == 0.0
+    assert window.total_tokens(NOW + 2 * DAY_SEC) == 0
+
+
 def test_window_from_runs_reads_tokens_and_cost() -> None:
     rows = [
         {"job_id": "a", "ended_at": NOW - 60, "tokens": {"input": 10, "output": 5}, "cost": 0.1},

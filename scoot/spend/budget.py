@@ -29,34 +29,65 @@ class Spent:
 
 
 class SpendWindow:
-    """What was spent in the last 24 hours, by job and in all."""
+    """What was spent in the last 24 hours, by job and in all.
+
+    Running sums, updated as entries arrive and as they leave the window, so
+    a decision at a busy minute boundary costs the same however much was spent.
+    """
 
     def __init__(self, entries: Iterable[Spent] = ()) -> None:
-        self._entries: deque[Spent] = deque(sorted(entries, key=lambda e: e.at))
+        self._entries: deque[Spent] = deque()
+        self._tokens = 0
+        self._cost = 0.0
+        self._by_job: dict[str | None, int] = {}
+        self._fill(entries)
+
+    def _fill(self, entries: Iterable[Spent]) -> None:
+        self._entries.clear()
+        self._tokens, self._cost, self._by_job = 0, 0.0, {}
+        for entry in sorted(entries, key=lambda e: e.at):
+            self._push(entry)
+
+    def _push(self, entry: Spent) -> None:
+        self._entries.append(entry)
+        self._tokens += entry.tokens
+        self._cost += entry.cost
+        self._by_job[entry.job_id] = self._by_job.get(entry.job_id, 0) + entry.tokens
 
     def add(self, at: float, job_id: str | None, tokens: int, cost: float) -> None:
         if tokens <= 0 and cost <= 0:
             return
         entry = Spent(at, job_id, tokens, cost)
         if self._entries and at < self._entries[-1].at:
-            # Rare (a clock step): keep the order the pruning relies on.
-            self._entries = deque(sorted([*self._entries, entry], key=lambda e: e.at))
+            # Rare (a clock step): rebuild, keeping the order the pruning relies on.
+            self._fill([*self._entries, entry])
         else:
-            self._entries.append(entry)
+            self._push(entry)
 
-    def _live(self, now: float) -> deque[Spent]:
+    def _prune(self, now: float) -> None:
         while self._entries and self._entries[0].at <= now - DAY_SEC:
-            self._entries.popleft()
-        return self._entries
+            gone = self._entries.popleft()
+            self._tokens -= gone.tokens
+            self._cost -= gone.cost
+            left = self._by_job.get(gone.job_id, 0) - gone.tokens
+            if left > 0:
+                self._by_job[gone.job_id] = left
+            else:
+                self._by_job.pop(gone.job_id, None)
+        if not self._entries:
+            self._cost = 0.0  # no float residue once empty
 
     def job_tokens(self, job_id: str, now: float) -> int:
-        return sum(e.tokens for e in self._live(now) if e.job_id == job_id)
+        self._prune(now)
+        return self._by_job.get(job_id, 0)
 
     def total_tokens(self, now: float) -> int:
-        return sum(e.tokens for e in self._live(now))
+        self._prune(now)
+        return self._tokens
 
     def total_cost(self, now: float) -> float:
-        return sum(e.cost for e in self._live(now))
+        self._prune(now)
+        return max(0.0, self._cost)
 
 
 def window_from_runs(rows: Iterable[dict[str, Any]], now: float) -> SpendWindow:
