@@ -2,10 +2,10 @@
 
 Run: python bench/spend_window.py [--runs 20000] [--answers 10]
 Writes a runs.jsonl of --runs lines (all within the last 24 hours) to a temporary
-directory, then times, in milliseconds (median of 5):
-- start: reading its last 8 MiB and building the window (what every `schedule run`,
+directory, then times (median of 5):
+- start (in milliseconds): reading its last 8 MiB and building the window (what every `schedule run`,
   `daemon run` and `-e` does once);
-- decide: one "is this job's or the global day budget spent" check, with the window
+- decide (in microseconds): one "is this job's or the global day budget spent" check, with the window
   holding --runs x --answers usage reports (the daemon's live updates).
 """
 
@@ -63,7 +63,7 @@ def main() -> None:
     decide = median_ms(lambda: spent_reason(limits, window, "job-7", now))
     print(f"runs.jsonl: {args.runs} lines, {size_mb:.1f} MiB")
     print(f"start (read last {SPEND_TAIL_BYTES // 2**20} MiB, build window): {start:.1f} ms")
-    print(f"decide (one fire, {reports} usage reports in 24 h): {decide:.2f} ms")
+    print(f"decide (one fire, {reports} usage reports in 24 h): {decide * 1000:.1f} us")
 
 
 if __name__ == "__main__":
