@@ -200,6 +200,9 @@ class Supervisor:
 
     def submit(self, request: RunRequest) -> None:
         request.queued_at = request.queued_at or self.clock()
+        job = self.scheduler.jobs.get(request.job_id) if self.scheduler and request.job_id else None
+        if job is not None:
+            request.backend = job.backend  # a trigger waits for its job's backend too
         self.queue.append(request)
 
     def request_stop(self, reason: str) -> None:
