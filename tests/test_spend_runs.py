@@ -394,3 +394,25 @@ def test_denied_runs_are_not_retried(tmp_path: Path) -> None:
         run_scoot(home, "schedule", "run", "--ticks", "1")
     assert [r["status"] for r in runs(home)] == ["denied"]
     assert not events(home, "job_retry")
+
+
+def test_config_shows_named_backends_and_a_bad_fallback_stops_with_exit_2(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    write_config(
+        home,
+        jobs=[job("a", backend="local")],
+        sections={"backends.local": {"max_concurrent": 2, "fallback": "default"}},
+    )
+    shown = run_scoot(home, "config")
+    assert shown.returncode == 0, shown.stderr
+    assert "[backends.local]" in shown.stdout and "  max_concurrent = 2" in shown.stdout
+    write_config(
+        home,
+        jobs=[job("a", backend="local")],
+        sections={"backends.local": {"fallback": "cloud"}},
+    )
+    refused = run_scoot(home, "schedule", "run", "--ticks", "1")
+    assert refused.returncode == 2
+    assert "[backends.local] fallback = 'cloud' names no backend" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and "Traceback" not in refused.stderr
+    assert not (home / "state" / "runs.jsonl").exists()
