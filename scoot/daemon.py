@@ -63,6 +63,13 @@ class DaemonHooks(Hooks):
             except OSError as exc:
                 supervisor.runlog.warn(f"cannot update daemon state ({exc.strerror})")
 
+    def backend_waits(self, supervisor: Supervisor, waiting: dict[str, int]) -> None:
+        # Written at once, not at the next refresh: `daemon status` shows who waits.
+        try:
+            self.state.write_running(running=supervisor.running_count, waiting_for_backend=waiting)
+        except OSError as exc:
+            supervisor.runlog.warn(f"cannot update daemon state ({exc.strerror})")
+
     def reloading(self, supervisor: Supervisor) -> None:
         self.notifier.send(
             RELOADING=1, MONOTONIC_USEC=int(time.clock_gettime(time.CLOCK_MONOTONIC) * 1e6)

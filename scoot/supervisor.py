@@ -67,6 +67,9 @@ class Hooks:
 
     def stopping(self, supervisor: Supervisor, remaining_sec: float) -> None: ...
 
+    def backend_waits(self, supervisor: Supervisor, waiting: dict[str, int]) -> None:
+        """The runs waiting for a backend's max_concurrent changed (backend: count)."""
+
     def job_paused(self, supervisor: Supervisor, job_id: str, reason: str) -> None:
         """A job was paused automatically (pause_after_failures); audited before this call."""
 
@@ -154,6 +157,7 @@ class Supervisor:
         self.spend = window_from_runs(tail_objects(home.runs, SPEND_TAIL_BYTES), clock())
         self._backend_tokens: dict[str, str | None] = {}
         self._noted_waiting: set[str] = set()  # run ids whose wait for a backend was audited
+        self._last_waiting: dict[str, int] = {}  # as last told to the hooks
         self.hooks = hooks or Hooks()
         self._reload = reload
         self.cwd = cwd or os.getcwd()
@@ -421,6 +425,13 @@ class Supervisor:
         return 0.0
 
     def _launch_queued(self) -> None:
+        self._launch_ready()
+        waiting = self.waiting_by_backend() if self.queue else {}
+        if waiting != self._last_waiting:
+            self._last_waiting = waiting
+            self.hooks.backend_waits(self, waiting)
+
+    def _launch_ready(self) -> None:
         now = self.clock()
         while self.queue and not self.stopping and len(self.active) < self.settings.max_concurrent:
             # In queue order, the first whose start has come: a jittered run waiting

@@ -416,3 +416,37 @@ def test_config_shows_named_backends_and_a_bad_fallback_stops_with_exit_2(tmp_pa
     assert "[backends.local] fallback = 'cloud' names no backend" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1 and "Traceback" not in refused.stderr
     assert not (home / "state" / "runs.jsonl").exists()
+
+
+def test_daemon_status_shows_who_waits_for_a_backend(tmp_path: Path) -> None:
+    from tests.helpers import start_scoot, stop, wait_for
+
+    with ScriptedModel({"default": [{"final": "done", "delay_ms": 3000}]}) as local:
+        home = tmp_path / "home"
+        write_config(
+            home,
+            jobs=[job(f"j{n}", backend="local") for n in range(3)],
+            sections={
+                "backends.local": {
+                    "base_url": local.base_url,
+                    "model": "scripted",
+                    "max_concurrent": 1,
+                }
+            },
+        )
+        daemon = start_scoot(home, "daemon", "run")
+        try:
+
+            def status_line() -> str | None:
+                shown = run_scoot(home, "daemon", "status").stdout
+                lines = [line for line in shown.splitlines() if line.startswith("waiting for")]
+                return lines[0] if lines else None
+
+            assert wait_for(status_line, timeout=20) == (
+                "waiting for a backend slot (max_concurrent): 2 for local"
+            )
+            wait_for(lambda: len(runs(home)) == 3, timeout=60)
+            wait_for(lambda: status_line() is None, timeout=10)
+        finally:
+            stop(daemon)
+        assert local.peak_in_flight == 1
