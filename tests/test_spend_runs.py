@@ -418,6 +418,7 @@ def test_config_shows_named_backends_and_a_bad_fallback_stops_with_exit_2(tmp_pa
     assert not (home / "state" / "runs.jsonl").exists()
 
 
+@pytest.mark.timeout(120)
 def test_daemon_status_shows_who_waits_for_a_backend(tmp_path: Path) -> None:
     from tests.helpers import start_scoot, stop, wait_for
 
