@@ -276,3 +276,13 @@ def test_usage_frames_are_checked() -> None:
     ):
         with pytest.raises(FrameError):
             decode_frame(bad)
+
+
+def test_a_readonly_ruleset_allows_the_fallback_ports_and_no_other() -> None:
+    from worker.sandbox import NET_CONNECT_TCP, Reach, landlock_restrictions, plan_landlock
+
+    reach = Reach(cwd=None, scratch_dir="/tmp", fallback_ports=(8443, 11434, 0))
+    plan = plan_landlock(4, "/tmp", 11434, reach=reach, list_dir=lambda _path: [])
+    assert plan.port_rules == ((11434, NET_CONNECT_TCP), (8443, NET_CONNECT_TCP))
+    shown = landlock_restrictions(plan, 11434)["net_connect"].why
+    assert shown.startswith("TCP connect to port 11434, 8443 only")

@@ -440,7 +440,8 @@ def landlock_restrictions(plan: LandlockPlan, backend_port: int | None) -> dict[
         for key in ("net_connect", "net_bind"):
             entries[key] = Restriction(False, "guarded run: the network is not restricted")
     elif plan.handled_net:
-        target = f"port {backend_port} only" if backend_port else "no port (no backend port given)"
+        ports = ", ".join(str(port) for port, _ in plan.port_rules)  # fallbacks' too
+        target = f"port {ports} only" if ports else "no port (no backend port given)"
         entries["net_connect"] = Restriction(
             True, f"TCP connect to {target}, on any host; UDP (DNS included) is not restricted"
         )
