@@ -42,10 +42,11 @@ def limits_for(config: Config, job: Job | None) -> dict[str, int]:
 
 def protected_paths(home: Home, config: Config) -> list[str]:
     """What no tool of a confined run may read or write: the runtime directory,
-    and the config and token files wherever their links lead."""
+    and the config and every backend's token file wherever their links lead."""
     from scoot.secrets import token_file_path
 
-    paths = [home.root, home.config_toml, home.config_json, token_file_path(home, config.backend)]
+    paths = [home.root, home.config_toml, home.config_json]
+    paths += [token_file_path(home, backend) for backend in all_backends(config).values()]
     return sorted({os.path.realpath(path) for path in paths})
 
 

@@ -286,3 +286,14 @@ def test_a_readonly_ruleset_allows_the_fallback_ports_and_no_other() -> None:
     assert plan.port_rules == ((11434, NET_CONNECT_TCP), (8443, NET_CONNECT_TCP))
     shown = landlock_restrictions(plan, 11434)["net_connect"].why
     assert shown.startswith("TCP connect to port 11434, 8443 only")
+
+
+def test_every_backends_token_file_is_kept_from_tools(tmp_path) -> None:
+    from scoot.home import Home
+    from scoot.spec import protected_paths
+
+    secret = tmp_path / "cloud.token"
+    data = {"backends": {"cloud": {"api_key_file": str(secret)}}}
+    config, _, _ = build_config(data, "test.toml", {})
+    home = Home(tmp_path / "home")
+    assert str(secret) in protected_paths(home, config)
