@@ -408,3 +408,55 @@ def test_internal_http_is_blocked_in_guarded_runs_only(
     assert bool(hits) is reached
     if not reached:
         assert audits(frames, "policy_deny")
+
+
+# -- spend: usage frames, budgets and fallback in the worker ---------------------------
+
+
+def usage_frames(frames: list[dict[str, Any]]) -> list[tuple[int, int, bool, str]]:
+    return [
+        (f["input"], f["output"], f["reported"], f["backend"])
+        for f in frames
+        if f["type"] == "usage"
+    ]
+
+
+def test_each_answer_is_reported_in_a_usage_frame(tmp_path: Path) -> None:
+    script = {
+        "default": [
+            {"action": "glob", "action_input": "*", "usage": {"input": 10, "output": 2}},
+            {"final": "done", "usage": None},
+        ]
+    }
+    result, frames, _ = run_script(script, tmp_path, backend_name="local")
+    assert result["status"] == "ok"
+    assert usage_frames(frames) == [(10, 2, True, "local"), (0, 0, False, "local")]
+
+
+def test_the_worker_stops_before_the_request_past_its_allowance(tmp_path: Path) -> None:
+    step = {"action": "glob", "action_input": "*", "usage": {"input": 30, "output": 10}}
+    result, frames, requests = run_script(
+        {"default": [step] * 6}, tmp_path, budget={"max_tokens": 80, "max_cost": None}
+    )
+    assert result["status"] == "budget"
+    assert "token budget reached (80 of 80" in result["error"]
+    assert len(requests) == 2 and len(usage_frames(frames)) == 2
+
+
+def test_a_spent_cost_allowance_stops_at_once(tmp_path: Path) -> None:
+    result, _, requests = run_script({"default": [FINAL]}, tmp_path, budget={"max_cost": 0.0})
+    assert result["status"] == "budget" and requests == []
+
+
+def test_an_unavailable_backend_hands_over_to_its_fallback(tmp_path: Path) -> None:
+    with ScriptedModel({"default": [{"final": "from b", "usage": {"input": 1, "output": 1}}]}) as b:
+        fallback = {"name": "b", "token": None, "base_url": b.base_url, "model": "scripted"}
+        fallback.update({"timeout_ms": 5000, "retries": 0, "prices": {"input": 1e6}})
+        frames: list[dict[str, Any]] = []
+        spec = make_spec("http://127.0.0.1:9/v1", tmp_path, backend_name="a", fallbacks=[fallback])
+        result = run_agent(spec, frames.append)
+    assert (result["status"], result["answer"]) == ("ok", "from b")
+    (moved,) = [f for f in frames if f["type"] == "fallback"]
+    assert (moved["from"], moved["to"]) == ("a", "b")
+    assert "unreachable" in moved["reason"]
+    assert usage_frames(frames) == [(1, 1, True, "b")]

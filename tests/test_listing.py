@@ -177,6 +177,11 @@ def test_json_structure() -> None:
         "paused_until",
         "jitter_sec",
         "next_jitter_ms",
+        "backend",
+        "tokens_24h",
+        "max_tokens_per_day",
+        "max_tokens_per_run",
+        "retries",
     }
     assert first["goal"] == LONG_GOAL  # full goal for scripts
     assert first["next_fire_utc"] == "2023-11-14 22:13:20 UTC"
@@ -260,6 +265,12 @@ def test_schedule_list_json_command(run_main, home: Home) -> None:
         "poll_ms": 250,
         "jobs": 6,
         "config_file": str(home.config_toml),
+        "budget": {
+            "tokens_24h": 0,
+            "cost_24h": 0.0,
+            "max_tokens_per_day": None,
+            "max_cost_per_day": None,
+        },
     }
     assert [job["active"] for job in doc["jobs"]] == [False] * 6
     assert doc["jobs"][0]["reason"] == "schedule disabled"

@@ -35,7 +35,9 @@ def test_history_wraps_detail_to_the_terminal_and_names_the_origin(tmp_path: Pat
     home = recorded(tmp_path)
     narrow = run_scoot(home, "schedule", "history", COLUMNS="120")
     lines = narrow.stdout.splitlines()
-    assert lines[0].split() == ["ENDED", "(UTC)", "JOB", "ORIGIN", "STATUS", "TIME", "DETAIL"]
+    assert lines[0].split() == [
+        "ENDED", "(UTC)", "JOB", "ORIGIN", "STATUS", "TIME", "TOKENS", "IN/OUT", "DETAIL"
+    ]  # fmt: skip
     assert all(len(line) <= 120 for line in lines), lines
     # Every word of the answer is there, twice (two runs), none cut with an ellipsis.
     words = " ".join(line[len(lines[0]) - len("DETAIL") :] for line in lines[1:]).split()

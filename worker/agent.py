@@ -20,8 +20,10 @@ from typing import Any
 from scoot.shared.actions import ACTIONS, ActionInputError, ParsedAction, parse_input
 from scoot.shared.policy import ProtectedPaths, allowed_actions, decide
 from scoot.shared.redaction import redact, secret_forms
+from scoot.shared.spend.backends import is_unavailable
 from worker import prompt
 from worker.backend import Backend, BackendError, one_line
+from worker.spending import Link, Meter, link_of, link_settings
 from worker.tools import ToolError, clip_observation, run_tool
 
 Emit = Callable[[dict[str, Any]], None]
@@ -129,13 +131,19 @@ def valid_text(text: str) -> str:
 
 def backend_from_spec(spec: dict[str, Any]) -> Backend:
     """The model client a run spec describes (raises BackendError or ValueError)."""
-    settings = spec.get("backend") or {}
+    settings = dict(spec.get("backend") or {})
+    settings.setdefault("token", spec.get("token"))
+    return backend_from_settings(settings)
+
+
+def backend_from_settings(settings: dict[str, Any]) -> Backend:
+    """The model client of one backend's settings, its token among them."""
     return Backend(
         base_url=str(settings.get("base_url", "http://127.0.0.1:11434/v1")),
         model=str(settings.get("model", "qwen2.5")),
         api=str(settings.get("api", "chat")),
         timeout_ms=int(settings.get("timeout_ms", 120_000)),
-        token=spec.get("token") or None,
+        token=settings.get("token") or None,
         extra_body=settings.get("extra_body") or None,
         retries=int(settings.get("retries", 2)),
     )
@@ -150,13 +158,21 @@ def _positive_int(value: object, default: int) -> int:
 class _Channel:
     """The frames of one run: secrets scrubbed, text made valid and kept small."""
 
-    def __init__(self, emit: Emit, token: str | None) -> None:
+    def __init__(self, emit: Emit, token: str | None, *others: str | None) -> None:
         self._emit = emit
-        self._forms = secret_forms(token) if token and token.strip() else []
+        forms = {
+            f for each in (token, *others) if each and each.strip() for f in secret_forms(each)
+        }
+        self._forms = sorted(
+            forms, key=len, reverse=True
+        )  # a longer form is never cut by a shorter
 
     def clean(self, text: str) -> str:
-        """Valid text with the token and its encodings redacted; call before any clipping."""
+        """Valid text with every token and its encodings redacted; call before any clipping."""
         return redact(valid_text(text), self._forms)
+
+    def emit(self, frame: dict[str, Any]) -> None:
+        self._emit(frame)
 
     def audit(self, kind: str, msg: str, limit: int = MAX_REPLY_CHARS) -> None:
         self._emit({"type": "audit", "kind": kind, "msg": clip_text(self.clean(msg), limit)})
@@ -231,17 +247,48 @@ class _Run:
             {"role": "user", "content": valid_text(goal)},
         ]
 
-    def loop(self, backend: Backend) -> dict[str, Any]:
+    def loop(self, links: list[Link], meter: Meter) -> dict[str, Any]:
         for turn in range(1, self.max_turns + 1):
-            try:
-                reply = backend.complete(self.history)
-            except BackendError as error:
-                self.channel.audit("system_error", error.message)
-                return _result("error", error=error.message)
+            reason = meter.stop_reason()
+            if reason is not None:
+                # Before the request, not after: what a run may spend is a limit, not a goal.
+                self.channel.audit("system_error", f"stopped before turn {turn}: {reason}")
+                return _result("budget", error=reason)
+            answered = self.ask(links)
+            if isinstance(answered, dict):
+                return answered
+            reply, link = answered
+            meter.count(link.backend.last_usage, link)
             result = self.take_turn(turn, reply)
             if result is not None:
                 return result
         return self.out_of_turns()
+
+    def ask(self, links: list[Link]) -> tuple[str, Link] | dict[str, Any]:
+        """The model's reply and the backend that gave it, or the run's error result.
+
+        A backend that is unavailable (unreachable, 5xx or 429 after its own
+        retries) hands over to its fallback, for this turn and the rest of the
+        run; any other failure ends the run, as does the last backend failing.
+        """
+        while True:
+            link = links[0]
+            try:
+                return link.backend.complete(self.history), link
+            except BackendError as error:
+                if len(links) > 1 and is_unavailable(error.kind, error.retryable):
+                    self.channel.emit(
+                        {
+                            "type": "fallback",
+                            "from": link.name,
+                            "to": links[1].name,
+                            "reason": self.channel.clean(error.message),
+                        }
+                    )
+                    del links[0]
+                    continue
+                self.channel.audit("system_error", error.message)
+                return _result("error", error=error.message)
 
     def take_turn(self, turn: int, reply: str) -> dict[str, Any] | None:
         """One model reply handled; a result when the run is over."""
@@ -330,12 +377,15 @@ def run_agent(
     spec: dict[str, Any], emit: Emit, *, backend: Backend | None = None
 ) -> dict[str, Any]:
     """Run the goal of `spec` to an end; returns the result body (status, answer, error)."""
-    channel = _Channel(emit, spec.get("token"))
+    settings = link_settings(spec)
+    channel = _Channel(emit, spec.get("token"), *[str(s.get("token") or "") for s in settings])
     run = _Run(spec, channel)
     run.start(str(spec.get("goal") or ""))
-    if backend is None:
+    if backend is not None:
+        links = [link_of(settings[0], lambda _settings: backend)]
+    else:
         try:
-            backend = backend_from_spec(spec)
+            links = [link_of(item, backend_from_settings) for item in settings]
         except BackendError as error:
             channel.audit("system_error", error.message)
             return _result("error", error=channel.clean(error.message))
@@ -343,7 +393,7 @@ def run_agent(
             message = f"invalid [backend] settings ({error}); check the configuration"
             channel.audit("system_error", message)
             return _result("error", error=channel.clean(message))
-    result = run.loop(backend)
+    result = run.loop(links, Meter(spec.get("budget"), channel.emit))
     if result["error"] is not None:
         result["error"] = channel.clean(result["error"])
     return result

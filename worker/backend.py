@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scoot import __version__
+from scoot.shared.spend.usage import NONE_REPORTED, Usage, usage_of
 
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 READ_CHUNK_BYTES = 64 * 1024
@@ -307,6 +308,8 @@ class Backend:
         suffix = "/chat/completions" if api == "chat" else "/responses"
         self._path = parts.path.rstrip("/") + suffix + (f"?{parts.query}" if parts.query else "")
         self.endpoint_url = self.base_url.split("?", 1)[0] + suffix
+        # The tokens of the last answer `complete` returned (scoot.shared.spend.usage).
+        self.last_usage: Usage = NONE_REPORTED
 
     def complete(self, messages: list[dict[str, Any]]) -> str:
         """Send the conversation and return the assistant's text, or raise BackendError."""
@@ -397,7 +400,9 @@ class Backend:
                 )
             )
         payload = decode_json(body)
-        return chat_text(payload) if self.api == "chat" else responses_text(payload)
+        text = chat_text(payload) if self.api == "chat" else responses_text(payload)
+        self.last_usage = usage_of(payload, self.api)
+        return text
 
     def _read_body(
         self, response: http.client.HTTPResponse, sock: socket.socket | None, deadline: float

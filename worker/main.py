@@ -65,6 +65,16 @@ def backend_port(base_url: str) -> int | None:
         return None
 
 
+def fallback_ports(spec: dict[str, Any]) -> tuple[int, ...]:
+    """The ports of the run's fallback backends (see scoot.shared.spend.backends)."""
+    ports = []
+    for item in spec.get("fallbacks") or ():
+        port = backend_port(str(item.get("base_url", ""))) if isinstance(item, dict) else None
+        if port is not None:
+            ports.append(port)
+    return tuple(ports)
+
+
 def set_title(spec: dict[str, Any]) -> None:
     try:
         from setproctitle import setproctitle
@@ -122,6 +132,7 @@ def child_main(spec_fd: int, frame_fd: int, parent_pid: int) -> int:
         protected=tuple(str(path) for path in sandbox_spec.get("protected") or ()),
         confine_writes=bool((spec.get("tools") or {}).get("confine_writes")),
         workspace_root=sandbox_spec.get("workspace_root"),
+        fallback_ports=fallback_ports(spec),
     )
     _import_before_confinement()
     limits = sandbox.Limits.from_config(sandbox_spec.get("limits") or {}, None)

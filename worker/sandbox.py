@@ -236,6 +236,8 @@ class Reach:
     system_reads: tuple[str, ...] = ()
     confine_writes: bool = False
     workspace_root: str | None = None  # <home>/work: job workspaces live inside the runtime dir
+    # The ports of the backend's fallbacks, reachable as the backend's own is.
+    fallback_ports: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -376,7 +378,8 @@ def plan_landlock(
     if mode != "guarded":
         handled_net = NET_BIND_TCP | NET_CONNECT_TCP if abi >= 4 else 0
         if handled_net and backend_port is not None:
-            port_rules = ((backend_port, NET_CONNECT_TCP),)
+            ports = dict.fromkeys((backend_port, *reach.fallback_ports))
+            port_rules = tuple((port, NET_CONNECT_TCP) for port in ports if 1 <= port <= 65535)
         scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if abi >= 6 else 0
     elif abi >= 6:
         # A guarded tool may not signal the daemon or the user's other processes
@@ -437,7 +440,8 @@ def landlock_restrictions(plan: LandlockPlan, backend_port: int | None) -> dict[
         for key in ("net_connect", "net_bind"):
             entries[key] = Restriction(False, "guarded run: the network is not restricted")
     elif plan.handled_net:
-        target = f"port {backend_port} only" if backend_port else "no port (no backend port given)"
+        ports = ", ".join(str(port) for port, _ in plan.port_rules)  # fallbacks' too
+        target = f"port {ports} only" if ports else "no port (no backend port given)"
         entries["net_connect"] = Restriction(
             True, f"TCP connect to {target}, on any host; UDP (DNS included) is not restricted"
         )

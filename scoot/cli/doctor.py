@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import stat
@@ -22,6 +23,8 @@ def config_report(instance: Instance) -> dict[str, Any]:
     values: dict[str, dict[str, Any]] = {}
     for section, key, value in effective_values(config):
         values.setdefault(section, {})[key] = value
+    for name, backend in config.backends.items():
+        values[f"backends.{name}"] = dataclasses.asdict(backend)
     return {
         "home": str(instance.home.root),
         "config_file": str(instance.loaded.source) if instance.loaded.source else None,

@@ -13,6 +13,7 @@ from scoot.schedule.jobs import InvalidJob, Job, JobSet
 from scoot.schedule.ledger import JobEntry, Ledger, decided_anchor
 from scoot.schedule.pauses import Pause, PauseStore
 from scoot.schedule.triggers import describe, is_exhausted, plan
+from scoot.shared.spend.budget import SpendWindow, window_from_runs
 
 GOAL_WIDTH = 48
 
@@ -38,6 +39,11 @@ class JobRow:
     paused_until: float | None = None
     jitter_sec: int = 0
     next_jitter_ms: int = 0  # the next fire starts this long after its instant
+    backend: str | None = None
+    tokens_24h: int | None = None  # this job's tokens in the last 24 hours
+    max_tokens_per_day: int | None = None
+    max_tokens_per_run: int | None = None
+    retries: int = 0
 
 
 def utc(ts: Any) -> str:
@@ -58,6 +64,7 @@ def row_for_job(
     entry: JobEntry | None,
     last_run: dict[str, Any] | None,
     pause: Pause | None = None,
+    tokens_24h: int | None = None,
 ) -> JobRow:
     # What the scheduler will count as decided, so the view agrees with the next decision.
     last_instant = (
@@ -109,6 +116,11 @@ def row_for_job(
         paused_until=pause.until if paused and pause else None,
         jitter_sec=job.jitter_sec,
         next_jitter_ms=next_jitter,
+        backend=job.backend,
+        tokens_24h=tokens_24h,
+        max_tokens_per_day=job.max_tokens_per_day,
+        max_tokens_per_run=job.max_tokens_per_run,
+        retries=job.retries,
     )
 
 
@@ -139,6 +151,7 @@ def build_rows(
     entries: dict[str, JobEntry],
     last_runs: dict[str, dict[str, Any]],
     pauses: dict[str, Pause] | None = None,
+    spend: SpendWindow | None = None,
 ) -> list[JobRow]:
     rows = [
         row_for_job(
@@ -148,6 +161,7 @@ def build_rows(
             entry=entries.get(job.id),
             last_run=last_runs.get(job.id),
             pause=(pauses or {}).get(job.id),
+            tokens_24h=spend.job_tokens(job.id, now) if spend is not None else None,
         )
         for job in jobset.jobs
     ]
@@ -177,6 +191,9 @@ def render_text(rows: list[JobRow], header: dict[str, Any]) -> list[str]:
         lines.append(
             "hint: scheduling is off; set [schedule] enabled = true in the config to run these jobs"
         )
+    budget = header.get("budget") or {}
+    if any(budget.values()):  # shown once a budget is set or anything was spent
+        lines.append(f"budget: {spend_text(header['budget'])}")
     if not rows:
         lines.append("no jobs configured: add [[schedule.jobs]] entries to the config")
         return lines
@@ -208,11 +225,48 @@ def render_text(rows: list[JobRow], header: dict[str, Any]) -> list[str]:
             lines.append(f"         last run: {row.last_status}{ended}")
         if row.goal:
             lines.append(f"         goal: {shorten(row.goal, GOAL_WIDTH)}")
+        if row.mode_effective is not None and _spends(row):
+            lines.append(f"         spend: {job_spend_text(row)}")
         if row.mode_effective == "unrestricted":
             lines.append(
                 "         WARNING: unrestricted: this job may write and reach the network unattended"
             )
     return lines
+
+
+def _spends(row: JobRow) -> bool:
+    """Whether a job has anything to show about spend (else the line is left out)."""
+    return bool(
+        row.tokens_24h
+        or row.max_tokens_per_day
+        or row.max_tokens_per_run
+        or row.retries
+        or (row.backend and row.backend != "default")
+    )
+
+
+def job_spend_text(row: JobRow) -> str:
+    """A job's tokens in the last 24 hours against its budgets, its backend and retries."""
+    used = row.tokens_24h or 0
+    day = f" of {row.max_tokens_per_day} (max_tokens_per_day)" if row.max_tokens_per_day else ""
+    parts = [f"{used} tokens in 24 h{day}"]
+    if row.max_tokens_per_run:
+        parts.append(f"{row.max_tokens_per_run} per run")
+    parts.append(f"backend {row.backend or 'default'}")
+    if row.retries:
+        parts.append(f"retries {row.retries}")
+    return "; ".join(parts)
+
+
+def spend_text(budget: dict[str, Any]) -> str:
+    """All jobs' tokens and cost in the last 24 hours against [budget]."""
+    tokens = f"{budget['tokens_24h']} tokens in 24 h"
+    if budget.get("max_tokens_per_day"):
+        tokens += f" of {budget['max_tokens_per_day']} (max_tokens_per_day)"
+    cost = f"cost {budget['cost_24h']:.4f}"
+    if budget.get("max_cost_per_day"):
+        cost += f" of {budget['max_cost_per_day']:g} (max_cost_per_day)"
+    return f"{tokens}; {cost}"
 
 
 def render_json(rows: list[JobRow], header: dict[str, Any]) -> dict[str, Any]:
@@ -237,6 +291,7 @@ def schedule_view(instance: Instance, now: float) -> tuple[list[JobRow], dict[st
     if ledger.problem:
         warnings.append(ledger.problem)
     run_rows, _ = read_runs(home.runs)
+    spend = window_from_runs(run_rows, now)
     pause_store = PauseStore(home.pauses, home.pauses_lock)
     pauses = pause_store.read()
     if pause_store.problem:
@@ -249,11 +304,19 @@ def schedule_view(instance: Instance, now: float) -> tuple[list[JobRow], dict[st
         entries=entries,
         last_runs=last_run_by_job(run_rows),
         pauses=pauses,
+        spend=spend,
     )
+    budget = instance.config.budget
     header = {
         "enabled": schedule.enabled,
         "poll_ms": schedule.poll_ms,
         "jobs": len(rows),
         "config_file": instance.config_label,
+        "budget": {
+            "tokens_24h": spend.total_tokens(now),
+            "cost_24h": round(spend.total_cost(now), 6),
+            "max_tokens_per_day": budget.max_tokens_per_day or None,
+            "max_cost_per_day": budget.max_cost_per_day or None,
+        },
     }
     return rows, header, warnings

@@ -14,7 +14,7 @@ from scoot.errors import UsageError
 from scoot.instance.home import Home
 from scoot.schedule.jobs import JOB_ID_PATTERN
 
-HISTORY_HEADER = f"{'ENDED (UTC)':<20} {'JOB':<20} {'ORIGIN':<8} {'STATUS':<11} {'TIME':>8}  "
+HISTORY_HEADER = f"{'ENDED (UTC)':<20} {'JOB':<20} {'ORIGIN':<8} {'STATUS':<11} {'TIME':>8} {'TOKENS IN/OUT':>15}  "
 # DETAIL wraps to the width left, but never into a column narrower than this.
 MIN_DETAIL_WIDTH = 30
 
@@ -34,13 +34,30 @@ def render_history(rows: list[dict[str, Any]], width: int = 100) -> list[str]:
         duration = row.get("duration_ms")
         took = f"{duration / 1000:.1f}s" if isinstance(duration, int | float) else "-"
         detail = row.get("answer") if row.get("status") == "ok" else row.get("error")
+        attempt = row.get("attempt")
+        if isinstance(attempt, int) and attempt > 1:
+            detail = f"(attempt {attempt}) {detail or ''}"
         wrapped = textwrap.wrap(" ".join(str(detail or "").split()), room) or [""]
         lines.append(
             f"{when:<20} {shorten(str(job), 20):<20} {shorten(origin, 8):<8} "
-            f"{str(row.get('status')):<11} {took:>8}  {wrapped[0]}"
+            f"{str(row.get('status')):<11} {took:>8} {tokens_text(row):>15}  {wrapped[0]}"
         )
         lines += [indent + more for more in wrapped[1:]]
     return lines
+
+
+def tokens_text(row: dict[str, Any]) -> str:
+    """A run's tokens as input/output, with its cost when priced; "-" when never counted."""
+    tokens = row.get("tokens")
+    if not isinstance(tokens, dict):
+        return "-"
+    text = f"{tokens.get('input', 0)}/{tokens.get('output', 0)}"
+    if row.get("tokens_reported") is False:
+        text += "?"  # a backend answered without usage
+    cost = row.get("cost")
+    if isinstance(cost, int | float) and not isinstance(cost, bool):
+        text += f" {cost:.4f}"
+    return text
 
 
 def render_status(report: dict[str, Any]) -> list[str]:
@@ -67,6 +84,10 @@ def render_status(report: dict[str, Any]) -> list[str]:
             lines.append(f"stop_reason: {state['stop_reason']}")
         if state.get("note"):
             lines.append(f"note: {state['note']}")
+        waiting = state.get("waiting_for_backend")
+        if isinstance(waiting, dict) and waiting:
+            shown = ", ".join(f"{count} for {name}" for name, count in sorted(waiting.items()))
+            lines.append(f"waiting for a backend slot (max_concurrent): {shown}")
     lines.append(f"pid file: {report.get('pid_file') or 'absent'}")
     if verdict == "unproven":
         lines.append(

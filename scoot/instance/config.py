@@ -35,6 +35,19 @@ class BackendConfig:
     extra_body: dict[str, Any] = field(default_factory=dict)
     api: str = "chat"
     retries: int = 2
+    # Spend and availability (scoot.shared.spend): 0 is no cap; "" is no fallback.
+    max_concurrent: int = 0
+    fallback: str = ""
+    price_per_mtok_input: float = 0.0
+    price_per_mtok_output: float = 0.0
+
+
+@dataclass(frozen=True)
+class BudgetConfig:
+    """Day budgets of all jobs together, over a rolling 24 hours; 0 is no limit."""
+
+    max_tokens_per_day: int = 0
+    max_cost_per_day: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -105,6 +118,9 @@ class Config:
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     edge: EdgeConfig = field(default_factory=EdgeConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    # [backends.NAME] tables: the same keys as [backend] (which is "default").
+    backends: dict[str, BackendConfig] = field(default_factory=dict)
 
 
 SECTION_CLASSES: dict[str, Any] = {
@@ -116,6 +132,7 @@ SECTION_CLASSES: dict[str, Any] = {
     "sandbox": SandboxConfig,
     "edge": EdgeConfig,
     "metrics": MetricsConfig,
+    "budget": BudgetConfig,
 }
 
 # Fields whose value must be one of a few words.
@@ -137,6 +154,8 @@ MINIMUMS: dict[tuple[str, str], int] = {
     ("backend", "timeout_ms"): 1,
     ("backend", "api_key_cmd_timeout_ms"): 1,
     ("backend", "retries"): 0,
+    ("backend", "max_concurrent"): 0,
+    ("budget", "max_tokens_per_day"): 0,
     ("agent", "max_turns"): 1,
     ("agent", "exec_timeout_sec"): 0,
     ("tools", "timeout_ms"): 1,
@@ -186,6 +205,7 @@ def field_kind(section: str, name: str) -> type:
 def _type_name(kind: type) -> str:
     return {
         int: "an integer",
+        float: "a number",
         bool: "true or false",
         str: "a string",
         dict: "a table",
@@ -274,6 +294,12 @@ def _check_value(section: str, name: str, value: Any, where: str) -> tuple[Any, 
             return None, f"{where}: {key} must be >= {low}, got {value}"
         if value > MAX_WHOLE:
             return None, f"{where}: {key} must be <= {MAX_WHOLE}, got {value}"
+    elif kind is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None, f"{where}: {key} must be a number, got {value!r}"
+        if not math.isfinite(value) or value < 0:
+            return None, f"{where}: {key} must be a finite number >= 0, got {value!r}"
+        value = float(value)
     elif kind is str:
         if not isinstance(value, str):
             return None, f"{where}: {key} must be a string, got {value!r}"
@@ -332,6 +358,11 @@ def _parse_env_value(section: str, name: str, text: str) -> Any:
             return int(text.strip(), 10)
         except ValueError:
             raise ValueError("a whole number (an integer)") from None
+    if kind is float:
+        try:
+            return float(text.strip())
+        except ValueError:
+            raise ValueError("a number") from None
     if kind is dict:
         try:
             value = json.loads(text)
@@ -373,7 +404,11 @@ def build_config(
     warnings: list[str] = []
     values: dict[str, dict[str, Any]] = {s: {} for s in SECTION_CLASSES}
     errors: list[str] = []
+    named: dict[str, BackendConfig] = {}
     for section, body in data.items():
+        if section == "backends":
+            named = _named_backends(body, source_label, errors)
+            continue
         if section not in SECTION_CLASSES:
             if section not in TOLERATED_SECTIONS:
                 warnings.append(f"{source_label}: unknown section [{_shown_key(section)}] ignored")
@@ -413,8 +448,56 @@ def build_config(
             continue
         values[section][name] = checked
         applied.append(var)
-    config = Config(**{s: SECTION_CLASSES[s](**v) for s, v in values.items()})
+    config = Config(**{s: SECTION_CLASSES[s](**v) for s, v in values.items()}, backends=named)
+    from scoot.shared.spend.backends import reference_problems
+
+    problems = reference_problems(all_backends(config))
+    if problems:
+        raise ConfigError(f"{source_label}: {problems[0]}; fix that key in the config file")
     return config, warnings, applied
+
+
+BACKEND_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def _named_backends(body: Any, label: str, errors: list[str]) -> dict[str, BackendConfig]:
+    """[backends.NAME] tables, each checked like [backend] (errors appended)."""
+    if not isinstance(body, dict):
+        errors.append(f"{label}: [backends] must hold tables like [backends.local], got {body!r}")
+        return {}
+    known = {f.name for f in dataclasses.fields(BackendConfig)}
+    named: dict[str, BackendConfig] = {}
+    for name, table in body.items():
+        shown = f"[backends.{_shown_key(name)}]"
+        if not BACKEND_NAME.fullmatch(name) or name == "default":
+            errors.append(
+                f"{label}: {shown}: a backend name is 1 to 64 of A-Z a-z 0-9 . _ - "
+                "and not 'default' (that is [backend])"
+            )
+            continue
+        if not isinstance(table, dict):
+            errors.append(f"{label}: {shown} must be a table, got {table!r}")
+            continue
+        fields: dict[str, Any] = {}
+        for key, value in table.items():
+            if key not in known:
+                errors.append(
+                    f"{label}: unknown key {shown} {_shown_key(key)} "
+                    f"(known: {', '.join(sorted(known))})"
+                )
+                continue
+            checked, error = _check_value("backend", key, value, label)
+            if error:
+                errors.append(error.replace("[backend]", shown, 1))
+            else:
+                fields[key] = checked
+        named[name] = BackendConfig(**fields)
+    return named
+
+
+def all_backends(config: Config) -> dict[str, BackendConfig]:
+    """Every backend by name; [backend] is "default"."""
+    return {"default": config.backend, **config.backends}
 
 
 def load_config(home: Home, environ: dict[str, str] | None = None) -> LoadedConfig:

@@ -6,7 +6,7 @@ import os
 import sys
 from dataclasses import dataclass
 
-from scoot.instance.config import LoadedConfig, load_config
+from scoot.instance.config import LoadedConfig, all_backends, load_config
 from scoot.instance.home import Home, check_home, ensure_tree, resolve_home
 from scoot.schedule.jobs import JobSet, validate_jobs
 
@@ -50,6 +50,7 @@ def open_instance(
         schedule.jobs,
         default_timezone=schedule.timezone,
         default_jitter_sec=schedule.jitter_sec,
+        backends=frozenset(all_backends(loaded.config)),
     )
     return Instance(home, loaded, jobset, tuple(home_warnings))
 

@@ -14,7 +14,15 @@ from typing import Any
 from scoot.instance.home import Home
 from scoot.records.audit import AuditLog, SessionLog, append_record
 from scoot.records.outage import Outage
-from scoot.shared.frames import AuditFrame, FrameError, Hello, ResultFrame, SessionFrame
+from scoot.shared.frames import (
+    AuditFrame,
+    FallbackFrame,
+    FrameError,
+    Hello,
+    ResultFrame,
+    SessionFrame,
+    UsageFrame,
+)
 from scoot.supervise.runner import ActiveRun, Outcome, RunRequest
 
 ANSWER_CHARS_IN_RUNS = 4000
@@ -110,15 +118,27 @@ class Recorder:
                 )
             elif written and self._sessions_outage.succeeded():
                 self._warn(f"session files in {self.sessions.directory} are writable again")
-        elif isinstance(frame, ResultFrame):
+        elif isinstance(frame, FallbackFrame):
+            self.run_event(
+                request,
+                "backend_fallback",
+                f"{_who(request)} left backend {frame.from_backend} for its fallback "
+                f"{frame.to_backend}: {frame.reason}",
+                **{"from": frame.from_backend, "to": frame.to_backend},
+            )
+        elif isinstance(frame, ResultFrame | UsageFrame):
             pass  # recorded with the run's end, together with how the process exited
 
     def run_ended(self, run: ActiveRun, outcome: Outcome) -> dict[str, Any]:
         request = run.request
         record = self.record(request, run.started_at, outcome)
         details = {
-            k: record[k] for k in ("status", "exit_code", "signal", "duration_ms", "peak_rss_kb")
+            k: record[k]
+            for k in ("status", "exit_code", "signal", "duration_ms", "peak_rss_kb", "tokens")
         }
+        for key in ("cost", "attempt"):
+            if key in record:
+                details[key] = record[key]
         tail = None
         if outcome.status in ("crashed", "error") and run.output_tail:
             tail = clip(self.audit.redactor.text(run.output_tail_text()), 2000)
@@ -216,7 +236,14 @@ class Recorder:
             "peak_rss_kb": outcome.peak_rss_kb,
             "answer": outcome.answer,
             "error": outcome.error,
+            "backend": request.backend,
+            "tokens": dict(outcome.tokens or {"input": 0, "output": 0}),
+            "tokens_reported": outcome.tokens_reported,
         }
+        if outcome.cost is not None:
+            record["cost"] = outcome.cost
+        if request.origin == "schedule":
+            record["attempt"] = request.attempt
         record = self.audit.redactor.value(record)
         # Clipped after redaction, so a secret at the clip edge is never stored in part.
         record["answer"] = clip(record["answer"], ANSWER_CHARS_IN_RUNS)

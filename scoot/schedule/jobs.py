@@ -16,6 +16,8 @@ from scoot.schedule.zoned import ZoneError
 from scoot.shared.policy import ModeResolution, effective_unattended_mode
 
 JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
+SPEND_KEYS = ("backend", "max_tokens_per_run", "max_tokens_per_day", "retries", "retry_backoff_sec")
+DEFAULT_RETRY_BACKOFF_SEC = 30
 LIMIT_KEYS = ("cpu_sec", "address_space_mb", "nofile", "nproc", "fsize_mb")
 KNOWN_KEYS = frozenset(
     {
@@ -34,6 +36,7 @@ KNOWN_KEYS = frozenset(
         "pause_after_failures",
         "align",
         *LIMIT_KEYS,
+        *SPEND_KEYS,
     }
 )
 TRIGGER_KEYS = ("every_sec", "at_unix", "cron")
@@ -60,6 +63,11 @@ class Job:
         0  # a deterministic delay in [0, jitter_sec] per instant (scoot.schedule.jitter)
     )
     pause_after_failures: int | None = None  # pause after this many failures in a row
+    backend: str = "default"  # a [backends.NAME], or [backend]
+    max_tokens_per_run: int | None = None
+    max_tokens_per_day: int | None = None  # rolling 24 hours
+    retries: int = 0  # re-runs of a failed run (error, timeout, crashed)
+    retry_backoff_sec: int = DEFAULT_RETRY_BACKOFF_SEC  # doubled each attempt
 
 
 @dataclass(frozen=True)
@@ -142,6 +150,36 @@ def _trigger_of(
         return None, str(exc)
 
 
+def _spend_of(
+    entry: dict[str, Any], backends: frozenset[str] | None
+) -> tuple[dict[str, Any], str | None]:
+    """The job's backend, budgets and retries, or the rule one of them breaks."""
+    found: dict[str, Any] = {}
+    backend = entry.get("backend", "default")
+    if not isinstance(backend, str) or not backend:
+        return found, f"backend must be the name of a backend, got {backend!r}"
+    if backends is not None and backend not in backends:
+        known = ", ".join(sorted(backends))
+        return (
+            found,
+            f"backend {backend!r} is not configured (known: {known}); add [backends.{backend}]",
+        )
+    found["backend"] = backend
+    for key, low in (
+        ("max_tokens_per_run", 1),
+        ("max_tokens_per_day", 1),
+        ("retries", 0),
+        ("retry_backoff_sec", 0),
+    ):
+        if key not in entry:
+            continue
+        value = entry[key]
+        if not _is_int(value) or not low <= value <= MAX_WHOLE:
+            return found, f"{key} must be a whole number from {low} to {MAX_WHOLE}, got {value!r}"
+        found[key] = value
+    return found, None
+
+
 def validate_job(
     entry: Any,
     index: int,
@@ -149,6 +187,7 @@ def validate_job(
     *,
     default_timezone: str = "UTC",
     default_jitter_sec: int = 0,
+    backends: frozenset[str] | None = None,
 ) -> tuple[Job | None, InvalidJob | None, list[str]]:
     """Validate one raw entry; exactly one of the first two results is set.
 
@@ -259,6 +298,9 @@ def validate_job(
             ),
             warnings,
         )
+    spend, problem = _spend_of(entry, backends)
+    if problem:
+        return None, InvalidJob(index, raw_id, problem), warnings
     job = Job(
         id=raw_id,
         goal=goal.strip(),
@@ -272,6 +314,7 @@ def validate_job(
         limits=limits,
         jitter_sec=jitter,
         pause_after_failures=pause_after,
+        **spend,
     )
     return job, None, warnings
 
@@ -282,6 +325,7 @@ def validate_jobs(
     *,
     default_timezone: str = "UTC",
     default_jitter_sec: int = 0,
+    backends: frozenset[str] | None = None,
 ) -> JobSet:
     """Validate all entries; a later entry reusing an id is invalid, the first one stands."""
     jobs: list[Job] = []
@@ -295,6 +339,7 @@ def validate_jobs(
             is_dir,
             default_timezone=default_timezone,
             default_jitter_sec=default_jitter_sec,
+            backends=backends,
         )
         warnings.extend(found)
         if bad is not None:

@@ -56,6 +56,9 @@ class Scheduler:
         self._generation: dict[str, int] = {}
         # Whether this process runs (or has queued) a job; the supervisor sets its own.
         self.is_running = is_running
+        # Why a job's day budget forbids a start now, or None; the supervisor sets its own.
+        self.budget_spent: Callable[[Job, float], str | None] = lambda _job, _now: None
+        self._budget_skipped: set[str] = set()  # jobs whose exhaustion was already audited
         self._last_now: float | None = None  # the clock reading of the previous decision
         self._owner_pid = os.getpid()
         self._owner_start = start_time_of(self._owner_pid)
@@ -101,6 +104,12 @@ class Scheduler:
             if job_id in self.jobs and self._generation.get(job_id) == generation:
                 dues[job_id] = min(due, dues.get(job_id, due))
         return dues
+
+    def next_due_of(self, job_id: str) -> float | None:
+        """When `job_id` is next due, or None."""
+        generation = self._generation.get(job_id)
+        dues = [d for d, g, j in self._heap if j == job_id and g == generation]
+        return min(dues) if dues else None
 
     def has_future(self) -> bool:
         return self.next_due() is not None
@@ -196,7 +205,20 @@ class Scheduler:
             )
         if verdict.decided_through is not None:
             entry.last_instant = verdict.decided_through
-        if verdict.fire_instant is not None:
+        spent = self.budget_spent(job, now) if verdict.fire_instant is not None else None
+        if verdict.fire_instant is not None and spent is None:
+            self._budget_skipped.discard(job.id)
+        elif spent is not None and job.id not in self._budget_skipped:
+            # Once per exhaustion: the next instants of a spent job pass in silence.
+            self._budget_skipped.add(job.id)
+            verdicts.events.append(
+                (
+                    "job_skipped",
+                    f"job {job.id} skipped: {spent}; it runs again when the budget allows",
+                    {"job_id": job.id, "reason": "budget", "instant": verdict.fire_instant},
+                )
+            )
+        if verdict.fire_instant is not None and spent is None:
             other = self._busy_elsewhere(entry)
             if self.is_running(job.id) or other is not None:
                 holder = f"pid {other.owner_pid}" if other else "this process"
@@ -221,6 +243,7 @@ class Scheduler:
                     jitter_ms=jitter_ms_for(
                         job.id, job.trigger, verdict.fire_instant, job.jitter_sec
                     ),
+                    backend=job.backend,
                 )
                 entry.in_flight[request.run_id] = self.in_flight_for(request, now)
                 entry.last_fired = verdict.fire_instant
@@ -272,6 +295,14 @@ class Scheduler:
                 entry = entries.get(request.job_id)
                 if entry is not None:
                     entry.in_flight.pop(request.run_id, None)
+
+    def hold(self, request: RunRequest, now: float) -> None:
+        """Record a retry in flight, as its first attempt was (one transaction)."""
+        assert request.job_id is not None
+        job = self.jobs.get(request.job_id)
+        with self.ledger.transaction() as entries:
+            entry = entry_for(entries, request.job_id, job.trigger.key if job else "manual")
+            entry.in_flight[request.run_id] = self.in_flight_for(request, now)
 
     def register_manual(self, request: RunRequest, now: float) -> InFlight | None:
         """Record a manual run in flight; returns the live holder instead if the job runs."""

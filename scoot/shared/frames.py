@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_FRAME_BYTES = 1024 * 1024
-RESULT_STATUSES = frozenset({"ok", "error", "denied", "timeout"})
+RESULT_STATUSES = frozenset({"ok", "error", "denied", "timeout", "budget"})
+# The most tokens one usage frame may report (a larger figure is a lie or a bug).
+MAX_FRAME_TOKENS = 2**40
 AGENT_AUDIT_KINDS = frozenset(
     {
         "run",
@@ -139,7 +141,33 @@ class ResultFrame:
     ended_mono: float | None = None  # the worker's CLOCK_MONOTONIC when it ended
 
 
-Frame = Hello | AuditFrame | SessionFrame | ResultFrame
+@dataclass(frozen=True)
+class UsageFrame:
+    """The tokens of one model answer, and the backend that gave it."""
+
+    input: int
+    output: int
+    reported: bool
+    backend: str
+
+
+@dataclass(frozen=True)
+class FallbackFrame:
+    """The run left one backend for its fallback."""
+
+    from_backend: str
+    to_backend: str
+    reason: str
+
+
+Frame = Hello | AuditFrame | SessionFrame | ResultFrame | UsageFrame | FallbackFrame
+
+
+def _tokens(frame: dict[str, Any], key: str) -> int:
+    value = frame.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_FRAME_TOKENS:
+        raise FrameError(f"usage frame field {key!r} must be a whole number of tokens")
+    return value
 
 
 def decode_frame(line: bytes) -> Frame:
@@ -193,6 +221,22 @@ def decode_frame(line: bytes) -> Frame:
             _text(value, "answer", optional=True),
             _text(value, "error", optional=True),
             None if ended is None else float(ended),
+        )
+    if kind == "usage":
+        reported = value.get("reported")
+        if not isinstance(reported, bool):
+            raise FrameError("usage frame field 'reported' must be true or false")
+        return UsageFrame(
+            _tokens(value, "input"),
+            _tokens(value, "output"),
+            reported,
+            (_text(value, "backend") or "")[:64],
+        )
+    if kind == "fallback":
+        return FallbackFrame(
+            (_text(value, "from") or "")[:64],
+            (_text(value, "to") or "")[:64],
+            (_text(value, "reason") or "")[:1000],
         )
     shown = kind[:40] if isinstance(kind, str) else type(kind).__name__
     raise FrameError(f"unknown frame type {shown!r}")

@@ -70,7 +70,13 @@ def activity_of(supervisor: Supervisor) -> dict[str, Any]:
         else {}
     )
     job_ids = sorted(scheduler.jobs) if scheduler else []
-    return {"runs": runs, "queue": queue, "next_fires": next_fires, "job_ids": job_ids}
+    return {
+        "runs": runs,
+        "queue": queue,
+        "next_fires": next_fires,
+        "job_ids": job_ids,
+        "waiting_for_backend": supervisor.waiting_by_backend(),
+    }
 
 
 class DaemonHooks(Hooks):
@@ -135,6 +141,14 @@ class DaemonHooks(Hooks):
                 self.state.write_running(running=supervisor.running_count)
             except OSError as exc:
                 supervisor.runlog.warn(f"cannot update daemon state ({exc.strerror})")
+
+    def backend_waits(self, supervisor: Supervisor, waiting: dict[str, int]) -> None:
+        # Written at once, not at the next refresh: `daemon status` shows who waits.
+        try:
+            self.state.activity = {**activity_of(supervisor), "waiting_for_backend": waiting}
+            self.state.write_running(running=supervisor.running_count)
+        except OSError as exc:
+            supervisor.runlog.warn(f"cannot update daemon state ({exc.strerror})")
 
     def reloading(self, supervisor: Supervisor) -> None:
         self.notifier.send(

@@ -16,6 +16,7 @@ from scoot.shared.frames import (
     Hello,
     ResultFrame,
     SessionFrame,
+    UsageFrame,
     decode_frame,
 )
 from scoot.supervise.launch import WorkerProcess
@@ -39,6 +40,9 @@ class RunRequest:
     spec: dict[str, Any] = field(default_factory=dict)
     queued_at: float | None = None
     jitter_ms: int = 0  # the start waits this long after `instant` (scoot.schedule.jitter)
+    attempt: int = 1  # 2 and more: a retry of the same instant (scoot.schedule.retry)
+    not_before: float | None = None  # a retry starts no earlier than this
+    backend: str = "default"  # the backend it uses, whose max_concurrent it counts against
 
 
 @dataclass
@@ -52,6 +56,9 @@ class Outcome:
     signal: str | None
     duration_ms: int
     peak_rss_kb: int | None
+    tokens: dict[str, int] | None = None  # {"input": N, "output": N}
+    tokens_reported: bool = True  # False when a backend answered without usage
+    cost: float | None = None  # with prices only
 
 
 class ActiveRun:
@@ -79,6 +86,32 @@ class ActiveRun:
         self.frames_open = True
         self.output_open = True
         self._reader = FrameReader()
+        self.tokens_in = 0
+        self.tokens_out = 0
+        self.tokens_reported = True
+        self.cost = 0.0
+        self.priced = False
+        self.over_budget: str | None = None  # why the parent ended it for spending too much
+
+    def count_usage(self, frame: UsageFrame, cost: float | None) -> bool:
+        """Add one answer's tokens; True when the answer was asked for past the allowance.
+
+        The worker stops itself before a request once its allowance is used,
+        so an answer that arrives after that was a request it must not send.
+        """
+        allowance = self.request.spec.get("budget") or {}
+        max_tokens = allowance.get("max_tokens")
+        max_cost = allowance.get("max_cost")
+        past = (isinstance(max_tokens, int) and self.tokens_in + self.tokens_out >= max_tokens) or (
+            isinstance(max_cost, int | float) and self.priced and self.cost >= max_cost
+        )
+        self.tokens_in += frame.input
+        self.tokens_out += frame.output
+        self.tokens_reported = self.tokens_reported and frame.reported
+        if cost is not None:
+            self.priced = True
+            self.cost += cost
+        return past
 
     @property
     def pid(self) -> int:
@@ -182,6 +215,8 @@ class ActiveRun:
         if self.timed_out:
             status = "timeout"
             error = f"timed out after {limit:g} s" if limit else "timed out"
+        elif self.over_budget is not None:
+            status, error = "budget", self.over_budget
         elif limit and ended_mono - self.started_mono > limit:
             # It ended past its limit while the parent was not looking (a stall).
             status = "timeout"
@@ -199,7 +234,16 @@ class ActiveRun:
             elif signame == "SIGXCPU":
                 error += "; CPU time limit reached (sandbox cpu_sec)"
         return Outcome(
-            status, answer, error, exit_code, signame, duration_ms, self.rusage_maxrss_kb
+            status,
+            answer,
+            error,
+            exit_code,
+            signame,
+            duration_ms,
+            self.rusage_maxrss_kb,
+            tokens={"input": self.tokens_in, "output": self.tokens_out},
+            tokens_reported=self.tokens_reported,
+            cost=round(self.cost, 6) if self.priced else None,
         )
 
     def ended_mono(self, seen_mono: float) -> float:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from itertools import count
 from pathlib import Path
 from typing import Any
 
-from scoot.instance.config import Config
+from scoot.instance.config import BackendConfig, Config, all_backends
 from scoot.instance.home import Home
 from scoot.instance.secrets import token_file_path
 from scoot.schedule.jobs import LIMIT_KEYS, Job
+from scoot.shared.spend.backends import chain
 from scoot.supervise.runner import RunRequest
 
 _sequence = count(1)
@@ -42,10 +44,9 @@ def limits_for(config: Config, job: Job | None) -> dict[str, int]:
 
 def kernel_protected_paths(home: Home, config: Config) -> list[str]:
     """What no tool of a confined run may read or write: the runtime directory,
-    and the config and token files wherever their links lead."""
-    from scoot.instance.secrets import token_file_path
-
-    paths = [home.root, home.config_toml, home.config_json, token_file_path(home, config.backend)]
+    and the config and every backend's token file wherever their links lead."""
+    paths = [home.root, home.config_toml, home.config_json]
+    paths += [token_file_path(home, backend) for backend in all_backends(config).values()]
     return sorted({os.path.realpath(path) for path in paths})
 
 
@@ -82,10 +83,26 @@ def build_spec(
     cwd: str,
     limits: dict[str, int],
     retries: int | None = None,
+    backend_name: str = "default",
+    allowance: dict[str, Any] | None = None,
+    token_for: Callable[[str], str | None] | None = None,
 ) -> dict[str, Any]:
-    backend = config.backend
-    extra = (token_file_path(home, backend),)
-    return {
+    backends = all_backends(config)
+    # Every backend's token file is off limits to tools, not only this run's.
+    extra = tuple(token_file_path(home, each) for each in backends.values())
+    names = chain(backends, backend_name) or ["default"]
+    backend = backends[names[0]]
+    if names[0] != "default" and token_for is not None:
+        token = token_for(names[0])
+    fallbacks = [
+        {
+            "name": name,
+            "token": token_for(name) if token_for is not None else token,
+            **backend_settings(backends[name], retries),
+        }
+        for name in names[1:]
+    ]
+    spec = {
         "run_id": request.run_id,
         "session_id": request.session_id,
         "job_id": request.job_id,
@@ -94,14 +111,10 @@ def build_spec(
         "cwd": cwd,
         "token": token,
         "api_key_env": backend.api_key_env,
-        "backend": {
-            "base_url": backend.base_url,
-            "model": backend.model,
-            "api": backend.api,
-            "timeout_ms": backend.timeout_ms,
-            "extra_body": dict(backend.extra_body),
-            "retries": backend.retries if retries is None else retries,
-        },
+        "backend": backend_settings(backend, retries),
+        "backend_name": names[0],
+        "fallbacks": fallbacks,
+        "budget": dict(allowance or {}),
         "agent": {"max_turns": config.agent.max_turns},
         "tools": {
             "timeout_ms": config.tools.timeout_ms,
@@ -116,5 +129,22 @@ def build_spec(
             "scratch_dir": str(home.scratch / request.run_id),
             "protected": kernel_protected_paths(home, config),
             "workspace_root": os.path.realpath(home.root / "work"),
+        },
+    }
+    return spec
+
+
+def backend_settings(backend: BackendConfig, retries: int | None) -> dict[str, Any]:
+    """What a worker needs of one backend to call it and price its answers."""
+    return {
+        "base_url": backend.base_url,
+        "model": backend.model,
+        "api": backend.api,
+        "timeout_ms": backend.timeout_ms,
+        "extra_body": dict(backend.extra_body),
+        "retries": backend.retries if retries is None else retries,
+        "prices": {
+            "input": backend.price_per_mtok_input,
+            "output": backend.price_per_mtok_output,
         },
     }

@@ -20,19 +20,33 @@ from typing import Any, Protocol
 
 import psutil
 
-from scoot.instance.config import Config
+from scoot.instance.config import BackendConfig, Config, all_backends
 from scoot.instance.home import Home
+from scoot.records.files import tail_objects
 from scoot.records.outage import Outage
 from scoot.records.recorder import Recorder
 from scoot.records.runlog import RunLog
+from scoot.schedule.jobs import Job
 from scoot.schedule.pauses import Pause
+from scoot.schedule.retry import plan_retry
 from scoot.schedule.scheduler import Scheduler
-from scoot.shared.frames import AuditFrame
+from scoot.shared.frames import AuditFrame, UsageFrame
+from scoot.shared.spend.backends import free_slot, priced
+from scoot.shared.spend.budget import (
+    allowance_for,
+    cost_of,
+    limits_of,
+    spent_reason,
+    window_from_runs,
+)
 from scoot.supervise.launch import WorkerBody, launch_worker
 from scoot.supervise.procs import Killed, child_pids, describe_killed, subtrees, sweep_runs
 from scoot.supervise.runner import ActiveRun, Outcome, RunRequest
 from scoot.supervise.signals import SignalQueue
-from scoot.supervise.spec import build_spec, limits_for
+from scoot.supervise.spec import build_spec, limits_for, new_run_id
+
+# How much of runs.jsonl's end is read at start for the last 24 hours' spend.
+SPEND_TAIL_BYTES = 8 * 1024 * 1024
 
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -59,6 +73,9 @@ class Hooks:
     def reloaded(self, supervisor: Supervisor) -> None: ...
 
     def stopping(self, supervisor: Supervisor, remaining_sec: float) -> None: ...
+
+    def backend_waits(self, supervisor: Supervisor, waiting: dict[str, int]) -> None:
+        """The runs waiting for a backend's max_concurrent changed (backend: count)."""
 
     def job_paused(self, supervisor: Supervisor, job_id: str, reason: str) -> None:
         """A job was paused automatically (pause_after_failures); audited before this call."""
@@ -168,6 +185,12 @@ class Supervisor:
         self.scheduler = scheduler
         if scheduler is not None:
             scheduler.is_running = self.is_job_running
+            scheduler.budget_spent = self._budget_spent
+        # The last 24 hours' spend: from runs.jsonl now, then every usage report as it comes.
+        self.spend = window_from_runs(tail_objects(home.runs, SPEND_TAIL_BYTES), clock())
+        self._backend_tokens: dict[str, str | None] = {}
+        self._noted_waiting: set[str] = set()  # run ids whose wait for a backend was audited
+        self._last_waiting: dict[str, int] = {}  # as last told to the hooks
         self.hooks = hooks or Hooks()
         self._reload = reload
         self.cwd = cwd or os.getcwd()
@@ -221,8 +244,20 @@ class Supervisor:
                     self._observer_failing = True
                     self.runlog.warn(f"run event subscriber failed on {kind}: {exc}")
 
+    def waiting_by_backend(self) -> dict[str, int]:
+        """Runs due now that wait for a free slot of their backend (max_concurrent)."""
+        now = self.clock()
+        waiting: dict[str, int] = {}
+        for request in self.queue:
+            if self._start_at(request) <= now and not self._backend_free(request):
+                waiting[request.backend] = waiting.get(request.backend, 0) + 1
+        return waiting
+
     def submit(self, request: RunRequest) -> None:
         request.queued_at = request.queued_at or self.clock()
+        job = self.scheduler.jobs.get(request.job_id) if self.scheduler and request.job_id else None
+        if job is not None:
+            request.backend = job.backend  # a trigger waits for its job's backend too
         self.queue.append(request)
 
     def request_stop(self, reason: str) -> None:
@@ -326,8 +361,9 @@ class Supervisor:
                 due = self.scheduler.next_due()
                 if due is not None:
                     candidates.append(due - self.settings.claim_lead_sec - self.clock())
-        if self.queue and len(self.active) < self.settings.max_concurrent and not self.stopping:
-            candidates.append(min(self._start_at(r) for r in self.queue) - self.clock())
+        startable = [r for r in self.queue if self._backend_free(r)]
+        if startable and len(self.active) < self.settings.max_concurrent and not self.stopping:
+            candidates.append(min(self._start_at(r) for r in startable) - self.clock())
         if self._release_due_mono is not None:
             candidates.append(self._release_due_mono - now_mono)
         for run in self.active.values():
@@ -452,24 +488,157 @@ class Supervisor:
     @staticmethod
     def _start_at(request: RunRequest) -> float:
         """A claimed occurrence starts at its instant plus its jitter; anything else at once."""
+        if request.not_before is not None:
+            return request.not_before  # a retry, after its backoff
         if request.origin == "schedule" and request.instant is not None:
             return request.instant + request.jitter_ms / 1000
         return 0.0
 
     def _launch_queued(self) -> None:
+        self._launch_ready()
+        waiting = self.waiting_by_backend() if self.queue else {}
+        if waiting != self._last_waiting:
+            self._last_waiting = waiting
+            self.hooks.backend_waits(self, waiting)
+
+    def _launch_ready(self) -> None:
         now = self.clock()
         while self.queue and not self.stopping and len(self.active) < self.settings.max_concurrent:
             # In queue order, the first whose start has come: a jittered run waiting
             # for its delay must not hold back the runs behind it.
-            ready = next((r for r in self.queue if self._start_at(r) <= now), None)
+            due = [r for r in self.queue if self._start_at(r) <= now]
+            self._note_waiting(due)
+            ready = next((r for r in due if self._backend_free(r)), None)
             if ready is None:
-                return  # claimed ahead of its start; the loop wakes for it
+                return  # claimed ahead of its start, or its backend is full; the loop wakes for it
             self.queue.remove(ready)
+            self._noted_waiting.discard(ready.run_id)
             self._launch(ready)
+
+    # -- spend (scoot.shared.spend) ----------------------------------------------------
+    def _backend_free(self, request: RunRequest) -> bool:
+        caps = {name: b.max_concurrent for name, b in all_backends(self.config).items()}
+        running = [run.request.backend for run in self.active.values()]
+        return free_slot(request.backend, caps, running)
+
+    def _note_waiting(self, due: list[RunRequest]) -> None:
+        """Audit once per run that it waits for its backend's max_concurrent."""
+        for request in due:
+            if request.run_id in self._noted_waiting or self._backend_free(request):
+                continue
+            self._noted_waiting.add(request.run_id)
+            cap = all_backends(self.config)[request.backend].max_concurrent
+            self.recorder.run_event(
+                request,
+                "job_queued",
+                f"{request.job_id or request.session_id} waits for backend {request.backend} "
+                f"(max_concurrent={cap})",
+                backend=request.backend,
+                instant=request.instant,
+            )
+
+    def _budget_spent(self, job: Job, now: float) -> str | None:
+        return spent_reason(limits_of(job, self.config.budget), self.spend, job.id, now)
+
+    def _token_for(self, name: str) -> str | None:
+        """The token of a named backend: the default's when it reads the same source."""
+        backend = all_backends(self.config).get(name)
+        if backend is None or _same_token_source(backend, self.config.backend):
+            return self.token
+        if name not in self._backend_tokens:
+            from scoot.instance.secrets import resolve_token
+
+            token = resolve_token(self.home, backend)
+            for text in token.warnings:
+                self.runlog.warn(f"backend {name}: {text}")
+            self._backend_tokens[name] = token.value
+            self.recorder.audit.redactor.add(token.value)
+        return self._backend_tokens[name]
+
+    def _take_usage(self, run: ActiveRun, frame: UsageFrame) -> None:
+        """Count an answer's tokens; end the run when it asked past its allowance."""
+        backend = all_backends(self.config).get(frame.backend) or self.config.backend
+        cost = None
+        if priced(backend):
+            cost = cost_of(
+                frame.input,
+                frame.output,
+                backend.price_per_mtok_input,
+                backend.price_per_mtok_output,
+            )
+        now = self.clock()
+        job_id = run.request.job_id
+        job = self.scheduler.jobs.get(job_id) if self.scheduler and job_id else None
+        # A day budget other runs spent while this one ran binds it from its next answer on.
+        day_spent = spent_reason(limits_of(job, self.config.budget), self.spend, job_id or "", now)
+        past = run.count_usage(frame, cost)
+        self.spend.add(now, job_id, frame.input + frame.output, cost or 0.0)
+        if run.over_budget is not None or run.term_sent_mono is not None:
+            return
+        if past:
+            run.over_budget = "the worker asked the model past its budget; ended by the scheduler"
+        elif day_spent is not None:
+            run.over_budget = f"{day_spent} while it ran; ended by the scheduler"
+        else:
+            return
+        run.terminate(time.monotonic())
+
+    def _retry(self, request: RunRequest, outcome: Outcome) -> None:
+        """Queue the next attempt of a failed scheduled run, when the job asks for one."""
+        if request.origin != "schedule" or self.scheduler is None or self.stopping:
+            return
+        job = self.scheduler.jobs.get(request.job_id or "")
+        if job is None or not job.retries:
+            return
+        now = self.clock()
+        retry = plan_retry(
+            status=outcome.status,
+            attempt=request.attempt,
+            retries=job.retries,
+            backoff_base_sec=job.retry_backoff_sec,
+            ended_at=now,
+            next_instant=self.scheduler.next_due_of(job.id),
+        )
+        if retry is None:
+            return
+        again = RunRequest(
+            run_id=new_run_id(now),
+            session_id=request.session_id,
+            goal=request.goal,
+            mode=request.mode,
+            origin=request.origin,
+            job_id=request.job_id,
+            instant=request.instant,
+            timeout_sec=request.timeout_sec,
+            queued_at=now,
+            attempt=retry.attempt,
+            not_before=retry.start_at,
+            backend=request.backend,
+        )
+        try:
+            self.scheduler.hold(again, now)
+        except OSError as exc:
+            self._ledger_failed(
+                f"cannot write the ledger ({exc.strerror}); job {job.id} not retried"
+            )
+            return
+        self.recorder.run_event(
+            again,
+            "job_retry",
+            f"job {job.id} ended {outcome.status}; attempt {retry.attempt} of {job.retries + 1} "
+            f"in {retry.delay_sec:g} s",
+            attempt=retry.attempt,
+            delay_sec=retry.delay_sec,
+            instant=request.instant,
+            previous_run_id=request.run_id,
+        )
+        self.queue.append(again)
 
     def _launch(self, request: RunRequest) -> None:
         job = self.scheduler.jobs.get(request.job_id) if self.scheduler and request.job_id else None
         cwd = (job.cwd if job and job.cwd else None) or self.cwd
+        if job is not None:
+            request.backend = job.backend
         if request.timeout_sec is None and request.origin != "cli":
             request.timeout_sec = float(self.settings.job_timeout_sec)
         scratch = self.home.scratch / request.run_id
@@ -496,6 +665,11 @@ class Supervisor:
             cwd=cwd,
             limits=limits_for(self.config, job),
             retries=self.retries,
+            backend_name=request.backend,
+            allowance=allowance_for(
+                limits_of(job, self.config.budget), self.spend, request.job_id, self.clock()
+            ).to_dict(),
+            token_for=self._token_for,
         )
         self.recorder.run_started(request)
         self.runlog.started(request)
@@ -524,6 +698,8 @@ class Supervisor:
     # -- workers --------------------------------------------------------------
     def _take_frames(self, run: ActiveRun) -> None:
         for frame in run.read_frames():
+            if isinstance(frame, UsageFrame):
+                self._take_usage(run, frame)
             self.recorder.frame(run, frame)
             if isinstance(frame, AuditFrame):
                 self.runlog.step(run.request, frame.kind, frame.msg)
@@ -576,6 +752,7 @@ class Supervisor:
         self.summary.add(run.request, outcome)
         self._finished.append(run.request)
         self._count_for_pause(run.request, outcome)
+        self._retry(run.request, outcome)
         _remove_scratch(self.home.scratch / run.request.run_id)
 
     def _end_processes_of(self, run: ActiveRun) -> None:
@@ -788,6 +965,14 @@ def stop_cause(reason: str | None, *, daemon: bool) -> str:
     if daemon:
         return f"daemon shutdown ({signame})"
     return "Ctrl-C (SIGINT)" if signame == "SIGINT" else signame
+
+
+def _same_token_source(one: BackendConfig, other: BackendConfig) -> bool:
+    return (one.api_key_env, one.api_key_file, one.api_key_cmd) == (
+        other.api_key_env,
+        other.api_key_file,
+        other.api_key_cmd,
+    )
 
 
 def _preload_worker() -> None:

@@ -44,7 +44,9 @@ HANG_POLL_S = 0.05
 IDLE_CONNECTION_S = 60.0
 MAX_PORT = 65535
 
-_SCRIPT_KEYS = frozenset({"model", "models", "rules", "default", "require_token", "serve_models"})
+_SCRIPT_KEYS = frozenset(
+    {"model", "models", "rules", "default", "require_token", "serve_models", "usage"}
+)
 _CONTENT_KEYS = ("action", "final", "raw", "refusal")
 _STEP_KEYS = frozenset(
     {
@@ -61,8 +63,12 @@ _STEP_KEYS = frozenset(
         "hang",
         "body",
         "truncate",
+        "usage",
     }
 )
+# A step's usage: not set (the script's, else the API's usual), none reported, or tokens.
+USAGE_UNSET = "unset"
+Usage = tuple[int, int] | None | str
 
 
 class ScriptError(ValueError):
@@ -82,6 +88,7 @@ class Step:
     hang: bool = False
     body: str | None = None
     truncate: bool = False
+    usage: Usage = USAGE_UNSET  # (input, output) tokens, None for none reported
 
     @property
     def has_fault(self) -> bool:
@@ -105,6 +112,7 @@ class Script:
     default: tuple[Step, ...]
     require_token: str | None
     serve_models: bool = True  # False: GET /models is 404, like servers that lack it
+    usage: Usage = USAGE_UNSET  # the usage of steps that set none
 
 
 @dataclass(frozen=True)
@@ -123,6 +131,8 @@ class RecordedRequest:
     turn: int | None
     body: Any
     received_at: float = 0.0  # wall-clock time the request line and headers had arrived
+    # Model requests being answered when this one arrived, itself included.
+    in_flight: int = 0
 
 
 # --- script parsing (pure) -------------------------------------------------
@@ -144,6 +154,18 @@ def _expect_bool(value: object, where: str) -> bool:
     if not isinstance(value, bool):
         raise ScriptError(f"{where} must be true or false, got {value!r}")
     return value
+
+
+def parse_usage(raw: object, where: str) -> Usage:
+    """`{"input": N, "output": N}` tokens, or null for a reply that reports no usage."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) - {"input", "output"}:
+        raise ScriptError(f'{where} must be {{"input": N, "output": N}} or null')
+    return (
+        _expect_int(raw.get("input", 0), f"{where}.input", minimum=0),
+        _expect_int(raw.get("output", 0), f"{where}.output", minimum=0),
+    )
 
 
 def parse_step(raw: object, where: str) -> Step:
@@ -204,6 +226,7 @@ def parse_step(raw: object, where: str) -> Step:
         hang=_expect_bool(raw.get("hang", False), f"{where}.hang"),
         body=body,
         truncate=_expect_bool(raw.get("truncate", False), f"{where}.truncate"),
+        usage=parse_usage(raw["usage"], f"{where}.usage") if "usage" in raw else USAGE_UNSET,
     )
     if kind is None and (not step.has_fault or step.fail_times is not None or step.truncate):
         raise ScriptError(f"{where} has no reply: set one of 'action', 'final', 'raw' or 'refusal'")
@@ -261,6 +284,7 @@ def parse_script(raw: object) -> Script:
         default=_parse_steps(raw.get("default", []), "default"),
         require_token=require_token,
         serve_models=_expect_bool(raw.get("serve_models", True), "serve_models"),
+        usage=parse_usage(raw["usage"], "usage") if "usage" in raw else USAGE_UNSET,
     )
 
 
@@ -339,21 +363,35 @@ def step_at(steps: tuple[Step, ...], turn: int) -> Step:
     return steps[turn] if turn < len(steps) else EXHAUSTED_STEP
 
 
-def chat_reply(reply_id: str, model: str, step: Step) -> dict[str, Any]:
+def usage_of(step: Step, script_usage: Usage = USAGE_UNSET) -> Usage:
+    """The usage a reply reports: the step's, else the script's, else USAGE_UNSET."""
+    return step.usage if step.usage != USAGE_UNSET else script_usage
+
+
+def chat_reply(reply_id: str, model: str, step: Step, usage: Usage = USAGE_UNSET) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": step.content, "refusal": None}
     if step.refusal is not None:
         message = {"role": "assistant", "content": None, "refusal": step.refusal}
-    return {
+    reply: dict[str, Any] = {
         "id": reply_id,
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
         "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
     }
+    tokens = (0, 0) if usage == USAGE_UNSET else usage
+    if isinstance(tokens, tuple):
+        reply["usage"] = {
+            "prompt_tokens": tokens[0],
+            "completion_tokens": tokens[1],
+            "total_tokens": tokens[0] + tokens[1],
+        }
+    return reply
 
 
-def responses_reply(reply_id: str, model: str, step: Step) -> dict[str, Any]:
+def responses_reply(
+    reply_id: str, model: str, step: Step, usage: Usage = USAGE_UNSET
+) -> dict[str, Any]:
     if step.refusal is not None:
         parts: list[dict[str, Any]] = [{"type": "refusal", "refusal": step.refusal}]
     else:
@@ -376,6 +414,12 @@ def responses_reply(reply_id: str, model: str, step: Step) -> dict[str, Any]:
     }
     if step.refusal is None:
         reply["output_text"] = step.content or ""
+    if isinstance(usage, tuple):
+        reply["usage"] = {
+            "input_tokens": usage[0],
+            "output_tokens": usage[1],
+            "total_tokens": usage[0] + usage[1],
+        }
     return reply
 
 
@@ -430,6 +474,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "scoot-scripted-model"
     timeout = IDLE_CONNECTION_S
     server: _Server
+    in_flight = False  # a model request of this handler counts as being answered
 
     def setup(self) -> None:
         super().setup()
@@ -458,6 +503,7 @@ class _Handler(BaseHTTPRequestHandler):
     def send_bytes(
         self, status: int, data: bytes, extra_headers: Mapping[str, str] | None = None
     ) -> None:
+        self.server.model._answered(self)
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -495,6 +541,8 @@ class ScriptedModel:
         self._connections: set[socket.socket] = set()
         self._attempts = _AttemptCounter()
         self._reply_count = 0
+        self._in_flight = 0
+        self._peak_in_flight = 0
 
     # lifecycle
 
@@ -558,6 +606,12 @@ class ScriptedModel:
         with self._lock:
             return list(self._requests)
 
+    @property
+    def peak_in_flight(self) -> int:
+        """The most model requests (chat or responses) it was answering at once."""
+        with self._lock:
+            return self._peak_in_flight
+
     # request handling (runs on the server's handler threads)
 
     def _track(self, connection: socket.socket, *, open_: bool) -> None:
@@ -573,6 +627,14 @@ class ScriptedModel:
             return f"scripted-{self._reply_count}"
 
     def _serve(self, handler: _Handler, method: str) -> None:
+        counted = method == "POST" and self._endpoint(
+            method, handler.path.split("?", 1)[0].rstrip("/")
+        ) in ("chat", "responses")
+        if counted:
+            with self._lock:
+                self._in_flight += 1
+                self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
+            handler.in_flight = True
         try:
             self._answer(handler, method)
         except OSError:
@@ -585,6 +647,19 @@ class ScriptedModel:
                 self._log(message)
             with contextlib.suppress(OSError):
                 self._send_error(handler, 500, message, "server_error")
+        finally:
+            self._answered(handler)
+
+    def _answered(self, handler: _Handler) -> None:
+        """A model request stops counting as in flight just before its reply is written.
+
+        So a client's next request, sent after it read this reply, never
+        overlaps this one in the count.
+        """
+        if handler.in_flight:
+            handler.in_flight = False
+            with self._lock:
+                self._in_flight -= 1
 
     def _answer(self, handler: _Handler, method: str) -> None:
         received_at = time.time()
@@ -612,6 +687,7 @@ class ScriptedModel:
                 turn=turn,
                 body=body,
                 received_at=received_at,
+                in_flight=self._in_flight,
             )
         )
         if correct is False:
@@ -729,7 +805,8 @@ class ScriptedModel:
             return
         reply_id = self._next_reply_id()
         build = chat_reply if endpoint == "chat" else responses_reply
-        data = json.dumps(build(reply_id, model, step)).encode("utf-8", "surrogateescape")
+        usage = usage_of(step, self.script.usage)
+        data = json.dumps(build(reply_id, model, step, usage)).encode("utf-8", "surrogateescape")
         if faulty and step.truncate:
             data = data[: len(data) // 2]
         handler.send_bytes(200, data)
