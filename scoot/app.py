@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from scoot.config import LoadedConfig, load_config
 from scoot.home import Home, check_home, ensure_tree, resolve_home
 from scoot.jobs import JobSet, validate_jobs
+from scoot.notify.jobkeys import bind_jobs
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ def open_instance(
         default_timezone=schedule.timezone,
         default_jitter_sec=schedule.jitter_sec,
     )
+    jobset = bind_jobs(jobset, loaded.config.notify, home.root)
     return Instance(home, loaded, jobset, tuple(home_warnings))
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from scoot.errors import ConfigError
 from scoot.home import Home
+from scoot.notify.settings import NotifySettings, parse_notify
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,8 @@ class Config:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     edge: EdgeConfig = field(default_factory=EdgeConfig)
+    # [notify] and its [notify.<name>] targets (scoot.notify.settings); file only.
+    notify: NotifySettings = field(default_factory=NotifySettings)
 
 
 SECTION_CLASSES: dict[str, Any] = {
@@ -353,7 +356,14 @@ def build_config(
     warnings: list[str] = []
     values: dict[str, dict[str, Any]] = {s: {} for s in SECTION_CLASSES}
     errors: list[str] = []
+    notify = NotifySettings()
     for section, body in data.items():
+        if section == "notify":
+            notify, found, error = parse_notify(body, source_label)
+            warnings.extend(found)
+            if error:
+                errors.append(error)
+            continue
         if section not in SECTION_CLASSES:
             if section not in TOLERATED_SECTIONS:
                 warnings.append(f"{source_label}: unknown section [{_shown_key(section)}] ignored")
@@ -393,7 +403,7 @@ def build_config(
             continue
         values[section][name] = checked
         applied.append(var)
-    config = Config(**{s: SECTION_CLASSES[s](**v) for s, v in values.items()})
+    config = Config(**{s: SECTION_CLASSES[s](**v) for s, v in values.items()}, notify=notify)
     return config, warnings, applied
 
 

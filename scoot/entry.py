@@ -17,6 +17,7 @@ from scoot.errors import ScootError, UsageError
 from scoot.home import Home
 from scoot.jobs import JOB_ID_PATTERN
 from scoot.ledger import Ledger
+from scoot.notify.notifier import Notifier
 from scoot.pauses import PauseStore
 from scoot.policy import effective_unattended_mode, is_known_mode
 from scoot.recorder import Recorder
@@ -106,12 +107,39 @@ def open_records(instance: Instance, warn: Callable[[str], None]) -> tuple[Token
     return token, make_recorder(instance, token.value, warn)
 
 
-def supervise(supervisor: Supervisor, recorder: Recorder) -> Summary:
-    """Run the loop; the audit log is synced and closed however it ends."""
+def supervise(
+    supervisor: Supervisor, recorder: Recorder, notifier: Notifier | None = None
+) -> Summary:
+    """Run the loop; the audit log is synced and closed however it ends.
+
+    With a notifier, deliveries get up to [notify] flush_timeout_sec after the
+    loop; what is still undelivered stays in the outbox for the next process.
+    """
     try:
-        return supervisor.run()
+        summary = supervisor.run()
+        if notifier is not None:
+            notifier.finish(supervisor.config.notify.flush_timeout_sec)
+        return summary
     finally:
+        if notifier is not None:
+            notifier.close()
         recorder.audit.close()
+
+
+def attach_notifier(supervisor: Supervisor, recorder: Recorder, runlog: RunLog) -> Notifier:
+    """Notifications, pings and the outbox's leftovers, told of this loop's run events."""
+    notifier = Notifier(
+        supervisor.home.state,
+        supervisor.home.root,
+        settings=lambda: supervisor.config.notify,
+        jobs=lambda: supervisor.scheduler.jobs if supervisor.scheduler else {},
+        audit=recorder.event,
+        warn=runlog.warn,
+        redact=recorder.audit.redactor.value,
+        adopt_child=supervisor.adopt_child,
+    )
+    supervisor.observe(notifier.observe)
+    return notifier
 
 
 def settings_for(instance: Instance, *, ticks: int, schedule: bool, daemon: bool) -> Settings:
@@ -203,7 +231,7 @@ def run_schedule(
         reload=make_reloader(home_option, runlog) if daemon else None,
         signals=signals,
     )
-    summary = supervise(supervisor, recorder)
+    summary = supervise(supervisor, recorder, attach_notifier(supervisor, recorder, runlog))
     if summary.stop_reason == "idle":
         _out("[scoot] no job can fire again; exiting")
     return summary, 0 if summary.all_ok else 1
@@ -249,7 +277,8 @@ def trigger_job(instance: Instance, job_id: str) -> int:
         scheduler=scheduler,
     )
     supervisor.submit(request)
-    return _print_single_result(supervise(supervisor, recorder))
+    notifier = attach_notifier(supervisor, recorder, runlog)
+    return _print_single_result(supervise(supervisor, recorder, notifier))
 
 
 def _print_single_result(summary: Summary) -> int:

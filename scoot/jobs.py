@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from scoot.config import MAX_WHOLE
 from scoot.cron import CronError
+from scoot.notify.jobkeys import JOB_KEYS as NOTIFY_KEYS
+from scoot.notify.jobkeys import notify_fields
 from scoot.policy import ModeResolution, effective_unattended_mode
 from scoot.triggers import Trigger
 from scoot.zoned import ZoneError
@@ -32,6 +34,7 @@ KNOWN_KEYS = frozenset(
         "pause_after_failures",
         "align",
         *LIMIT_KEYS,
+        *NOTIFY_KEYS,
     }
 )
 TRIGGER_KEYS = ("every_sec", "at_unix", "cron")
@@ -56,6 +59,12 @@ class Job:
     limits: dict[str, int] = field(default_factory=dict)
     jitter_sec: int = 0  # a deterministic delay in [0, jitter_sec] per instant (scoot.jitter)
     pause_after_failures: int | None = None  # pause after this many failures in a row
+    # Notifications, pings and result checks (scoot.notify).
+    notify: tuple[str, ...] = ()  # target names
+    notify_on: tuple[str, ...] | None = None  # None: failure and recovery
+    ping_url: str | None = None
+    expect_schema: str | None = None  # a path, relative to the runtime directory
+    result_schema: Any = None  # the loaded schema (scoot.notify.jobkeys.bind_jobs)
 
 
 @dataclass(frozen=True)
@@ -238,6 +247,9 @@ def validate_job(
             ),
             warnings,
         )
+    notify, problem = notify_fields(entry)
+    if problem:
+        return None, InvalidJob(index, raw_id, problem), warnings
     job = Job(
         id=raw_id,
         goal=goal.strip(),
@@ -251,6 +263,7 @@ def validate_job(
         limits=limits,
         jitter_sec=jitter,
         pause_after_failures=pause_after,
+        **notify,
     )
     return job, None, warnings
 

@@ -15,7 +15,8 @@ import signal
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import psutil
 
@@ -64,6 +65,11 @@ class Hooks:
 
     def heartbeat_interval(self) -> float | None:
         return None
+
+
+# A run event subscriber: (kind, fields). Kinds: job_start, job_end, job_queued,
+# job_skipped, job_missed, job_paused, tick (a poll), stopped (the loop ended).
+RunObserver = Callable[[str, dict[str, Any]], None]
 
 
 @dataclass
@@ -151,6 +157,8 @@ class Supervisor:
         self._owns_signals = signals is None  # a daemon keeps its queue until it has stopped
         self.active: dict[int, ActiveRun] = {}
         self.queue: deque[RunRequest] = deque()
+        self.observers: list[RunObserver] = []  # told of run events (notifications)
+        self._observer_failing = False
         self.summary = Summary()
         self.ticks_done = 0
         self.scheduling = settings.schedule
@@ -175,6 +183,22 @@ class Supervisor:
         return any(r.request.job_id == job_id for r in self.active.values()) or any(
             q.job_id == job_id for q in self.queue
         )
+
+    def observe(self, observer: RunObserver) -> None:
+        self.observers.append(observer)
+
+    def _emit(self, kind: str, **fields: Any) -> None:
+        for observer in self.observers:
+            try:
+                observer(kind, fields)
+            except Exception as exc:  # an observer is never worth a fire or a record
+                if not self._observer_failing:
+                    self._observer_failing = True
+                    self.runlog.warn(f"run event subscriber failed on {kind}: {exc}")
+
+    def adopt_child(self, pid: int) -> None:
+        """A helper process of this one (the notification courier): never swept as an orphan."""
+        self._own_children.add(pid)
 
     def submit(self, request: RunRequest) -> None:
         request.queued_at = request.queued_at or self.clock()
@@ -214,6 +238,7 @@ class Supervisor:
             if self._owns_signals:
                 self.signals.uninstall()
             self.selector.close()
+            self._emit("stopped")
         self.summary.stop_reason = self._stop_reason or (
             "ticks" if self.settings.ticks else "loop_end"
         )
@@ -370,6 +395,7 @@ class Supervisor:
             if verdicts is not None:
                 for kind, msg, details in verdicts.events:
                     self.recorder.event(kind, msg, **details)
+                    self._emit(kind, **details)
                     if kind == "job_skipped":
                         self.runlog.err(f"[scoot] {msg}")
                 for request in verdicts.claimed:
@@ -381,6 +407,9 @@ class Supervisor:
                             instant=request.instant,
                         )
                     self.queue.append(request)
+                    self._emit("job_queued", job_id=request.job_id, run_id=request.run_id)
+        if polled:
+            self._emit("tick")
         if polled and self.settings.ticks and self.ticks_done >= self.settings.ticks:
             self.scheduling = False
             self._stop_reason = "ticks"
@@ -423,6 +452,8 @@ class Supervisor:
             limits=limits_for(self.config, job),
             retries=self.retries,
         )
+        if job is not None and job.result_schema is not None:
+            request.spec["expect_schema"] = job.result_schema  # told to the model
         self.recorder.run_started(request)
         self.runlog.started(request)
         try:
@@ -432,6 +463,14 @@ class Supervisor:
             return
         run = ActiveRun(request, worker, self.clock())
         self.active[worker.pid] = run
+        self._emit(
+            "job_start",
+            job_id=request.job_id,
+            run_id=request.run_id,
+            mode=request.mode,
+            instant=request.instant,
+            started_at=round(run.started_at, 3),
+        )
         self.selector.register(worker.frame_fd, selectors.EVENT_READ, (run, "frames"))
         self.selector.register(worker.output_fd, selectors.EVENT_READ, (run, "output"))
 
@@ -440,6 +479,18 @@ class Supervisor:
         self.summary.never_started += 1
         self._finished.append(request)
         self.runlog.ended(request, Outcome(status, None, reason, None, None, 0, None))
+        now = round(self.clock(), 3)
+        self._emit(
+            "job_end",
+            job_id=request.job_id,
+            run_id=request.run_id,
+            status=status,
+            error=reason,
+            instant=request.instant,
+            started_at=now,
+            ended_at=now,
+            duration_ms=0,
+        )
 
     def _drop_queue(self, reason: str) -> None:
         while self.queue:
@@ -491,13 +542,36 @@ class Supervisor:
         run.close_pipes()
         del self.active[run.pid]
         self._end_processes_of(run)
-        outcome = run.outcome(time.monotonic())
-        self.recorder.run_ended(run, outcome)
+        outcome = self._check_result(run.request, run.outcome(time.monotonic()))
+        record = self.recorder.run_ended(run, outcome)
+        self._emit(
+            "job_end",
+            job_id=run.request.job_id,
+            run_id=run.request.run_id,
+            status=outcome.status,
+            full_answer=outcome.answer,
+            **{
+                k: record.get(k)
+                for k in ("answer", "error", "instant", "started_at", "ended_at", "duration_ms")
+            },
+        )
         self.runlog.ended(run.request, outcome)
         self.summary.add(run.request, outcome)
         self._finished.append(run.request)
         self._count_for_pause(run.request, outcome)
         _remove_scratch(self.home.scratch / run.request.run_id)
+
+    def _check_result(self, request: RunRequest, outcome: Outcome) -> Outcome:
+        """expect_schema: an ok answer that does not validate ends the run invalid_result."""
+        job = self.scheduler.jobs.get(request.job_id) if self.scheduler and request.job_id else None
+        if job is None or job.result_schema is None or outcome.status != "ok":
+            return outcome
+        from scoot.notify.schema import INVALID_RESULT, result_problem
+
+        problem = result_problem(job.result_schema, outcome.answer)
+        return (
+            outcome if problem is None else replace(outcome, status=INVALID_RESULT, error=problem)
+        )
 
     def _end_processes_of(self, run: ActiveRun) -> None:
         """No process of a run outlives it: its group, then whatever carries its mark."""
@@ -580,7 +654,7 @@ class Supervisor:
             failures=failures,
         )
         self.runlog.err(f"[scoot] job {job.id} paused after {reason}")
-        # Notifications hook in here (event `paused`) once they exist.
+        self._emit("job_paused", job_id=job.id, reason=reason)
         self.hooks.job_paused(self, job.id, reason)
 
     def _reap_orphans(self) -> None:
