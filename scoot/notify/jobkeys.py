@@ -80,7 +80,9 @@ def bind_jobs(jobset: Any, settings: NotifySettings, root: Path) -> Any:
             warnings.append(f"job {job.id!r} skipped: {problem}")
             continue
         jobs.append(dataclasses.replace(job, result_schema=schema) if schema is not None else job)
-    if len(jobs) == len(jobset.jobs):
+    if len(jobs) == len(jobset.jobs) and all(
+        a is b for a, b in zip(jobs, jobset.jobs, strict=True)
+    ):
         return jobset
     return JobSet(tuple(jobs), tuple(invalid), tuple(warnings))
 
