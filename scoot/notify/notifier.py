@@ -39,6 +39,9 @@ from scoot.notify.pings import end_ping, ping_url
 from scoot.notify.settings import NotifySettings, Target
 
 ADOPT_EVERY_SEC = 30.0  # how often the outbox is scanned for entries of dead processes
+# Entries taken over per tick: each is rewritten (fsync) in the loop, so a large
+# outbox left by a dead process is taken over across ticks, not in one long stall.
+ADOPT_BATCH = 32
 PING_TIMEOUT_SEC = 10.0
 
 
@@ -246,6 +249,9 @@ class Notifier:
         for entry in found:
             if entry.delivery_id in self.entries:
                 continue
+            if taken >= ADOPT_BATCH:
+                self._next_adopt = self._clock()  # the rest at the next tick
+                break
             owner = str(entry.data.get("owner") or "")
             if owner != self.mark and mark_alive(owner):
                 continue

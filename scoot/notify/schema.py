@@ -15,7 +15,7 @@ INVALID_RESULT = "invalid_result"
 MAX_SCHEMA_BYTES = 1024 * 1024
 
 
-def load_schema(root: Path, relative: str) -> tuple[dict[str, Any] | None, str | None]:
+def load_schema(root: Path, relative: str) -> tuple[dict[str, Any] | bool | None, str | None]:
     """Read and check the schema file `relative` (to the runtime directory)."""
     path = (root / relative) if not relative.startswith("/") else Path(relative)
     try:
@@ -41,7 +41,7 @@ def load_schema(root: Path, relative: str) -> tuple[dict[str, Any] | None, str |
     return schema, None
 
 
-def result_problem(schema: dict[str, Any], answer: str | None) -> str | None:
+def result_problem(schema: dict[str, Any] | bool, answer: str | None) -> str | None:
     """Why `answer` does not satisfy `schema`, in one line, or None when it does."""
     try:
         value = json.loads(answer or "")
