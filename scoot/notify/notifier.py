@@ -39,9 +39,6 @@ from scoot.notify.pings import end_ping, ping_url
 from scoot.notify.settings import NotifySettings, Target
 
 ADOPT_EVERY_SEC = 30.0  # how often the outbox is scanned for entries of dead processes
-# Entries taken over per tick: each is rewritten (fsync) in the loop, so a large
-# outbox left by a dead process is taken over across ticks, not in one long stall.
-ADOPT_BATCH = 32
 PING_TIMEOUT_SEC = 10.0
 
 
@@ -111,6 +108,7 @@ class Notifier:
         self._next_adopt = 0.0
         self._memory_path = state / "notify_memory.json"
         self._write_failing = False
+        self._adopt_lock: int | None = None  # flock fd: this process takes over leftovers
 
     # -- run events -------------------------------------------------------------
     def observe(self, kind: str, fields: dict[str, Any]) -> None:
@@ -242,27 +240,47 @@ class Notifier:
 
     # -- delivering -------------------------------------------------------------
     def adopt(self) -> int:
-        """Take over the entries of processes that are gone (killed, crashed); how many."""
+        """Take over the entries of processes that are gone (killed, crashed); how many.
+
+        Only the holder of the outbox's flock does this, so two live processes
+        never both take the same entry; the lock ends with its holder, even
+        at kill -9, and the next process takes it. Nothing is rewritten:
+        an entry belongs to its maker while that lives, else to the holder.
+        """
         self._next_adopt = self._clock() + ADOPT_EVERY_SEC
+        if not self._hold_adopt_lock():
+            return 0
         found, _ = self.outbox.load()
+        alive: dict[str, bool] = {}
         taken = 0
         for entry in found:
             if entry.delivery_id in self.entries:
                 continue
-            if taken >= ADOPT_BATCH:
-                self._next_adopt = self._clock()  # the rest at the next tick
-                break
             owner = str(entry.data.get("owner") or "")
-            if owner != self.mark and mark_alive(owner):
-                continue
-            entry.data["owner"] = self.mark
-            try:
-                self.outbox.write(entry)
-            except OSError:
+            if owner == self.mark:
+                continue  # ours and already done with
+            if owner not in alive:
+                alive[owner] = mark_alive(owner)
+            if alive[owner]:
                 continue
             self.entries[entry.delivery_id] = entry
             taken += 1
         return taken
+
+    def _hold_adopt_lock(self) -> bool:
+        if self._adopt_lock is not None:
+            return True
+        try:
+            fd = os.open(self.state / "outbox.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._adopt_lock = fd
+        return True
 
     def pump(self) -> None:
         """Take results, abandon what is too old, hand what is due to the courier."""
@@ -386,6 +404,9 @@ class Notifier:
 
     def close(self) -> None:
         self.courier.stop()
+        if self._adopt_lock is not None:
+            os.close(self._adopt_lock)
+            self._adopt_lock = None
 
     # -- records ----------------------------------------------------------------
     def _update_memory(self, job_id: str, status: str, answer: Any) -> JobMemory:

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 import psutil
 
-from scoot.files import atomic_write_bytes, fsync_dir
+from scoot.files import atomic_write_bytes
 
 _sequence = count(1)
 FIRST_RETRY_SEC = 2.0
@@ -84,9 +84,10 @@ class Outbox:
         atomic_write_bytes(self.path_of(entry.delivery_id), orjson.dumps(entry.data) + b"\n")
 
     def remove(self, entry: Entry) -> None:
+        # No directory fsync: an entry that reappears after a power cut is sent
+        # again, which at-least-once allows; it kept fsyncs off the loop.
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path_of(entry.delivery_id))
-        fsync_dir(self.directory)
 
     def load(self) -> tuple[list[Entry], int]:
         """Every entry, oldest first, and how many files could not be read."""
