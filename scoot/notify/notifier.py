@@ -23,7 +23,6 @@ from typing import Any
 import orjson
 
 from scoot.audit import append_record
-from scoot.files import atomic_write_json
 from scoot.notify.courier import Courier
 from scoot.notify.events import DEFAULT_NOTIFY_ON, JobMemory, end_events, remember, wanted
 from scoot.notify.outbox import (
@@ -32,6 +31,7 @@ from scoot.notify.outbox import (
     mark_alive,
     new_delivery_id,
     process_mark,
+    replace_file,
     retry_delay,
 )
 from scoot.notify.payload import body_for, build_payload, headers_for
@@ -420,13 +420,13 @@ class Notifier:
             after = remember(before, status, answer if isinstance(answer, str) else None)
             memories[job_id] = after
             try:
-                atomic_write_json(
-                    self._memory_path,
-                    {
-                        k: {"last_status": m.last_status, "last_ok_digest": m.last_ok_digest}
-                        for k, m in memories.items()
-                    },
-                )
+                # Not fsynced: after a power cut the worst is one recovery or
+                # change judged against an older run.
+                shown = {
+                    k: {"last_status": m.last_status, "last_ok_digest": m.last_ok_digest}
+                    for k, m in memories.items()
+                }
+                replace_file(self._memory_path, orjson.dumps(shown) + b"\n", sync=False)
             except OSError as exc:
                 self._write_failed(f"cannot write {self._memory_path} ({exc.strerror})")
             return before

@@ -20,8 +20,6 @@ from typing import Any
 import orjson
 import psutil
 
-from scoot.files import atomic_write_bytes
-
 _sequence = count(1)
 FIRST_RETRY_SEC = 2.0
 MAX_RETRY_SEC = 3600.0
@@ -57,6 +55,30 @@ def mark_alive(mark: str) -> bool:
     return pid > 0 and process_mark(pid) == f"{pid}:{started}"
 
 
+def replace_file(path: Path, data: bytes, *, sync: bool) -> None:
+    """Temp file, write, (fsync), rename: a reader sees the old file or the new one.
+
+    Without the directory fsync of scoot.files.atomic_write_bytes: these writes
+    sit on the loop's path, and what a power cut could lose is a rename, which
+    is safe to lose here (a retry count, or an entry sent once more).
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        if sync:
+            os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    os.close(fd)
+    os.replace(tmp, path)
+
+
 @dataclass
 class Entry:
     """One undelivered notification (kind "notify") or ping (kind "ping")."""
@@ -81,7 +103,7 @@ class Outbox:
 
     def write(self, entry: Entry) -> None:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        atomic_write_bytes(self.path_of(entry.delivery_id), orjson.dumps(entry.data) + b"\n")
+        replace_file(self.path_of(entry.delivery_id), orjson.dumps(entry.data) + b"\n", sync=True)
 
     def remove(self, entry: Entry) -> None:
         # No directory fsync: an entry that reappears after a power cut is sent
