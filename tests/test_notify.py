@@ -501,3 +501,37 @@ def test_bad_ping_url_makes_the_job_inactive(tmp_path: Path, url: str) -> None:
     done = run_scoot(home, "schedule", "list", "--json")
     assert done.returncode == 0
     assert "ping_url" in done.stdout
+
+
+def test_undelivered_past_max_age_is_abandoned_and_audited(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with (
+        ScriptedModel({"default": [{"final": "x"}]}) as model,
+        Receiver(lambda _r: 502) as receiver,
+    ):
+        _config(
+            home,
+            model,
+            receiver,
+            [
+                {
+                    "id": "j",
+                    "goal": "g",
+                    "every_sec": 60,
+                    "notify": ["ops"],
+                    "notify_on": ["success"],
+                }
+            ],
+            notify={"max_age_hours": 0.001, "flush_timeout_sec": 30},  # 3.6 s
+        )
+        started = time.monotonic()
+        done = run_scoot(home, "schedule", "trigger", "j", timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert time.monotonic() - started < 25  # the flush ended with the abandonment
+        assert len(receiver.posts()) >= 2  # retried until it was too old
+        kinds = [e["kind"] for e in audit(home) if e["kind"].startswith("notify_")]
+        assert kinds[-1] == "notify_abandoned" and "notify_sent" not in kinds
+        assert "abandoned" in done.stderr
+        assert not list((home / "state" / "outbox").glob("*.json"))
+        last = json.loads(run_scoot(home, "schedule", "last", "j", "--json").stdout)
+        assert [d["state"] for d in last["run"]["deliveries"]] == ["abandoned"]
