@@ -27,6 +27,12 @@ def _when(stamp: Any) -> str:
     return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _duration(ms: Any) -> str:
+    if not isinstance(ms, int):
+        return "-"
+    return f"{ms} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
+
+
 def full_answer(sessions: Path, record: dict[str, Any]) -> str | None:
     """The run's whole answer: runs.jsonl clips long ones; the transcript holds it all."""
     answer = record.get("answer")
@@ -81,7 +87,7 @@ def render_last(report: dict[str, Any]) -> list[str]:
         f"run:      {report.get('run_id')} ({report.get('origin')})",
         f"started:  {_when(report.get('started_at'))}",
         f"ended:    {_when(report.get('ended_at'))}",
-        f"duration: {duration / 1000:.1f} s" if isinstance(duration, int) else "duration: -",
+        f"duration: {_duration(duration)}",
     ]
     deliveries = report.get("deliveries") or []
     if deliveries:
