@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import sys
 import time
@@ -535,3 +537,59 @@ def test_undelivered_past_max_age_is_abandoned_and_audited(tmp_path: Path) -> No
         assert not list((home / "state" / "outbox").glob("*.json"))
         last = json.loads(run_scoot(home, "schedule", "last", "j", "--json").stdout)
         assert [d["state"] for d in last["run"]["deliveries"]] == ["abandoned"]
+
+
+def test_a_worker_holds_no_descriptor_of_the_courier() -> None:
+    """A job could otherwise hand the courier requests: network it was not given."""
+    from scoot.launch import launch_worker
+    from scoot.notify.courier import Courier
+
+    courier = Courier()
+    courier.start()
+    try:
+        fds = [courier._requests_w, courier.results_fd]
+        assert all(fd is not None for fd in fds)
+
+        def body(_spec_fd: int, _frame_fd: int, _parent: int) -> int:
+            for fd in fds:
+                try:
+                    os.fstat(fd)  # type: ignore[arg-type]
+                except OSError:
+                    continue
+                return 1  # still open in the worker
+            return 0
+
+        worker = launch_worker({"run_id": "r-fd"}, body)
+        _, status = os.waitpid(worker.pid, 0)
+        os.close(worker.frame_fd)
+        os.close(worker.output_fd)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    finally:
+        courier.stop()
+    assert courier.pid is None
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_tls_certificates_are_verified(tmp_path: Path) -> None:
+    import ssl
+    import subprocess
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key)]
+        + ["-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    with Receiver() as receiver:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        receiver.server.socket = context.wrap_socket(receiver.server.socket, server_side=True)
+        home = tmp_path / "home"
+        port = receiver.server.server_address[1]
+        write_config(home, sections={"notify.ops": {"url": f"https://127.0.0.1:{port}/hook"}})
+        done = run_scoot(home, "notify", "test", "ops")
+        assert done.returncode == 1
+        assert "CERTIFICATE_VERIFY_FAILED" in done.stderr, done.stderr
+        assert receiver.posts() == []  # nothing was sent over the unverified connection
