@@ -18,6 +18,7 @@ from scoot.home import Home
 from scoot.jobs import JOB_ID_PATTERN
 from scoot.ledger import Ledger
 from scoot.notify.notifier import Notifier
+from scoot.notify.recovered import lost_run_ids, recovered_endings
 from scoot.pauses import PauseStore
 from scoot.policy import effective_unattended_mode, is_known_mode
 from scoot.recorder import Recorder
@@ -208,7 +209,7 @@ def run_schedule(
     token, recorder = open_records(instance, runlog.warn)
     ledger = Ledger(instance.home.ledger, instance.home.ledger_lock)
     try:
-        ledger.load()
+        lost = lost_run_ids(ledger.load())  # notified once recovery has recorded them
     except OSError as exc:
         raise ScootError(f"cannot read the ledger: {exc.strerror}") from None
     if ledger.problem:
@@ -231,7 +232,10 @@ def run_schedule(
         reload=make_reloader(home_option, runlog) if daemon else None,
         signals=signals,
     )
-    summary = supervise(supervisor, recorder, attach_notifier(supervisor, recorder, runlog))
+    notifier = attach_notifier(supervisor, recorder, runlog)
+    for ending in recovered_endings(instance.home.runs, lost):
+        notifier.observe("job_end", ending)
+    summary = supervise(supervisor, recorder, notifier)
     if summary.stop_reason == "idle":
         _out("[scoot] no job can fire again; exiting")
     return summary, 0 if summary.all_ok else 1

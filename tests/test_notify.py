@@ -593,3 +593,38 @@ def test_tls_certificates_are_verified(tmp_path: Path) -> None:
         assert done.returncode == 1
         assert "CERTIFICATE_VERIFY_FAILED" in done.stderr, done.stderr
         assert receiver.posts() == []  # nothing was sent over the unverified connection
+
+
+def test_a_run_cut_short_by_kill_9_is_notified_after_recovery(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    script = {"rules": [{"match": "slow", "steps": [{"hang": True}]}], "default": [{"final": "x"}]}
+    with ScriptedModel(script) as model, Receiver() as receiver:
+        _config(
+            home,
+            model,
+            receiver,
+            [
+                {
+                    "id": "slow",
+                    "goal": "slow",
+                    "every_sec": 3600,
+                    "notify": ["ops"],
+                    "ping_url": f"{receiver.url}/ping/s",
+                }
+            ],
+        )
+        daemon = start_scoot(home, "daemon", "run")
+        try:
+            wait_for(lambda: any(e["kind"] == "sandbox" for e in audit(home)), timeout=30)
+            wait_for(lambda: receiver.gets(), timeout=30)  # the start ping
+            daemon.send_signal(signal.SIGKILL)
+            daemon.wait(timeout=10)
+        finally:
+            stop(daemon)
+        again = run_scoot(home, "schedule", "run", "--ticks", "1", timeout=60)
+        assert "interrupted by a crash" in again.stderr
+        lost = next(r for r in runs(home) if r["status"] == "interrupted")
+        failures = [r.json for r in receiver.posts() if r.json["run_id"] == lost["run_id"]]
+        assert [f["event"] for f in failures] == ["failure"]
+        assert failures[0]["status"] == "interrupted"
+        assert f"/ping/s/fail?rid={lost['run_id']}" in [g.path for g in receiver.gets()]
