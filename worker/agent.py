@@ -228,13 +228,16 @@ class _Run:
         self.scrub_env = (key_env,) if isinstance(key_env, str) and key_env else ()
         self.protected = protected_paths(spec)
         self.action_names = allowed_actions(self.mode)
+        self.expect_schema = spec.get("expect_schema")  # a job's result schema, or None
         self.actions_tried = 0
         self.actions_denied = 0
         self.last_denial = ""
         self.history: list[dict[str, Any]] = []
 
     def start(self, goal: str) -> None:
-        system = prompt.system_prompt(self.mode, [ACTIONS[n] for n in self.action_names], self.cwd)
+        system = prompt.system_prompt(
+            self.mode, [ACTIONS[n] for n in self.action_names], self.cwd, self.expect_schema
+        )
         self.channel.audit(
             "run",
             f"mode={self.mode} max_turns={self.max_turns} "

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from typing import Any
 
 from scoot.shared.actions import ActionSpec, describe_actions
 
@@ -18,7 +20,9 @@ _MODE_NOTES = {
 }
 
 
-def system_prompt(mode: str, allowed_actions: Sequence[ActionSpec], cwd: str) -> str:
+def system_prompt(
+    mode: str, allowed_actions: Sequence[ActionSpec], cwd: str, expect_schema: Any = None
+) -> str:
     """What the agent is, where it works, what it may do and how to answer."""
     names = [spec.name for spec in allowed_actions]
     final_line = (
@@ -39,6 +43,15 @@ def system_prompt(mode: str, allowed_actions: Sequence[ActionSpec], cwd: str) ->
         "object in that string. After each action you receive its result in a message "
         f'starting with "{OBSERVATION_PREFIX.strip()}". When the goal is reached, reply '
         'with the action "final" and the answer as action_input.'
+    ) + (_schema_note(expect_schema) if expect_schema is not None else "")
+
+
+def _schema_note(schema: Any) -> str:
+    """A job's expect_schema: the answer is checked against it after the run."""
+    return (
+        "\nThe answer (action_input of final) must be one JSON document and nothing else, "
+        "valid against this JSON Schema; any other answer fails the run:\n"
+        + json.dumps(schema, indent=1, sort_keys=True)
     )
 
 

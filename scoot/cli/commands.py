@@ -461,6 +461,44 @@ def schedule_history(
     return 0
 
 
+@schedule.command("last")
+@home_option
+@click.argument("job_id")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def schedule_last(ctx: click.Context, job_id: str, as_json: bool) -> int:
+    """The job's last run: status, when, duration, the whole answer or error.
+
+    Exits 0 when that run was ok, 1 otherwise (or when it has not run yet).
+
+    \b
+    Example:
+      scoot schedule last disk-check && echo "disk-check is fine"
+    """
+    from scoot.errors import UsageError
+    from scoot.notify.views import last_report, render_last
+    from scoot.records.runs import read_runs
+
+    instance = _instance(ctx, create=False)
+    rows, _ = read_runs(instance.home.runs)
+    report = last_report(instance.home.state, instance.home.sessions, rows, job_id)
+    if report is None:
+        known = {j.id for j in instance.jobset.jobs} | {b.id for b in instance.jobset.invalid}
+        if job_id not in known:
+            raise UsageError(f"no job {job_id!r} in the config or in {instance.home.runs}")
+        if as_json:
+            _print_json({"job_id": job_id, "run": None})
+        else:
+            click.echo(f"job {job_id} has not run yet (see: scoot schedule next {job_id})")
+        return 1
+    if as_json:
+        _print_json({"job_id": job_id, "run": report})
+    else:
+        for line in render_last(report):
+            click.echo(line)
+    return 0 if report.get("status") == "ok" else 1
+
+
 @schedule.command("export")
 @home_option
 @click.option(
@@ -632,6 +670,62 @@ def daemon_stop_cmd(ctx: click.Context, wait: bool, timeout: float) -> int:
     )
     click.echo(f"[scoot] {message}")
     return code
+
+
+# -- notifications -----------------------------------------------------------------
+@cli.group()
+@home_option
+def notify() -> None:
+    """Notification targets and the outbox (see docs/notifications.md)."""
+
+
+@notify.command("test")
+@home_option
+@click.argument("name")
+@click.pass_context
+def notify_test(ctx: click.Context, name: str) -> int:
+    """Send a `test` event to the target NAME now and report the outcome."""
+    from scoot.errors import UsageError
+    from scoot.notify.views import send_test
+
+    instance = _instance(ctx, create=False)
+    targets = instance.config.notify.targets
+    target = targets.get(name)
+    if target is None:
+        known = ", ".join(sorted(targets)) or "none"
+        raise UsageError(f"no notify target {name!r} (add [notify.{name}]; known: {known})")
+    result = send_test(target, instance.home.root, dict(os.environ))
+    if result["secret_missing"]:
+        click.echo(
+            f"scoot: warning: {target.secret_env} is not set; the test was sent unsigned", err=True
+        )
+    where = target.url or " ".join(target.command or ())
+    if result["ok"]:
+        status = f"HTTP {result['http_status']}" if result.get("http_status") else "exit 0"
+        click.echo(f"delivered to {name} ({where}): {status} in {result['elapsed_sec']:.1f} s")
+        return 0
+    click.echo(f"scoot: not delivered to {name} ({where}): {result['error']}", err=True)
+    return 1
+
+
+@notify.command("pending")
+@home_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def notify_pending(ctx: click.Context, as_json: bool) -> int:
+    """What the outbox still holds: undelivered notifications and pings."""
+    from scoot.notify.views import pending_entries, render_pending
+
+    instance = _instance(ctx, create=False)
+    entries, bad = pending_entries(instance.home.state)
+    if as_json:
+        _print_json({"pending": entries, "unreadable": bad})
+        return 0
+    for line in render_pending(entries, time.time()):
+        click.echo(line)
+    if bad:
+        click.echo(f"scoot: warning: {bad} unreadable file(s) in the outbox", err=True)
+    return 0
 
 
 # -- inspecting --------------------------------------------------------------------

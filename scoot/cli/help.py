@@ -29,6 +29,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "scoot schedule history disk-check --limit 5",
         "scoot schedule history --json",
     ),
+    "notify": ("scoot notify pending", "scoot notify test ops"),
+    "notify test": ("scoot notify test ops",),
+    "notify pending": ("scoot notify pending", "scoot notify pending --json"),
+    "schedule last": ("scoot schedule last disk-check", "scoot schedule last disk-check --json"),
     "report": (
         "scoot report --html report.html",
         "scoot report --html /var/www/scoot.html --days 30",

@@ -20,6 +20,7 @@ from typing import Any
 
 from scoot.errors import ConfigError
 from scoot.instance.home import Home
+from scoot.notify.settings import NotifySettings, parse_notify
 from scoot.records.files import UnreadableFile, read_regular_file
 
 
@@ -121,6 +122,8 @@ class Config:
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     # [backends.NAME] tables: the same keys as [backend] (which is "default").
     backends: dict[str, BackendConfig] = field(default_factory=dict)
+    # [notify] and its [notify.<name>] targets (scoot.notify.settings); file only.
+    notify: NotifySettings = field(default_factory=NotifySettings)
 
 
 SECTION_CLASSES: dict[str, Any] = {
@@ -405,9 +408,16 @@ def build_config(
     values: dict[str, dict[str, Any]] = {s: {} for s in SECTION_CLASSES}
     errors: list[str] = []
     named: dict[str, BackendConfig] = {}
+    notify = NotifySettings()
     for section, body in data.items():
         if section == "backends":
             named = _named_backends(body, source_label, errors)
+            continue
+        if section == "notify":
+            notify, found, error = parse_notify(body, source_label)
+            warnings.extend(found)
+            if error:
+                errors.append(error)
             continue
         if section not in SECTION_CLASSES:
             if section not in TOLERATED_SECTIONS:
@@ -448,7 +458,9 @@ def build_config(
             continue
         values[section][name] = checked
         applied.append(var)
-    config = Config(**{s: SECTION_CLASSES[s](**v) for s, v in values.items()}, backends=named)
+    config = Config(
+        **{s: SECTION_CLASSES[s](**v) for s, v in values.items()}, backends=named, notify=notify
+    )
     from scoot.shared.spend.backends import reference_problems
 
     problems = reference_problems(all_backends(config))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from scoot.instance.config import LoadedConfig, all_backends, load_config
 from scoot.instance.home import Home, check_home, ensure_tree, resolve_home
+from scoot.notify.jobkeys import bind_jobs
 from scoot.schedule.jobs import JobSet, validate_jobs
 
 
@@ -52,6 +53,7 @@ def open_instance(
         default_jitter_sec=schedule.jitter_sec,
         backends=frozenset(all_backends(loaded.config)),
     )
+    jobset = bind_jobs(jobset, loaded.config.notify, home.root)
     return Instance(home, loaded, jobset, tuple(home_warnings))
 
 

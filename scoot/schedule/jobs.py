@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from scoot.instance.config import MAX_WHOLE
+from scoot.notify.jobkeys import JOB_KEYS as NOTIFY_KEYS
+from scoot.notify.jobkeys import notify_fields
 from scoot.schedule.cron import CronError
 from scoot.schedule.triggers import Trigger
 from scoot.schedule.zoned import ZoneError
@@ -37,6 +39,7 @@ KNOWN_KEYS = frozenset(
         "align",
         *LIMIT_KEYS,
         *SPEND_KEYS,
+        *NOTIFY_KEYS,
     }
 )
 TRIGGER_KEYS = ("every_sec", "at_unix", "cron")
@@ -68,6 +71,12 @@ class Job:
     max_tokens_per_day: int | None = None  # rolling 24 hours
     retries: int = 0  # re-runs of a failed run (error, timeout, crashed)
     retry_backoff_sec: int = DEFAULT_RETRY_BACKOFF_SEC  # doubled each attempt
+    # Notifications, pings and result checks (scoot.notify).
+    notify: tuple[str, ...] = ()  # target names
+    notify_on: tuple[str, ...] | None = None  # None: failure and recovery
+    ping_url: str | None = None
+    expect_schema: str | None = None  # a path, relative to the runtime directory
+    result_schema: Any = None  # the loaded schema (scoot.notify.jobkeys.bind_jobs)
 
 
 @dataclass(frozen=True)
@@ -301,6 +310,9 @@ def validate_job(
     spend, problem = _spend_of(entry, backends)
     if problem:
         return None, InvalidJob(index, raw_id, problem), warnings
+    notify, problem = notify_fields(entry)
+    if problem:
+        return None, InvalidJob(index, raw_id, problem), warnings
     job = Job(
         id=raw_id,
         goal=goal.strip(),
@@ -315,6 +327,7 @@ def validate_job(
         jitter_sec=jitter,
         pause_after_failures=pause_after,
         **spend,
+        **notify,
     )
     return job, None, warnings
 

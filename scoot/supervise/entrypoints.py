@@ -15,6 +15,8 @@ from scoot.errors import ScootError, UsageError
 from scoot.instance.home import Home
 from scoot.instance.open import Instance, open_instance, print_warnings
 from scoot.instance.secrets import Token, resolve_token
+from scoot.notify.notifier import Notifier
+from scoot.notify.recovered import lost_run_ids, recovered_endings
 from scoot.records.audit import AuditLog, Redactor, SessionLog
 from scoot.records.recorder import Recorder
 from scoot.records.retention import gaps_path_for
@@ -116,12 +118,39 @@ def open_records(instance: Instance, warn: Callable[[str], None]) -> tuple[Token
     return token, make_recorder(instance, token.value, warn)
 
 
-def supervise(supervisor: Supervisor, recorder: Recorder) -> Summary:
-    """Run the loop; the audit log is synced and closed however it ends."""
+def supervise(
+    supervisor: Supervisor, recorder: Recorder, notifier: Notifier | None = None
+) -> Summary:
+    """Run the loop; the audit log is synced and closed however it ends.
+
+    With a notifier, deliveries get up to [notify] flush_timeout_sec after the
+    loop; what is still undelivered stays in the outbox for the next process.
+    """
     try:
-        return supervisor.run()
+        summary = supervisor.run()
+        if notifier is not None:
+            notifier.finish(supervisor.config.notify.flush_timeout_sec)
+        return summary
     finally:
+        if notifier is not None:
+            notifier.close()
         recorder.audit.close()
+
+
+def attach_notifier(supervisor: Supervisor, recorder: Recorder, runlog: RunLog) -> Notifier:
+    """Notifications, pings and the outbox's leftovers, told of this loop's run events."""
+    notifier = Notifier(
+        supervisor.home.state,
+        supervisor.home.root,
+        settings=lambda: supervisor.config.notify,
+        jobs=lambda: supervisor.scheduler.jobs if supervisor.scheduler else {},
+        audit=recorder.event,
+        warn=runlog.warn,
+        redact=recorder.audit.redactor.value,
+        adopt_child=supervisor.adopt_child,
+    )
+    supervisor.observe(notifier.observe)
+    return notifier
 
 
 def settings_for(instance: Instance, *, ticks: int, schedule: bool, daemon: bool) -> Settings:
@@ -203,7 +232,7 @@ def run_schedule(
     token, recorder = open_records(instance, runlog.warn)
     ledger = Ledger(instance.home.ledger, instance.home.ledger_lock)
     try:
-        ledger.load()
+        lost = lost_run_ids(ledger.load())  # notified once recovery has recorded them
     except OSError as exc:
         raise ScootError(f"cannot read the ledger: {exc.strerror}") from None
     if ledger.problem:
@@ -240,7 +269,10 @@ def run_schedule(
             _out(f"[scoot] serving metrics on http://{config.metrics.listen}/metrics")
     if observe is not None:
         observe(supervisor)
-    summary = supervise(supervisor, recorder)
+    notifier = attach_notifier(supervisor, recorder, runlog)
+    for ending in recovered_endings(instance.home.runs, lost):
+        notifier.observe("job_end", ending)
+    summary = supervise(supervisor, recorder, notifier)
     if summary.stop_reason == "idle":
         _out("[scoot] no job can fire again; exiting")
     code = 0 if summary.all_ok else 1
@@ -292,7 +324,8 @@ def trigger_job(instance: Instance, job_id: str) -> int:
         hooks=InterruptNotice(_err),
     )
     supervisor.submit(request)
-    summary = supervise(supervisor, recorder)
+    notifier = attach_notifier(supervisor, recorder, runlog)
+    summary = supervise(supervisor, recorder, notifier)
     if summary.stop_reason in ("SIGINT", "SIGTERM"):
         return 130
     return _print_single_result(summary)

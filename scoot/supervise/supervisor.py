@@ -15,7 +15,7 @@ import signal
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import psutil
@@ -105,7 +105,7 @@ class Endpoint(Protocol):
 
 
 # A run event subscriber: (kind, fields). Kinds: job_start, job_end, job_queued,
-# job_skipped, job_missed, tick (a poll), stopped (the loop ended).
+# job_skipped, job_missed, job_paused, tick (a poll), stopped (the loop ended).
 RunObserver = Callable[[str, dict[str, Any]], None]
 
 
@@ -202,7 +202,9 @@ class Supervisor:
         self.active: dict[int, ActiveRun] = {}
         self.queue: deque[RunRequest] = deque()
         self.endpoints: list[Endpoint] = []  # served from the selector (metrics)
-        self.observers: list[RunObserver] = []  # told of run events (metrics, daemon.json)
+        self.observers: list[
+            RunObserver
+        ] = []  # told of run events (metrics, daemon.json, notifications)
         self._observer_failing = False
         self.summary = Summary()
         self.ticks_done = 0
@@ -252,6 +254,10 @@ class Supervisor:
             if self._start_at(request) <= now and not self._backend_free(request):
                 waiting[request.backend] = waiting.get(request.backend, 0) + 1
         return waiting
+
+    def adopt_child(self, pid: int) -> None:
+        """A helper process of this one (the notification courier): never swept as an orphan."""
+        self._own_children.add(pid)
 
     def submit(self, request: RunRequest) -> None:
         request.queued_at = request.queued_at or self.clock()
@@ -671,6 +677,8 @@ class Supervisor:
             ).to_dict(),
             token_for=self._token_for,
         )
+        if job is not None and job.result_schema is not None:
+            request.spec["expect_schema"] = job.result_schema  # told to the model
         self.recorder.run_started(request)
         self.runlog.started(request)
         try:
@@ -680,7 +688,14 @@ class Supervisor:
             return
         run = ActiveRun(request, worker, self.clock())
         self.active[worker.pid] = run
-        self._emit("job_start", job_id=request.job_id, run_id=request.run_id, mode=request.mode)
+        self._emit(
+            "job_start",
+            job_id=request.job_id,
+            run_id=request.run_id,
+            mode=request.mode,
+            instant=request.instant,
+            started_at=round(run.started_at, 3),
+        )
         self.selector.register(worker.frame_fd, selectors.EVENT_READ, (run, "frames"))
         self.selector.register(worker.output_fd, selectors.EVENT_READ, (run, "output"))
 
@@ -689,7 +704,18 @@ class Supervisor:
         self.summary.never_started += 1
         self._finished.append(request)
         self.runlog.ended(request, Outcome(status, None, reason, None, None, 0, None))
-        self._emit("job_end", job_id=request.job_id, run_id=request.run_id, status=status)
+        now = round(self.clock(), 3)
+        self._emit(
+            "job_end",
+            job_id=request.job_id,
+            run_id=request.run_id,
+            status=status,
+            error=reason,
+            instant=request.instant,
+            started_at=now,
+            ended_at=now,
+            duration_ms=0,
+        )
 
     def _drop_queue(self, reason: str) -> None:
         while self.queue:
@@ -743,10 +769,18 @@ class Supervisor:
         run.close_pipes()
         del self.active[run.pid]
         self._end_processes_of(run)
-        outcome = run.outcome(time.monotonic())
-        self.recorder.run_ended(run, outcome)
+        outcome = self._check_result(run.request, run.outcome(time.monotonic()))
+        record = self.recorder.run_ended(run, outcome)
         self._emit(
-            "job_end", job_id=run.request.job_id, run_id=run.request.run_id, status=outcome.status
+            "job_end",
+            job_id=run.request.job_id,
+            run_id=run.request.run_id,
+            status=outcome.status,
+            full_answer=outcome.answer,
+            **{
+                k: record.get(k)
+                for k in ("answer", "error", "instant", "started_at", "ended_at", "duration_ms")
+            },
         )
         self.runlog.ended(run.request, outcome)
         self.summary.add(run.request, outcome)
@@ -754,6 +788,18 @@ class Supervisor:
         self._count_for_pause(run.request, outcome)
         self._retry(run.request, outcome)
         _remove_scratch(self.home.scratch / run.request.run_id)
+
+    def _check_result(self, request: RunRequest, outcome: Outcome) -> Outcome:
+        """expect_schema: an ok answer that does not validate ends the run invalid_result."""
+        job = self.scheduler.jobs.get(request.job_id) if self.scheduler and request.job_id else None
+        if job is None or job.result_schema is None or outcome.status != "ok":
+            return outcome
+        from scoot.notify.schema import INVALID_RESULT, result_problem
+
+        problem = result_problem(job.result_schema, outcome.answer)
+        return (
+            outcome if problem is None else replace(outcome, status=INVALID_RESULT, error=problem)
+        )
 
     def _end_processes_of(self, run: ActiveRun) -> None:
         """No process of a run outlives it: its group, then whatever carries its mark."""
@@ -836,7 +882,7 @@ class Supervisor:
             failures=failures,
         )
         self.runlog.err(f"[scoot] job {job.id} paused after {reason}")
-        # Notifications hook in here (event `paused`) once they exist.
+        self._emit("job_paused", job_id=job.id, reason=reason)
         self.hooks.job_paused(self, job.id, reason)
 
     def _reap_orphans(self) -> None:

@@ -1,0 +1,243 @@
+"""The courier: one process, forked from the parent, that makes delivery attempts.
+
+The supervisor loop never waits on a network peer or a target's command: it
+writes requests to the courier's pipe without blocking and reads results the
+same way. The courier runs each attempt in a thread of its own (it is a
+separate process, so the parent stays single-threaded for its forks), under
+the operator's own rights, never inside a job's sandbox. It writes nothing
+durable: results go back to the parent, which alone updates the outbox.
+
+Why a process and not non-blocking sockets in the loop: name resolution and
+TLS handshakes block in the standard library, and command targets need a
+child anyway (see docs/notifications.md for the measurement).
+"""
+
+from __future__ import annotations
+
+import base64
+import errno
+import http.client
+import os
+import signal
+import ssl
+import subprocess
+import threading
+import urllib.error
+import urllib.request
+from typing import Any
+
+import orjson
+
+MAX_IN_FLIGHT = 16  # attempts the courier makes at once
+REPLY_BYTES = 64 * 1024  # of a receiver's reply, read and dropped
+ERROR_CHARS = 300
+
+
+def attempt(request: dict[str, Any]) -> dict[str, Any]:
+    """Make one attempt; {"id", "ok", "error", "http_status"}. Never raises."""
+    result: dict[str, Any] = {"id": request["id"], "ok": False, "error": None, "http_status": None}
+    body = base64.b64decode(request.get("body") or "")
+    timeout = float(request.get("timeout_sec") or 10)
+    try:
+        if request.get("command"):
+            done = subprocess.run(
+                list(request["command"]),
+                input=body,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                timeout=timeout,
+                check=False,
+                close_fds=True,
+            )
+            if done.returncode == 0:
+                result["ok"] = True
+            else:
+                tail = done.stderr.decode("utf-8", "replace").strip().splitlines()
+                result["error"] = f"command exited {done.returncode}" + (
+                    f": {tail[-1][:ERROR_CHARS]}" if tail else ""
+                )
+            return result
+        outgoing = urllib.request.Request(
+            request["url"],
+            data=body if request.get("method", "POST") == "POST" else None,
+            headers=dict(request.get("headers") or {}),
+            method=request.get("method", "POST"),
+        )
+        context = ssl.create_default_context()  # certificates and host names verified
+        with urllib.request.urlopen(outgoing, timeout=timeout, context=context) as reply:
+            reply.read(REPLY_BYTES)
+            result["http_status"] = reply.status
+            result["ok"] = 200 <= reply.status < 300
+            if not result["ok"]:
+                result["error"] = f"HTTP {reply.status}"
+    except urllib.error.HTTPError as exc:
+        result["http_status"] = exc.code
+        result["error"] = f"HTTP {exc.code} {exc.reason}"[:ERROR_CHARS]
+    except subprocess.TimeoutExpired:
+        result["error"] = f"command timed out after {timeout:g} s (timeout_sec)"
+    except TimeoutError:
+        result["error"] = f"timed out after {timeout:g} s (timeout_sec)"
+    except urllib.error.URLError as exc:
+        reason = exc.reason
+        if isinstance(reason, TimeoutError):
+            result["error"] = f"timed out after {timeout:g} s (timeout_sec)"
+        else:
+            result["error"] = f"cannot connect: {reason}"[:ERROR_CHARS]
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        result["error"] = f"{type(exc).__name__}: {exc}"[:ERROR_CHARS]
+    return result
+
+
+def courier_main(requests_fd: int, results_fd: int) -> None:
+    """The courier's body: read request lines, attempt each in a thread, write result lines."""
+    slots = threading.BoundedSemaphore(MAX_IN_FLIGHT)
+    write_lock = threading.Lock()
+
+    def work(request: dict[str, Any]) -> None:
+        try:
+            result = attempt(request)
+        finally:
+            slots.release()
+        line = orjson.dumps(result) + b"\n"
+        with write_lock:
+            view = memoryview(line)
+            while view:
+                try:
+                    view = view[os.write(results_fd, view) :]
+                except OSError:
+                    os._exit(0)  # the parent is gone
+
+    buffer = b""
+    while True:
+        try:
+            chunk = os.read(requests_fd, 65536)
+        except InterruptedError:
+            continue
+        if not chunk:
+            os._exit(0)
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        for line in lines:
+            try:
+                request = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            slots.acquire()
+            threading.Thread(target=work, args=(request,), daemon=True).start()
+
+
+class Courier:
+    """The parent's side: a forked courier and its two non-blocking pipes."""
+
+    def __init__(self) -> None:
+        self.pid: int | None = None
+        self._requests_w: int | None = None
+        self._results_r: int | None = None
+        self._out = b""  # request bytes the pipe would not take yet
+        self._in = b""
+
+    @property
+    def running(self) -> bool:
+        return self.pid is not None
+
+    @property
+    def results_fd(self) -> int | None:
+        return self._results_r
+
+    def start(self) -> int:
+        req_r, req_w = os.pipe()
+        res_r, res_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the courier
+            try:
+                os.close(req_w)
+                os.close(res_r)
+                for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
+                    signal.signal(signum, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when it ends
+                signal.set_wakeup_fd(-1)
+                from worker.sandbox import close_fds_except
+
+                close_fds_except({0, 1, 2, req_r, res_w})
+                try:
+                    from setproctitle import setproctitle
+
+                    setproctitle("scoot: notify courier")
+                except ImportError:
+                    pass
+                courier_main(req_r, res_w)
+            finally:
+                os._exit(0)
+        os.close(req_r)
+        os.close(res_w)
+        os.set_blocking(req_w, False)
+        os.set_blocking(res_r, False)
+        os.set_inheritable(req_w, False)
+        os.set_inheritable(res_r, False)
+        self.pid, self._requests_w, self._results_r = pid, req_w, res_r
+        self._out = self._in = b""
+        return pid
+
+    def send(self, request: dict[str, Any]) -> None:
+        self._out += orjson.dumps(request) + b"\n"
+        self._push()
+
+    def _push(self) -> None:
+        while self._out and self._requests_w is not None:
+            try:
+                written = os.write(self._requests_w, self._out)
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                if exc.errno == errno.EPIPE:
+                    self.stop()
+                return
+            self._out = self._out[written:]
+
+    def results(self) -> tuple[list[dict[str, Any]], bool]:
+        """Results that have arrived, and whether the courier is gone (EOF)."""
+        self._push()
+        found: list[dict[str, Any]] = []
+        gone = False
+        while self._results_r is not None:
+            try:
+                chunk = os.read(self._results_r, 65536)
+            except BlockingIOError:
+                break
+            except OSError:
+                chunk = b""
+            if not chunk:
+                gone = True
+                break
+            self._in += chunk
+        *lines, self._in = self._in.split(b"\n")
+        for line in lines:
+            try:
+                value = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(value, dict):
+                found.append(value)
+        if gone:
+            self.stop()
+        return found, gone
+
+    def stop(self) -> None:
+        """End the courier (attempts under way are dropped: their entries stay in the outbox)."""
+        for fd in (self._requests_w, self._results_r):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self._requests_w = self._results_r = None
+        if self.pid is not None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
+        self.pid = None

@@ -1,0 +1,74 @@
+"""The scoot.notify.v1 body, its headers, and its HMAC-SHA256 signature (pure)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+import orjson
+
+FORMAT = "scoot.notify.v1"
+# The answer a notification carries is clipped to this many characters; the
+# whole answer stays in the run's records (`scoot schedule last JOB`).
+ANSWER_CHARS = 4000
+ERROR_CHARS = 2000
+
+
+def clip(text: str | None, limit: int) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    return text[:limit] + f" ... [clipped {len(text) - limit} chars]"
+
+
+def build_payload(
+    *,
+    event: str,
+    delivery_id: str,
+    run: dict[str, Any],
+    host: str,
+    home: str,
+) -> dict[str, Any]:
+    """The body's fields, without `attempt` (set per attempt by `body_for`)."""
+    started = run.get("started_at")
+    ended = run.get("ended_at")
+    return {
+        "format": FORMAT,
+        "event": event,
+        "delivery_id": delivery_id,
+        "job_id": run.get("job_id"),
+        "run_id": run.get("run_id"),
+        "status": run.get("status"),
+        "answer": clip(run.get("answer"), ANSWER_CHARS),
+        "error": clip(run.get("error"), ERROR_CHARS),
+        "instant": run.get("instant"),
+        "started_at": started,
+        "ended_at": ended,
+        "duration_ms": run.get("duration_ms"),
+        "host": host,
+        "home": home,
+    }
+
+
+def body_for(payload: dict[str, Any], attempt: int) -> bytes:
+    return orjson.dumps({**payload, "attempt": attempt})
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def headers_for(
+    payload: dict[str, Any], body: bytes, secret: str | None, now: float
+) -> dict[str, str]:
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "scoot-notify/1",
+        "X-Scoot-Event": str(payload["event"]),
+        "X-Scoot-Delivery": str(payload["delivery_id"]),
+    }
+    if secret:
+        headers["X-Scoot-Signature"] = signature(secret, int(now), body)
+    return headers
