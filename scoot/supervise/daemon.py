@@ -13,6 +13,7 @@ from scoot.errors import ScootError
 from scoot.instance.home import Home
 from scoot.instance.open import Instance
 from scoot.records.files import tail_objects
+from scoot.records.outage import Outage
 from scoot.supervise.entrypoints import DISABLED_HINT, refuse_foreign_home, run_schedule
 from scoot.supervise.lifecycle import (
     DaemonLock,
@@ -89,6 +90,18 @@ class DaemonHooks(Hooks):
         self._supervisor: Supervisor | None = None
         self._dirty = False
         self._published_mono = 0.0
+        self._state_outage = Outage(state.home.state)  # one warning per outage
+
+    def _write_state(self, supervisor: Supervisor, **extra: Any) -> None:
+        """Publish the running state; a full disk is warned once per outage, not per write."""
+        try:
+            self.state.write_running(**extra)
+        except OSError as exc:
+            if self._state_outage.failed():
+                supervisor.runlog.warn(f"cannot update daemon state ({exc.strerror})")
+            return
+        if self._state_outage.succeeded():
+            supervisor.runlog.warn("daemon state is writable again")
 
     def attach(self, supervisor: Supervisor) -> None:
         """Publish what the loop does at run boundaries (and once at start)."""
@@ -111,10 +124,7 @@ class DaemonHooks(Hooks):
         self._published_mono = time.monotonic()
         self.state.activity = activity_of(supervisor)
         self.state.jobs = len(supervisor.scheduler.jobs) if supervisor.scheduler else 0
-        try:
-            self.state.write_running(running=supervisor.running_count)
-        except OSError as exc:
-            supervisor.runlog.warn(f"cannot update daemon state ({exc.strerror})")
+        self._write_state(supervisor, running=supervisor.running_count)
 
     def _status_text(self, supervisor: Supervisor) -> str:
         jobs = len(supervisor.scheduler.jobs) if supervisor.scheduler else 0
@@ -134,21 +144,14 @@ class DaemonHooks(Hooks):
         now = time.monotonic()
         if now - self._last_refresh >= STATE_REFRESH_SEC:
             self._last_refresh = now
-            jobs = len(supervisor.scheduler.jobs) if supervisor.scheduler else 0
-            try:
-                self.state.jobs = jobs
-                self.state.activity = activity_of(supervisor)
-                self.state.write_running(running=supervisor.running_count)
-            except OSError as exc:
-                supervisor.runlog.warn(f"cannot update daemon state ({exc.strerror})")
+            self.state.jobs = len(supervisor.scheduler.jobs) if supervisor.scheduler else 0
+            self.state.activity = activity_of(supervisor)
+            self._write_state(supervisor, running=supervisor.running_count)
 
     def backend_waits(self, supervisor: Supervisor, waiting: dict[str, int]) -> None:
         # Written at once, not at the next refresh: `daemon status` shows who waits.
-        try:
-            self.state.activity = {**activity_of(supervisor), "waiting_for_backend": waiting}
-            self.state.write_running(running=supervisor.running_count)
-        except OSError as exc:
-            supervisor.runlog.warn(f"cannot update daemon state ({exc.strerror})")
+        self.state.activity = {**activity_of(supervisor), "waiting_for_backend": waiting}
+        self._write_state(supervisor, running=supervisor.running_count)
 
     def reloading(self, supervisor: Supervisor) -> None:
         self.notifier.send(
@@ -160,10 +163,7 @@ class DaemonHooks(Hooks):
         self.state.jobs = jobs
         self.state.poll_ms = supervisor.config.schedule.poll_ms
         self.state.activity = activity_of(supervisor)
-        try:
-            self.state.write_running(note="configuration reloaded")
-        except OSError as exc:
-            supervisor.runlog.warn(f"cannot update daemon state ({exc.strerror})")
+        self._write_state(supervisor, note="configuration reloaded")
         self.notifier.send(READY=1, STATUS=self._status_text(supervisor))
 
     def stopping(self, supervisor: Supervisor, remaining_sec: float) -> None:
