@@ -73,11 +73,16 @@ def test_doctor_counts_one_job_in_the_singular(tmp_path: Path) -> None:
 
 
 def test_a_suggestion_ends_its_sentence_before_the_pointer(tmp_path: Path) -> None:
-    done = run_scoot(tmp_path, "schedule", "lst")
+    done = run_scoot(tmp_path, "schedule", "histroy")
     line = only_line(done.stderr)
     assert done.returncode == 2
     assert line == (
-        "scoot: No such command 'lst'. Did you mean 'list'? See `scoot schedule --help`"
+        "scoot: No such command 'histroy'. Did you mean 'history'? See `scoot schedule --help`"
+    )
+    several = run_scoot(tmp_path, "schedule", "lst")
+    assert only_line(several.stderr) == (
+        "scoot: No such command 'lst'. Did you mean one of: 'last', 'list'? "
+        "See `scoot schedule --help`"
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import time
@@ -900,7 +901,8 @@ def main(argv: list[str] | None = None) -> None:
     except click.UsageError as exc:
         message = " ".join(exc.format_message().split()).rstrip(".")
         where = exc.ctx.command_path if exc.ctx is not None else _command_path(args)
-        # "Did you mean 'list'?" ends its own sentence.
+        # "Did you mean 'list'?" ends its own sentence; click brackets the one with choices.
+        message = re.sub(r"\((Did you mean one of: [^)]*\?)\)$", r"\1", message)
         joiner = " See" if message.endswith("?") else "; see"
         click.echo(f"scoot: {message}{joiner} `{where} --help`", err=True)
         sys.exit(EXIT_USAGE)
