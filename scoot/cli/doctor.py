@@ -187,7 +187,7 @@ def _backend_check(
 
 
 def _sandbox_checks(checks: list[dict[str, str]], instance: Instance) -> None:
-    from worker.sandbox import probe
+    from worker.sandbox.probe import probe
 
     report = probe()
     _mode_checks(checks, report)
@@ -212,7 +212,7 @@ def _sandbox_checks(checks: list[dict[str, str]], instance: Instance) -> None:
 
 
 def _mode_checks(checks: list[dict[str, str]], report: dict[str, Any]) -> None:
-    from worker.sandbox import mode_protections
+    from worker.sandbox.probe import mode_protections
 
     for mode, protections in mode_protections(report).items():
         _check(checks, f"sandbox {mode}", "ok", protections)

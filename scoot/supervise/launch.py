@@ -81,7 +81,8 @@ def _become_worker(
     spec_r: int, frame_w: int, out_w: int, parent_pid: int, body: WorkerBody | None
 ) -> int:
     """Child side of the fork: own process group, clean signals, only our pipes open."""
-    from worker.sandbox import close_fds_except, set_non_dumpable
+    from scoot.shared.hardening import set_non_dumpable
+    from scoot.supervise.fds import close_fds_except
 
     # First, before the spec (and its token) is read: no process of the user
     # may open this worker's fds (its frame pipe), environ or memory.

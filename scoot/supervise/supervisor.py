@@ -1019,7 +1019,7 @@ def _become_subreaper() -> None:
 
 
 def _remove_scratch(path: os.PathLike[str] | str) -> None:
-    from worker.sandbox import remove_scratch_dir
+    from scoot.supervise.scratch import remove_scratch_dir
 
     try:
         remove_scratch_dir(str(path))
