@@ -42,12 +42,6 @@ from worker.sandbox.confine import (
     SandboxRefused as SandboxRefused,
 )
 from worker.sandbox.confine import (
-    _confine as _confine,
-)
-from worker.sandbox.confine import (
-    _thread_count as _thread_count,
-)
-from worker.sandbox.confine import (
     apply as apply,
 )
 from worker.sandbox.confine import (
@@ -76,21 +70,6 @@ from worker.sandbox.landlock import (
 )
 from worker.sandbox.landlock import (
     SYS_LANDLOCK_RESTRICT_SELF as SYS_LANDLOCK_RESTRICT_SELF,
-)
-from worker.sandbox.landlock import (
-    _add_rule as _add_rule,
-)
-from worker.sandbox.landlock import (
-    _create_ruleset as _create_ruleset,
-)
-from worker.sandbox.landlock import (
-    _NetPortAttr as _NetPortAttr,
-)
-from worker.sandbox.landlock import (
-    _PathBeneathAttr as _PathBeneathAttr,
-)
-from worker.sandbox.landlock import (
-    _RulesetAttr as _RulesetAttr,
 )
 from worker.sandbox.landlock import (
     enforce_landlock as enforce_landlock,
@@ -219,19 +198,10 @@ from worker.sandbox.limits import (
     RlimitSetting as RlimitSetting,
 )
 from worker.sandbox.limits import (
-    _ignore_sigxfsz as _ignore_sigxfsz,
-)
-from worker.sandbox.limits import (
-    _limit_value as _limit_value,
-)
-from worker.sandbox.limits import (
     apply_rlimits as apply_rlimits,
 )
 from worker.sandbox.limits import (
     plan_rlimits as plan_rlimits,
-)
-from worker.sandbox.probe import (
-    _probe_prctl as _probe_prctl,
 )
 from worker.sandbox.probe import (
     mode_protections as mode_protections,
@@ -267,33 +237,6 @@ from worker.sandbox.report import (
     summarize as summarize,
 )
 from worker.sandbox.seccomp import (
-    _BPF_ALU_AND_K as _BPF_ALU_AND_K,
-)
-from worker.sandbox.seccomp import (
-    _BPF_JEQ_K as _BPF_JEQ_K,
-)
-from worker.sandbox.seccomp import (
-    _BPF_JGE_K as _BPF_JGE_K,
-)
-from worker.sandbox.seccomp import (
-    _BPF_LD_W_ABS as _BPF_LD_W_ABS,
-)
-from worker.sandbox.seccomp import (
-    _BPF_RET_K as _BPF_RET_K,
-)
-from worker.sandbox.seccomp import (
-    _OFFSET_ARCH as _OFFSET_ARCH,
-)
-from worker.sandbox.seccomp import (
-    _OFFSET_NR as _OFFSET_NR,
-)
-from worker.sandbox.seccomp import (
-    _RET_ALLOW as _RET_ALLOW,
-)
-from worker.sandbox.seccomp import (
-    _RET_ERRNO as _RET_ERRNO,
-)
-from worker.sandbox.seccomp import (
     INET_FAMILIES as INET_FAMILIES,
 )
 from worker.sandbox.seccomp import (
@@ -316,15 +259,6 @@ from worker.sandbox.seccomp import (
 )
 from worker.sandbox.seccomp import (
     X32_SYSCALL_BIT as X32_SYSCALL_BIT,
-)
-from worker.sandbox.seccomp import (
-    _arg_offset as _arg_offset,
-)
-from worker.sandbox.seccomp import (
-    _SockFilter as _SockFilter,
-)
-from worker.sandbox.seccomp import (
-    _SockFprog as _SockFprog,
 )
 from worker.sandbox.seccomp import (
     apply_socket_filter as apply_socket_filter,

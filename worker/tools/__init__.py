@@ -31,30 +31,6 @@ from worker.tools.base import (
     clip_observation as clip_observation,
 )
 from worker.tools.bash import (
-    _DRAIN_AFTER_EXIT_S as _DRAIN_AFTER_EXIT_S,
-)
-from worker.tools.bash import (
-    _SECRET_ENV_MARKERS as _SECRET_ENV_MARKERS,
-)
-from worker.tools.bash import (
-    _SECRET_ENV_NAMES as _SECRET_ENV_NAMES,
-)
-from worker.tools.bash import (
-    _exit_watcher as _exit_watcher,
-)
-from worker.tools.bash import (
-    _has_exited as _has_exited,
-)
-from worker.tools.bash import (
-    _kill_group as _kill_group,
-)
-from worker.tools.bash import (
-    _read_until_exit as _read_until_exit,
-)
-from worker.tools.bash import (
-    _signal_name as _signal_name,
-)
-from worker.tools.bash import (
     run_bash as run_bash,
 )
 from worker.tools.bash import (
@@ -62,21 +38,6 @@ from worker.tools.bash import (
 )
 from worker.tools.dispatch import (
     run_tool as run_tool,
-)
-from worker.tools.files import (
-    _capped_lines as _capped_lines,
-)
-from worker.tools.files import (
-    _open_text_checked as _open_text_checked,
-)
-from worker.tools.files import (
-    _read_bytes_checked as _read_bytes_checked,
-)
-from worker.tools.files import (
-    _resolve as _resolve,
-)
-from worker.tools.files import (
-    _write_atomically as _write_atomically,
 )
 from worker.tools.files import (
     edit_file as edit_file,
@@ -88,25 +49,7 @@ from worker.tools.files import (
     write_file as write_file,
 )
 from worker.tools.http import (
-    _HTTP_HEADERS_SHOWN as _HTTP_HEADERS_SHOWN,
-)
-from worker.tools.http import (
-    _Body as _Body,
-)
-from worker.tools.http import (
-    _checked_connection as _checked_connection,
-)
-from worker.tools.http import (
-    _opener as _opener,
-)
-from worker.tools.http import (
-    _read_bounded as _read_bounded,
-)
-from worker.tools.http import (
     http_request as http_request,
-)
-from worker.tools.search import (
-    _clip_line as _clip_line,
 )
 from worker.tools.search import (
     glob_files as glob_files,

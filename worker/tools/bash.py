@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 import os
 import selectors
-import signal
 import subprocess
 import time
 from collections.abc import Iterable, Iterator, Mapping
 
+from scoot.shared.procgroup import kill_group, signal_name
 from worker.tools.base import ToolError
 
 # Output still buffered in the pipe when the shell exits is collected for this long.
@@ -78,7 +78,7 @@ def run_bash(
             captured += chunk[:room]
             discarded += max(0, len(chunk) - room)
         timed_out = not _has_exited(process.pid)
-        _kill_group(process.pid)
+        kill_group(process.pid)
         process.wait()
     text = captured.decode("utf-8", errors="replace")
     if discarded:
@@ -86,7 +86,7 @@ def run_bash(
     if timed_out:
         status = f"timed out after {timeout_s:g}s (process group killed)"
     elif process.returncode < 0:
-        status = f"killed by signal {_signal_name(-process.returncode)}"
+        status = f"killed by signal {signal_name(-process.returncode)}"
     else:
         status = f"exit code {process.returncode}"
     separator = "\n" if text and not text.endswith("\n") else ""
@@ -153,15 +153,3 @@ def _read_until_exit(
                 drain_until = time.monotonic() + _DRAIN_AFTER_EXIT_S
             if drain_until is not None and not output_open:
                 return
-
-
-def _kill_group(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return str(number)
