@@ -55,9 +55,48 @@ def _kubernetes_units(
         )
     schedule = kubernetes_schedule(job)
     deadline = _starting_deadline(job)
-    name = kubernetes_name(job.id)
     labels = {"app.kubernetes.io/name": "scoot", "app.kubernetes.io/component": "job"}
-    container: dict[str, Any] = {
+    container = _container(job, home_path, scoot_bin, image, api_key_env)
+    spec: dict[str, Any] = {
+        "schedule": schedule,
+        "timeZone": job.trigger.timezone or "Etc/UTC",
+        "concurrencyPolicy": "Forbid",
+    }
+    if paused:
+        spec["suspend"] = True
+    if deadline is not None:
+        spec["startingDeadlineSeconds"] = deadline
+    spec["successfulJobsHistoryLimit"] = 3
+    spec["failedJobsHistoryLimit"] = 3
+    spec["jobTemplate"] = {
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": timing.backstop_sec(job),
+            "template": {
+                "metadata": {"labels": dict(labels)},
+                "spec": _pod_spec(container, timing),
+            },
+        }
+    }
+    manifest = {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {
+            "name": kubernetes_name(job.id),
+            "labels": labels,
+            "annotations": {"scoot/job-id": job.id},
+        },
+        "spec": spec,
+    }
+    header = _manifest_header(job, deadline, paused)
+    return {f"scoot-job-{job.id}.yaml": "\n".join(header + to_yaml(manifest)) + "\n"}
+
+
+def _container(
+    job: Job, home_path: str, scoot_bin: str, image: str, api_key_env: str
+) -> dict[str, Any]:
+    """The one container of a job's pod: `scoot job trigger`, the token from a Secret."""
+    return {
         "name": "scoot",
         "image": image,
         # Explicit, so an image loaded into the nodes (kind, minikube) works even as :latest.
@@ -87,52 +126,33 @@ def _kubernetes_units(
             {"name": "tmp", "mountPath": "/tmp"},
         ],
     }
-    spec: dict[str, Any] = {
-        "schedule": schedule,
-        "timeZone": job.trigger.timezone or "Etc/UTC",
-        "concurrencyPolicy": "Forbid",
-    }
-    if paused:
-        spec["suspend"] = True
-    if deadline is not None:
-        spec["startingDeadlineSeconds"] = deadline
-    spec["successfulJobsHistoryLimit"] = 3
-    spec["failedJobsHistoryLimit"] = 3
-    spec["jobTemplate"] = {
-        "spec": {
-            "backoffLimit": 0,
-            "activeDeadlineSeconds": timing.backstop_sec(job),
-            "template": {
-                "metadata": {"labels": dict(labels)},
-                "spec": {
-                    "restartPolicy": "Never",
-                    "terminationGracePeriodSeconds": timing.stop_sec(),
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": KUBERNETES_UID,
-                        "runAsGroup": KUBERNETES_UID,
-                        "fsGroup": KUBERNETES_UID,
-                        "fsGroupChangePolicy": "OnRootMismatch",
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
-                    "containers": [container],
-                    "volumes": [
-                        {
-                            "name": "scoot-data",
-                            "persistentVolumeClaim": {"claimName": KUBERNETES_CLAIM},
-                        },
-                        {"name": "tmp", "emptyDir": {}},
-                    ],
-                },
+
+
+def _pod_spec(container: dict[str, Any], timing: _Timing) -> dict[str, Any]:
+    """The pod of one run: never restarted, non-root, the data claim and a scratch /tmp."""
+    return {
+        "restartPolicy": "Never",
+        "terminationGracePeriodSeconds": timing.stop_sec(),
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": KUBERNETES_UID,
+            "runAsGroup": KUBERNETES_UID,
+            "fsGroup": KUBERNETES_UID,
+            "fsGroupChangePolicy": "OnRootMismatch",
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [container],
+        "volumes": [
+            {
+                "name": "scoot-data",
+                "persistentVolumeClaim": {"claimName": KUBERNETES_CLAIM},
             },
-        }
+            {"name": "tmp", "emptyDir": {}},
+        ],
     }
-    manifest = {
-        "apiVersion": "batch/v1",
-        "kind": "CronJob",
-        "metadata": {"name": name, "labels": labels, "annotations": {"scoot/job-id": job.id}},
-        "spec": spec,
-    }
+
+
+def _manifest_header(job: Job, deadline: int | None, paused: bool) -> list[str]:
     lateness = (
         "no lateness limit" if deadline is None else f"runs at most {deadline} s late, else skips"
     )
@@ -142,7 +162,7 @@ def _kubernetes_units(
     ]
     if paused:
         header.append("# Paused in scoot when exported: suspend is true until you resume it.")
-    return {f"scoot-job-{job.id}.yaml": "\n".join(header + to_yaml(manifest)) + "\n"}
+    return header
 
 
 def kubernetes_schedule(job: Job) -> str:

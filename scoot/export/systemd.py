@@ -64,16 +64,7 @@ def _systemd_units(
     job: Job, home_path: str, scoot_bin: str, timing: _Timing, now: float, scope: UnitScope
 ) -> dict[str, str]:
     calendars, persistent, note = _systemd_schedule(job, now)
-    delay: list[str] = []
-    if job.jitter_sec:
-        gap = _min_gap(job, now)
-        if gap is not None and job.jitter_sec >= gap:
-            raise Refused(
-                f"jitter_sec={job.jitter_sec} reaches the {gap:g} s between two instants; "
-                "systemd's delay could then start a run after the next instant is due "
-                "(use a jitter_sec below the shortest gap)"
-            )
-        delay = [f"RandomizedDelaySec={job.jitter_sec}s", "FixedRandomDelay=yes"]
+    delay = _random_delay(job, now)
     unit = f"scoot-job-{job.id}"
     install = "/etc/systemd/system" if scope == "system" else "~/.config/systemd/user"
     systemctl = "systemctl" if scope == "system" else "systemctl --user"
@@ -125,6 +116,20 @@ def _systemd_units(
         "WantedBy=timers.target",
     ]
     return {f"{unit}.service": "\n".join(service) + "\n", f"{unit}.timer": "\n".join(timer) + "\n"}
+
+
+def _random_delay(job: Job, now: float) -> list[str]:
+    """The timer's jitter lines; refused when the delay could reach the next instant."""
+    if not job.jitter_sec:
+        return []
+    gap = _min_gap(job, now)
+    if gap is not None and job.jitter_sec >= gap:
+        raise Refused(
+            f"jitter_sec={job.jitter_sec} reaches the {gap:g} s between two instants; "
+            "systemd's delay could then start a run after the next instant is due "
+            "(use a jitter_sec below the shortest gap)"
+        )
+    return [f"RandomizedDelaySec={job.jitter_sec}s", "FixedRandomDelay=yes"]
 
 
 def _systemd_schedule(job: Job, now: float) -> tuple[list[str], bool, str]:
