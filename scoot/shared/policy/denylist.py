@@ -5,7 +5,25 @@ from __future__ import annotations
 import posixpath
 import re
 import shlex
+from collections.abc import Callable
 
+from scoot.shared.policy.command_rules import (
+    _dd_rule,
+    _disk_tool_rule,
+    _file_writer_rule,
+    _find_rule,
+    _init_rule,
+    _kill_rule,
+    _mv_rule,
+    _ownership_rule,
+    _pkill_rule,
+    _power_rule,
+    _recursive_attribute_rule,
+    _rm_rule,
+    _rsync_rule,
+    _Segment,
+    _systemctl_rule,
+)
 from scoot.shared.policy.shell import (
     _CODE_RUNNERS,
     _FETCHERS,
@@ -13,7 +31,6 @@ from scoot.shared.policy.shell import (
     _SHELLS,
     _command_words,
     _command_words_and_wrappers,
-    _has_flag,
     _raw_assignments,
     _split_options,
     expand_command,
@@ -21,26 +38,15 @@ from scoot.shared.policy.shell import (
 )
 from scoot.shared.policy.targets import (
     _DISK_TOOLS,
-    _FIND_DELETE_COMMANDS,
-    _FIND_DELETERS,
     _FIND_FILTERS,
     _dangerous_target,
     _interpreter,
-    _is_root,
-    _kill_matches_everything,
     _reads_code_from_stdin,
     _shell_command_string,
-    _system_target,
     _written_file_rule,
 )
 
 _POWER_COMMANDS = frozenset({"shutdown", "reboot", "halt", "poweroff"})
-
-
-_SYSTEMCTL_POWER = frozenset(
-    {"poweroff", "reboot", "halt", "suspend", "hibernate", "hybrid-sleep", "kexec"}
-    | {"suspend-then-hibernate"}
-)
 
 
 _SEGMENT_SEPARATOR = re.compile(r"(&&|\|\||\|&|;|\||\n|(?<![<>])&(?!>))")
@@ -257,103 +263,65 @@ def _check_segment(
         if fed and any("{}" in a for a in args):
             args = [a.replace("{}", fed[0]) for a in args]
     options, operands = _split_options(args)
-
+    command = _Segment(name, args, options, operands, here_string, piped, runs_fetched_text, depth)
     if name in _CODE_RUNNERS or _interpreter(name):
-        if runs_fetched_text:
-            return f"pipe-to-shell: downloaded text run by {name}"
-        if piped and _reads_code_from_stdin(name, args):
-            return f"pipe-to-shell: piped text run by {name}"
-        if here_string and _reads_code_from_stdin(name, args):
-            rule = _check_command_text(here_string, depth=depth + 1)
-            if rule is not None:
-                return rule
-        inner = _shell_command_string(args) if name in _SHELLS else None
-        if name in ("eval", "source", "."):
-            inner = " ".join(args)
-        if inner:
-            return _check_command_text(inner, depth=depth + 1)
-        return None
-    if name == "su":
-        for index, word in enumerate(args):
-            if word in ("-c", "--command") or word.startswith("--command="):
-                inner = " ".join(args[index + 1 :])
-                if word.startswith("--command="):
-                    inner = " ".join([word.split("=", 1)[1], *args[index + 1 :]])
-                return _check_command_text(inner, depth=depth + 1)
-        return None
-    if name == "rm":
-        if _has_flag(options, "r", "recursive") or _has_flag(options, "f", "force"):
-            for target in operands:
-                if _dangerous_target(target):
-                    return f"recursive/forced delete of {target}"
-        return None
-    if name == "alias":
-        # alias x='rm -rf /': the value runs whenever the name does.
-        body = " ".join(args).split("=", 1)
-        return _check_command_text(body[1], depth=depth + 1) if len(body) == 2 else None
+        return _code_runner_rule(command)
     if name.startswith("mkfs") or name in ("mke2fs", "wipefs"):
         return f"filesystem format ({name})"
-    if name in _DISK_TOOLS and any(_written_file_rule(w) for w in operands):
-        return f"partitioning or discarding a device ({name})"
-    if name == "dd":
-        for word in args:
-            if word.startswith("of="):
-                rule = _written_file_rule(word[3:])
-                if rule is not None:
-                    return f"dd onto a device ({word})" if "device" in rule else f"dd: {rule}"
-        return None
-    if name in ("tee", "shred", "cp", "truncate", "install"):
-        # cp and install write only their last operand; the others write each one.
-        for word in operands[-1:] if name in ("cp", "install") else operands:
-            rule = _written_file_rule(word)
-            if rule is not None:
-                return f"{name}: {rule}"
-        return None
-    if name == "rsync" and any(o.startswith("--del") for o in options):
-        if operands and _dangerous_target(operands[-1]):
-            return f"rsync --delete onto {operands[-1]}"
-        return None
-    if name in ("chattr", "setfacl") and _has_flag(options, "r", "recursive"):
-        for target in operands:
-            if _dangerous_target(target):
-                return f"recursive {name} of {target}"
-        return None
-    if name in ("pkill", "killall") and _kill_matches_everything(name, args):
-        return f"killing every process of a user ({name} {' '.join(args)})".strip()
-    if name == "killall5":
-        return "killing every process (killall5)"
-    if name in _POWER_COMMANDS:
-        return f"power state change ({name})"
-    if name in ("init", "telinit") and operands[:1] in (["0"], ["6"]):
-        return f"power state change ({name} {operands[0]})"
-    if name == "systemctl" and operands[:1] and operands[0] in _SYSTEMCTL_POWER:
-        return f"power state change (systemctl {operands[0]})"
-    if name in ("chmod", "chown", "chgrp"):
-        recursive = _has_flag(options, "r", "recursive")
-        # The first operand is the mode or owner, unless --reference gives it.
-        by_reference = any(o.startswith("--reference") for o in options)
-        for target in operands if by_reference else operands[1:]:
-            if _is_root(target) or (recursive and _dangerous_target(target)):
-                return f"{'recursive ' if recursive else ''}{name} of {target}"
-        return None
-    if name == "mv":
-        for source in operands[:-1]:
-            if _system_target(source):
-                return f"moving {source} away"
-        return None
-    if name == "find" and operands[:1]:
-        root = operands[0]
-        deletes = any(a in _FIND_DELETERS for a in args) or any(
-            a in ("-exec", "-execdir", "-ok", "-okdir")
-            and i + 1 < len(args)
-            and posixpath.basename(args[i + 1]) in _FIND_DELETE_COMMANDS
-            for i, a in enumerate(args)
-        )
-        if deletes and _system_target(root):
-            return f"find deleting under {root}"
-        if deletes and _dangerous_target(root) and not any(a in _FIND_FILTERS for a in args):
-            return f"find deleting everything under {root}"
-        return None
-    if name == "kill" and ("1" in operands or "-1" in args):
-        return "killing every process (kill -1, or pid 1)"
+    rule_of_command = _COMMAND_RULES.get(name)
+    return rule_of_command(command) if rule_of_command is not None else None
+
+
+def _code_runner_rule(c: _Segment) -> str | None:
+    if c.runs_fetched_text:
+        return f"pipe-to-shell: downloaded text run by {c.name}"
+    if c.piped and _reads_code_from_stdin(c.name, c.args):
+        return f"pipe-to-shell: piped text run by {c.name}"
+    if c.here_string and _reads_code_from_stdin(c.name, c.args):
+        rule = _check_command_text(c.here_string, depth=c.depth + 1)
+        if rule is not None:
+            return rule
+    inner = _shell_command_string(c.args) if c.name in _SHELLS else None
+    if c.name in ("eval", "source", "."):
+        inner = " ".join(c.args)
+    if inner:
+        return _check_command_text(inner, depth=c.depth + 1)
     return None
+
+
+def _su_rule(c: _Segment) -> str | None:
+    for index, word in enumerate(c.args):
+        if word in ("-c", "--command") or word.startswith("--command="):
+            inner = " ".join(c.args[index + 1 :])
+            if word.startswith("--command="):
+                inner = " ".join([word.split("=", 1)[1], *c.args[index + 1 :]])
+            return _check_command_text(inner, depth=c.depth + 1)
+    return None
+
+
+def _alias_rule(c: _Segment) -> str | None:
+    # alias x='rm -rf /': the value runs whenever the name does.
+    body = " ".join(c.args).split("=", 1)
+    return _check_command_text(body[1], depth=c.depth + 1) if len(body) == 2 else None
+
+
+# The rule of each command name the denylist knows; the names are disjoint.
+_COMMAND_RULES: dict[str, Callable[[_Segment], str | None]] = {
+    "su": _su_rule,
+    "rm": _rm_rule,
+    "alias": _alias_rule,
+    **dict.fromkeys(_DISK_TOOLS, _disk_tool_rule),
+    "dd": _dd_rule,
+    **dict.fromkeys(("tee", "shred", "cp", "truncate", "install"), _file_writer_rule),
+    "rsync": _rsync_rule,
+    **dict.fromkeys(("chattr", "setfacl"), _recursive_attribute_rule),
+    **dict.fromkeys(("pkill", "killall"), _pkill_rule),
+    "killall5": lambda _c: "killing every process (killall5)",
+    **dict.fromkeys(_POWER_COMMANDS, _power_rule),
+    **dict.fromkeys(("init", "telinit"), _init_rule),
+    "systemctl": _systemctl_rule,
+    **dict.fromkeys(("chmod", "chown", "chgrp"), _ownership_rule),
+    "mv": _mv_rule,
+    "find": _find_rule,
+    "kill": _kill_rule,
+}
