@@ -6,6 +6,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from scoot.records.files import UnreadableFile, read_regular_file
 
@@ -139,28 +140,8 @@ def parse_step(raw: object, where: str) -> Step:
     kinds = [key for key in _CONTENT_KEYS if key in raw]
     if len(kinds) > 1:
         raise ScriptError(f"{where} sets both {kinds[0]!r} and {kinds[1]!r}; use one per step")
-    content: str | None = None
-    refusal: str | None = None
     kind = kinds[0] if kinds else None
-    if kind == "action":
-        thought = _expect_str(raw.get("thought", ""), f"{where}.thought")
-        action = _expect_str(raw["action"], f"{where}.action")
-        action_input = _expect_str(raw.get("action_input", ""), f"{where}.action_input")
-        content = json.dumps({"thought": thought, "action": action, "action_input": action_input})
-    elif kind == "final":
-        answer = _expect_str(raw["final"], f"{where}.final")
-        thought = _expect_str(raw.get("thought", "done"), f"{where}.thought")
-        content = json.dumps({"thought": thought, "action": "final", "action_input": answer})
-    elif kind == "raw":
-        content = _expect_str(raw["raw"], f"{where}.raw")
-    elif kind == "refusal":
-        refusal = _expect_str(raw["refusal"], f"{where}.refusal")
-    allowed_with = {"thought": ("action", "final"), "action_input": ("action",)}
-    for key, kinds_allowed in allowed_with.items():
-        if key in raw and kind not in kinds_allowed:
-            raise ScriptError(
-                f"{where}.{key} needs {' or '.join(map(repr, kinds_allowed))} in the same step"
-            )
+    content, refusal = _step_reply(raw, where, kind)
     status = raw.get("status")
     if status is not None and (
         not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599
@@ -194,6 +175,32 @@ def parse_step(raw: object, where: str) -> Step:
     if fail_times is not None and not step.has_fault:
         raise ScriptError(f"{where}.fail_times needs a fault (status, hang, body or truncate)")
     return step
+
+
+def _step_reply(raw: dict[str, Any], where: str, kind: str | None) -> tuple[str | None, str | None]:
+    """The reply content (or refusal) of a step whose content key is `kind`."""
+    content: str | None = None
+    refusal: str | None = None
+    if kind == "action":
+        thought = _expect_str(raw.get("thought", ""), f"{where}.thought")
+        action = _expect_str(raw["action"], f"{where}.action")
+        action_input = _expect_str(raw.get("action_input", ""), f"{where}.action_input")
+        content = json.dumps({"thought": thought, "action": action, "action_input": action_input})
+    elif kind == "final":
+        answer = _expect_str(raw["final"], f"{where}.final")
+        thought = _expect_str(raw.get("thought", "done"), f"{where}.thought")
+        content = json.dumps({"thought": thought, "action": "final", "action_input": answer})
+    elif kind == "raw":
+        content = _expect_str(raw["raw"], f"{where}.raw")
+    elif kind == "refusal":
+        refusal = _expect_str(raw["refusal"], f"{where}.refusal")
+    allowed_with = {"thought": ("action", "final"), "action_input": ("action",)}
+    for key, kinds_allowed in allowed_with.items():
+        if key in raw and kind not in kinds_allowed:
+            raise ScriptError(
+                f"{where}.{key} needs {' or '.join(map(repr, kinds_allowed))} in the same step"
+            )
+    return content, refusal
 
 
 def _parse_steps(raw: object, where: str) -> tuple[Step, ...]:
