@@ -12,6 +12,7 @@ import ctypes
 import errno
 import json
 import os
+import resource
 import select
 import shutil
 import signal
@@ -28,6 +29,8 @@ from typing import Any
 
 import pytest
 
+from scoot.supervise import fds
+from scoot.supervise import scratch as scratch_dirs
 from worker import sandbox
 from worker.sandbox import Limits
 
@@ -110,7 +113,7 @@ def endpoints() -> Iterator[Endpoints]:
 
 @pytest.fixture
 def scratch(tmp_path: Path) -> str:
-    return sandbox.make_scratch_dir(str(tmp_path / "scratch"), "run-1")
+    return scratch_dirs.make_scratch_dir(str(tmp_path / "scratch"), "run-1")
 
 
 @pytest.fixture(autouse=True)
@@ -581,8 +584,8 @@ def test_open_files_limit_and_core_and_no_new_privs(scratch: str) -> None:
         status = Path("/proc/self/status").read_text()
         return {
             "open": outcome,
-            "nofile": list(sandbox.resource.getrlimit(sandbox.resource.RLIMIT_NOFILE)),
-            "core": list(sandbox.resource.getrlimit(sandbox.resource.RLIMIT_CORE)),
+            "nofile": list(resource.getrlimit(resource.RLIMIT_NOFILE)),
+            "core": list(resource.getrlimit(resource.RLIMIT_CORE)),
             "no_new_privs": "NoNewPrivs:\t1" in status,
         }
 
@@ -766,36 +769,36 @@ def test_rlimit_plan_gives_cpu_a_kill_second_and_always_disables_core() -> None:
 
 def test_scratch_dir_is_private_and_named_by_run(tmp_path: Path) -> None:
     base = tmp_path / "scratch"
-    path = sandbox.make_scratch_dir(str(base), "job-a.42")
+    path = scratch_dirs.make_scratch_dir(str(base), "job-a.42")
     assert path == str(base.resolve() / "job-a.42")
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(base).st_mode) == 0o700
     with pytest.raises(FileExistsError):
-        sandbox.make_scratch_dir(str(base), "job-a.42")
+        scratch_dirs.make_scratch_dir(str(base), "job-a.42")
     for bad in ("", ".", "..", "a/b"):
         with pytest.raises(ValueError):
-            sandbox.make_scratch_dir(str(base), bad)
+            scratch_dirs.make_scratch_dir(str(base), bad)
 
 
 def test_removing_scratch_never_follows_symlinks_out(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "keep.txt").write_text("keep")
-    path = Path(sandbox.make_scratch_dir(str(tmp_path / "scratch"), "run"))
+    path = Path(scratch_dirs.make_scratch_dir(str(tmp_path / "scratch"), "run"))
     (path / "sub").mkdir()
     (path / "sub" / "file").write_text("x")
     (path / "link-to-dir").symlink_to(outside)
     (path / "sub" / "link-to-file").symlink_to(outside / "keep.txt")
-    sandbox.remove_scratch_dir(str(path))
+    scratch_dirs.remove_scratch_dir(str(path))
     assert not path.exists()
     assert (outside / "keep.txt").read_text() == "keep"
 
     # A scratch path that is itself a symlink: only the link goes.
     link = tmp_path / "scratch" / "swapped"
     link.symlink_to(outside)
-    sandbox.remove_scratch_dir(str(link))
+    scratch_dirs.remove_scratch_dir(str(link))
     assert not link.is_symlink() and (outside / "keep.txt").exists()
-    sandbox.remove_scratch_dir(str(tmp_path / "scratch" / "never-made"))
+    scratch_dirs.remove_scratch_dir(str(tmp_path / "scratch" / "never-made"))
 
 
 def test_removing_scratch_opens_up_directories_a_run_locked() -> None:
@@ -808,13 +811,13 @@ def test_removing_scratch_opens_up_directories_a_run_locked() -> None:
             if os.geteuid() == 0:  # root ignores modes: drop to an ordinary user
                 os.setgid(65534)
                 os.setuid(65534)
-            path = sandbox.make_scratch_dir(base, "run")
+            path = scratch_dirs.make_scratch_dir(base, "run")
             locked = os.path.join(path, "a", "b")
             os.makedirs(locked)
             Path(locked, "file").write_text("x")
             os.chmod(locked, 0)
             os.chmod(os.path.dirname(locked), 0o500)
-            removal = attempt(lambda: sandbox.remove_scratch_dir(path))
+            removal = attempt(lambda: scratch_dirs.remove_scratch_dir(path))
             return {"removal": removal, "exists": os.path.lexists(path)}
 
         result, _ = run_child(body)
@@ -830,7 +833,7 @@ def test_close_fds_except_keeps_only_the_named_fds() -> None:
         try:
             opened = [os.open(os.devnull, os.O_RDONLY) for _ in range(4)]
             keep = {opened[1], write_fd}
-            sandbox.close_fds_except(keep)
+            fds.close_fds_except(keep)
             alive = []
             for fd in [0, 1, 2, read_fd, *opened]:
                 try:
@@ -856,7 +859,7 @@ def test_close_fds_except_keeps_a_contiguous_run_from_zero() -> None:
         try:
             report = os.dup2(write_fd, 300)
             extra = [os.open(os.devnull, os.O_RDONLY) for _ in range(3)]
-            sandbox.close_fds_except({0, 1, 2, report})
+            fds.close_fds_except({0, 1, 2, report})
             alive = []
             for fd in [0, 1, 2, read_fd, write_fd, *extra]:
                 try:

@@ -20,6 +20,7 @@ import urllib.request  # noqa: F401
 from typing import Any
 from urllib.parse import urlsplit
 
+from scoot.shared.fdio import write_all
 from scoot.shared.frames import encode_frame
 from worker import sandbox
 
@@ -37,10 +38,7 @@ class FrameWriter:
         os.set_blocking(fd, True)
 
     def __call__(self, frame: dict[str, Any]) -> None:
-        data = encode_frame(frame)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self.fd, view) :]
+        write_all(self.fd, encode_frame(frame))
 
 
 def read_spec(fd: int) -> dict[str, Any]:

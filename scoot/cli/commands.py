@@ -889,7 +889,7 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     # Before any token is read: no other process of the user may read this
     # one's memory or environ, open its descriptors or attach to it.
-    from worker.sandbox import set_non_dumpable
+    from scoot.shared.hardening import set_non_dumpable
 
     set_non_dumpable()
     install_kill_points()

@@ -12,7 +12,7 @@ from typing import Any
 from scoot.cli.listing import printable
 from scoot.errors import ScootError
 from scoot.instance.config import effective_values, env_var_name
-from scoot.instance.home import not_a_directory, permission_warnings, resolve_home
+from scoot.instance.home import Home, not_a_directory, permission_warnings, resolve_home
 from scoot.instance.open import Instance, open_instance
 from scoot.instance.secrets import resolve_token, token_file_path
 
@@ -90,6 +90,20 @@ def run_doctor(
     except ScootError as exc:
         _check(checks, "config", "fail", exc.message)
         return _summary(checks, home.root)
+    _runtime_checks(checks, home)
+    source = str(instance.loaded.source) if instance.loaded.source else "defaults (no config file)"
+    _check(checks, "config", "ok", source)
+    for text in instance.loaded.warnings:
+        _check(checks, "config", "warn", text)
+    token = _token_checks(checks, instance)
+    _backend_check(checks, instance, token, offline, backend_timeout_sec)
+    _schedule_checks(checks, instance)
+    _sandbox_checks(checks, instance)
+    _audit_checks(checks, instance)
+    return _summary(checks, home.root)
+
+
+def _runtime_checks(checks: list[dict[str, str]], home: Home) -> None:
     mode = stat.S_IMODE(home.root.stat().st_mode)
     problems = permission_warnings(home)
     if problems:
@@ -107,10 +121,9 @@ def run_doctor(
         )
     if not os.access(home.root, os.W_OK):
         _check(checks, "runtime dir", "fail", f"{home.root} is not writable by this user")
-    source = str(instance.loaded.source) if instance.loaded.source else "defaults (no config file)"
-    _check(checks, "config", "ok", source)
-    for text in instance.loaded.warnings:
-        _check(checks, "config", "warn", text)
+
+
+def _token_checks(checks: list[dict[str, str]], instance: Instance) -> str | None:
     token = resolve_token(instance.home, instance.config.backend)
     if token.value:
         _check(checks, "token", "ok", f"from {token.source}")
@@ -125,7 +138,10 @@ def run_doctor(
         )
     for text in token.warnings:
         _check(checks, "token", "fail", text)
-    _backend_check(checks, instance, token.value, offline, backend_timeout_sec)
+    return token.value
+
+
+def _schedule_checks(checks: list[dict[str, str]], instance: Instance) -> None:
     schedule = instance.config.schedule
     jobs = instance.jobset
     state = "enabled" if schedule.enabled else "disabled"
@@ -137,7 +153,9 @@ def run_doctor(
     _check(checks, "schedule", "warn" if jobs.invalid else "ok", detail)
     for bad in jobs.invalid:
         _check(checks, "job", "warn", f"{bad.id or '#' + str(bad.index)}: {bad.reason}")
-    _sandbox_checks(checks, instance)
+
+
+def _audit_checks(checks: list[dict[str, str]], instance: Instance) -> None:
     audit_path = instance.home.audit_log
     if instance.config.audit.to_file:
         # logs/ is created on demand: what counts is the nearest directory that exists.
@@ -156,7 +174,6 @@ def run_doctor(
     gaps = Path(str(audit_path) + ".gaps.jsonl")
     if gaps.exists() and gaps.stat().st_size:
         _check(checks, "audit", "warn", f"evicted generations recorded in {gaps}")
-    return _summary(checks, home.root)
 
 
 def _backend_check(
@@ -187,7 +204,7 @@ def _backend_check(
 
 
 def _sandbox_checks(checks: list[dict[str, str]], instance: Instance) -> None:
-    from worker.sandbox import probe
+    from worker.sandbox.probe import probe
 
     report = probe()
     _mode_checks(checks, report)
@@ -212,7 +229,7 @@ def _sandbox_checks(checks: list[dict[str, str]], instance: Instance) -> None:
 
 
 def _mode_checks(checks: list[dict[str, str]], report: dict[str, Any]) -> None:
-    from worker.sandbox import mode_protections
+    from worker.sandbox.probe import mode_protections
 
     for mode, protections in mode_protections(report).items():
         _check(checks, f"sandbox {mode}", "ok", protections)

@@ -184,8 +184,25 @@ def render_report(
     start = now - days * DAY_SEC
     axis = _Axis(start, now)
     statuses = sorted({str(r.get("status")) for runs in grouped.values() for r in runs})
-    total_runs = sum(len(runs) for runs in grouped.values())
 
+    out = _page_head(grouped, statuses, start=start, now=now, days=days, home=home)
+    out += _status_counts(grouped, statuses)
+    out += _timelines(grouped, axis)
+    out += _charts(grouped, axis, start)
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+def _page_head(
+    grouped: dict[str, list[dict[str, Any]]],
+    statuses: list[str],
+    *,
+    start: float,
+    now: float,
+    days: float,
+    home: str,
+) -> list[str]:
+    total_runs = sum(len(runs) for runs in grouped.values())
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -203,7 +220,12 @@ def render_report(
             f"{_esc(status)}</span>"
         )
     out.append("</p>")
+    return out
 
+
+def _status_counts(grouped: dict[str, list[dict[str, Any]]], statuses: list[str]) -> list[str]:
+    total_runs = sum(len(runs) for runs in grouped.values())
+    out: list[str] = []
     out.append("<h2>Status counts</h2>")
     out.append('<table id="status-counts"><thead><tr><th>job</th>')
     out += [f"<th>{_esc(s)}</th>" for s in statuses]
@@ -224,7 +246,11 @@ def render_report(
     out.append("<tr><th>all</th>")
     out += [f"<th>{totals.get(s, 0)}</th>" for s in statuses]
     out.append(f"<th>{total_runs}</th><th></th><th></th></tr></tbody></table>")
+    return out
 
+
+def _timelines(grouped: dict[str, list[dict[str, Any]]], axis: _Axis) -> list[str]:
+    out: list[str] = []
     out.append("<h2>Timelines</h2>")
     if not grouped:
         out.append('<p class="empty">no jobs configured and no runs recorded</p>')
@@ -235,7 +261,11 @@ def render_report(
             f'<span class="counts">{ok}/{len(runs)} ok</span></div>'
             f"{_timeline_svg(job, runs, axis)}</section>"
         )
+    return out
 
+
+def _charts(grouped: dict[str, list[dict[str, Any]]], axis: _Axis, start: float) -> list[str]:
+    out: list[str] = []
     durations = [
         (run_time(r) or start, (r.get("duration_ms") or 0) / 1000, str(r.get("status")))
         for runs in grouped.values()
@@ -255,5 +285,4 @@ def render_report(
         '<p class="meta">How long after its scheduled instant each scheduled run started.</p>'
     )
     out.append(_scatter_svg("lateness-chart", "fire lateness", lateness, axis))
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"
+    return out

@@ -133,7 +133,34 @@ def _prompt_answers(options: dict[str, Any], interactive: bool) -> SetupAnswers:
         "env",
         type=click.Choice(["env", "file", "command", "none"]),
     )
-    api_key_env = options.get("api_key_env") or defaults.api_key_env
+    api_key_env, api_key_cmd, token_value = _token_answers(options, str(source), interactive)
+    max_turns = ask("max_turns", "Agent max turns", 32, type=click.IntRange(1, 10000))
+    policy = ask("policy", "Policy for scoot -e", "guarded", type=click.Choice(POLICIES))
+    enable = options.get("enable_schedule")
+    if enable is None:
+        enable = (
+            click.confirm("Enable scheduled jobs now?", default=False) if interactive else False
+        )
+    _check_answers(max_turns, base_url, model, api_key_env, api_key_cmd, token_value)
+    return SetupAnswers(
+        str(base_url),
+        str(model),
+        str(api),
+        str(source),
+        str(api_key_env),
+        str(api_key_cmd),
+        token_value,
+        int(max_turns),
+        str(policy),
+        bool(enable),
+    )
+
+
+def _token_answers(
+    options: dict[str, Any], source: str, interactive: bool
+) -> tuple[str, str, str | None]:
+    """The token's environment variable, command and value (a file token), asked as needed."""
+    api_key_env = options.get("api_key_env") or BackendConfig().api_key_env
     api_key_cmd = options.get("api_key_cmd") or ""
     token_value: str | None = None
     if source == "env" and interactive and options.get("api_key_env") is None:
@@ -154,13 +181,17 @@ def _prompt_answers(options: dict[str, Any], interactive: bool) -> SetupAnswers:
             ).strip()
         if source == "file" and not token_value and not interactive:
             token_value = None  # keep an existing token file, if any
-    max_turns = ask("max_turns", "Agent max turns", 32, type=click.IntRange(1, 10000))
-    policy = ask("policy", "Policy for scoot -e", "guarded", type=click.Choice(POLICIES))
-    enable = options.get("enable_schedule")
-    if enable is None:
-        enable = (
-            click.confirm("Enable scheduled jobs now?", default=False) if interactive else False
-        )
+    return api_key_env, api_key_cmd, token_value
+
+
+def _check_answers(
+    max_turns: Any,
+    base_url: Any,
+    model: Any,
+    api_key_env: str,
+    api_key_cmd: str,
+    token_value: str | None,
+) -> None:
     if not isinstance(max_turns, int) or max_turns < 1:
         raise UsageError(f"--max-turns must be >= 1, got {max_turns}")
     if not str(base_url).startswith(("http://", "https://")):
@@ -175,18 +206,6 @@ def _prompt_answers(options: dict[str, Any], interactive: bool) -> SetupAnswers:
             "--api-key-cmd": str(api_key_cmd),
             "the token": token_value,
         }
-    )
-    return SetupAnswers(
-        str(base_url),
-        str(model),
-        str(api),
-        str(source),
-        str(api_key_env),
-        str(api_key_cmd),
-        token_value,
-        int(max_turns),
-        str(policy),
-        bool(enable),
     )
 
 

@@ -205,17 +205,6 @@ def field_kind(section: str, name: str) -> type:
     return str
 
 
-def _type_name(kind: type) -> str:
-    return {
-        int: "an integer",
-        float: "a number",
-        bool: "true or false",
-        str: "a string",
-        dict: "a table",
-        tuple: "an array",
-    }.get(kind, kind.__name__)
-
-
 def _end_position(raw: str) -> tuple[int, int]:
     """Line and column (1-based) just after the last character, as an editor counts them."""
     body = raw[:-1] if raw.endswith("\n") else raw  # a final newline opens no line of its own

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from scoot.instance.config import BackendConfig
 from scoot.instance.home import Home
-from scoot.records.files import UnreadableFile, read_regular_file
+from scoot.records.files import UnreadableFile, atomic_write_bytes, read_regular_file
 
 # A token is a line; a bigger file is a mistake (or a link to a device).
 MAX_TOKEN_FILE_BYTES = 64 * 1024
@@ -115,11 +115,4 @@ def _run_token_command(command: str, timeout_ms: int) -> tuple[str | None, str |
 def write_token_file(path: Path, value: str) -> None:
     """Create or replace the token file with mode 0600, atomically."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, value.strip().encode("utf-8") + b"\n")
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, value.strip().encode("utf-8") + b"\n", 0o600)

@@ -16,8 +16,9 @@ from typing import Any
 
 import orjson
 
-from scoot.records.files import tail_objects, write_all
+from scoot.records.files import tail_objects
 from scoot.records.outage import Outage
+from scoot.shared.fdio import write_all
 from scoot.shared.redaction import MARK, MIN_SECRET_CHARS, redact, secret_forms
 
 # Agent step details left out of the log below level "info" (the session keeps them).
@@ -177,7 +178,6 @@ class AuditLog:
         self._seq = 0
         self._known_size = -1
         self.torn_bytes = 0
-        self.write_errors = 0
         self._outage = Outage(path.parent) if path is not None else None
 
     @property
@@ -252,7 +252,6 @@ class AuditLog:
             if self._outage.succeeded():
                 self._report(f"audit log {self.path} is writable again")
         except OSError as exc:
-            self.write_errors += 1
             self._known_size = -1
             assert self._outage is not None
             if self._outage.failed():

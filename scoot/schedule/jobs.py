@@ -15,12 +15,12 @@ from scoot.notify.jobkeys import notify_fields
 from scoot.schedule.cron import CronError
 from scoot.schedule.triggers import Trigger
 from scoot.schedule.zoned import ZoneError
+from scoot.shared.limits import LIMIT_KEYS
 from scoot.shared.policy import ModeResolution, effective_unattended_mode
 
 JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 SPEND_KEYS = ("backend", "max_tokens_per_run", "max_tokens_per_day", "retries", "retry_backoff_sec")
 DEFAULT_RETRY_BACKOFF_SEC = 30
-LIMIT_KEYS = ("cpu_sec", "address_space_mb", "nofile", "nproc", "fsize_mb")
 KNOWN_KEYS = frozenset(
     {
         "id",

@@ -112,7 +112,7 @@ def open_records(instance: Instance, warn: Callable[[str], None]) -> tuple[Token
         warn(text)
     if token.source.startswith("env"):
         # Held in memory from here on; the environment block would outlive the need.
-        from worker.sandbox import scrub_environ
+        from scoot.shared.hardening import scrub_environ
 
         scrub_environ(instance.config.backend.api_key_env)
     return token, make_recorder(instance, token.value, warn)

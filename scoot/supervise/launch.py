@@ -19,6 +19,8 @@ from typing import Any
 
 import orjson
 
+from scoot.shared.fdio import write_all
+
 # Signals whose parent-side handlers must not survive into a worker.
 RESET_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD, signal.SIGQUIT)
 
@@ -65,9 +67,7 @@ def launch_worker(spec: dict[str, Any], body: WorkerBody | None = None) -> Worke
         os.close(fd)
     payload = orjson.dumps(spec)
     try:
-        view = memoryview(payload)
-        while view:
-            view = view[os.write(spec_w, view) :]
+        write_all(spec_w, payload)
     except BrokenPipeError:
         pass  # the worker died before reading; its exit is recorded as a crash
     finally:
@@ -81,7 +81,8 @@ def _become_worker(
     spec_r: int, frame_w: int, out_w: int, parent_pid: int, body: WorkerBody | None
 ) -> int:
     """Child side of the fork: own process group, clean signals, only our pipes open."""
-    from worker.sandbox import close_fds_except, set_non_dumpable
+    from scoot.shared.hardening import set_non_dumpable
+    from scoot.supervise.fds import close_fds_except
 
     # First, before the spec (and its token) is read: no process of the user
     # may open this worker's fds (its frame pipe), environ or memory.

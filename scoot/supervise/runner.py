@@ -19,6 +19,7 @@ from scoot.shared.frames import (
     UsageFrame,
     decode_frame,
 )
+from scoot.shared.procgroup import signal_name
 from scoot.supervise.launch import WorkerProcess
 
 OUTPUT_TAIL_BYTES = 16 * 1024
@@ -205,7 +206,7 @@ class ActiveRun:
         exit_code: int | None = None
         signame: str | None = None
         if os.WIFSIGNALED(status_word):
-            signame = _signal_name(os.WTERMSIG(status_word))
+            signame = signal_name(os.WTERMSIG(status_word))
         elif os.WIFEXITED(status_word):
             exit_code = os.WEXITSTATUS(status_word)
         ended_mono = self.ended_mono(ended_mono)
@@ -255,10 +256,3 @@ class ActiveRun:
 
     def output_tail_text(self) -> str:
         return self.output_tail.decode("utf-8", "replace")
-
-
-def _signal_name(signum: int) -> str:
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        return str(signum)

@@ -31,6 +31,7 @@ from scoot.schedule.pauses import Pause
 from scoot.schedule.retry import plan_retry
 from scoot.schedule.scheduler import Scheduler
 from scoot.shared.frames import AuditFrame, UsageFrame
+from scoot.shared.procgroup import kill_group
 from scoot.shared.spend.backends import free_slot, priced
 from scoot.shared.spend.budget import (
     allowance_for,
@@ -1047,10 +1048,7 @@ def _kill_group(pgid: int) -> list[Killed]:
                 members.append(Killed(proc.pid, proc.info["name"] or "?", ""))
         except (OSError, psutil.Error):
             continue
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    kill_group(pgid)
     return members
 
 
@@ -1065,7 +1063,7 @@ def _become_subreaper() -> None:
 
 
 def _remove_scratch(path: os.PathLike[str] | str) -> None:
-    from worker.sandbox import remove_scratch_dir
+    from scoot.supervise.scratch import remove_scratch_dir
 
     try:
         remove_scratch_dir(str(path))

@@ -1,0 +1,64 @@
+"""Thin ctypes calls into libc: syscall(2) and prctl(2), errors raised as OSError."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from functools import cache
+from typing import Any
+
+# prctl options (linux/prctl.h).
+PR_SET_PDEATHSIG = 1
+
+
+PR_GET_PDEATHSIG = 2
+
+
+PR_SET_NO_NEW_PRIVS = 38
+
+
+PR_GET_NO_NEW_PRIVS = 39
+
+
+PR_SET_DUMPABLE = 4
+
+
+PR_GET_DUMPABLE = 3
+
+
+PR_SET_SECCOMP = 22
+
+
+SECCOMP_MODE_FILTER = 2
+
+
+@cache
+def _libc() -> ctypes.CDLL:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    libc.prctl.restype = ctypes.c_int
+    return libc
+
+
+def _raise_errno(what: str) -> None:
+    code = ctypes.get_errno()
+    raise OSError(code, f"{what}: {os.strerror(code)}")
+
+
+def _syscall(number: int, *args: Any) -> int:
+    result = int(_libc().syscall(ctypes.c_long(number), *args))
+    if result == -1:
+        _raise_errno(f"syscall {number}")
+    return result
+
+
+def _prctl(option: int, arg2: Any = 0, arg3: Any = 0) -> int:
+    if isinstance(arg2, int):
+        arg2 = ctypes.c_ulong(arg2)
+    if isinstance(arg3, int):
+        arg3 = ctypes.c_ulong(arg3)
+    zero = ctypes.c_ulong(0)
+    result = int(_libc().prctl(ctypes.c_int(option), arg2, arg3, zero, zero))
+    if result == -1:
+        _raise_errno(f"prctl({option})")
+    return result
