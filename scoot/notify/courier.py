@@ -156,7 +156,7 @@ class Courier:
                     signal.signal(signum, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when it ends
                 signal.set_wakeup_fd(-1)
-                from worker.sandbox import close_fds_except
+                from scoot.supervise.fds import close_fds_except
 
                 close_fds_except({0, 1, 2, req_r, res_w})
                 try:
