@@ -1,0 +1,137 @@
+"""Tokens, cost and delivery outcomes reach metrics, notifications and `schedule last`:
+a real daemon or `schedule run`, the scripted model, a real receiver on loopback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from scoot.testing.model_server import ScriptedModel
+from tests.helpers import audit, runs, start_scoot, stop, wait_for, write_config
+from tests.receiver import Receiver
+from tests.test_metrics import free_port, scrape, value, wait_serving
+
+USED = {"input": 120, "output": 30}
+PRICES = {"price_per_mtok_input": 2.0, "price_per_mtok_output": 4.0}
+
+
+def _kinds(home: Path, prefix: str) -> list[dict[str, Any]]:
+    return [row for row in audit(home) if row["kind"].startswith(prefix)]
+
+
+def test_a_scrape_shows_the_tokens_of_the_run_records(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    port = free_port()
+    with ScriptedModel({"usage": USED, "default": [{"final": "done"}]}) as model:
+        jobs = [{"id": f"j{i}", "goal": "quick", "every_sec": 3600} for i in range(2)]
+        write_config(
+            home,
+            base_url=model.base_url,
+            jobs=jobs,
+            sections={"metrics": {"listen": f"127.0.0.1:{port}"}},
+        )
+        proc = start_scoot(home, "daemon", "run")
+        try:
+            wait_serving(proc, port)
+            wait_for(lambda: len(runs(home)) == 2, timeout=30)
+            families = wait_for(
+                lambda: (
+                    (f := scrape(port))
+                    and value(f, "scoot_tokens_total", job="j1", direction="output")
+                    and f
+                ),
+                timeout=10,
+            )
+        finally:
+            _, err = stop(proc)
+    assert "Traceback" not in err
+    for row in runs(home):
+        job = row["job_id"]
+        assert row["tokens"] == USED
+        for direction in ("input", "output"):
+            got = value(families, "scoot_tokens_total", job=job, direction=direction)
+            assert got == USED[direction]
+
+
+def test_a_scrape_counts_sent_and_failed_deliveries(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    port = free_port()
+    replies = iter([503])  # the first attempt fails, its retry and the rest succeed
+    with (
+        ScriptedModel({"default": [{"final": "done"}]}) as model,
+        Receiver(lambda _r: next(replies, 200)) as receiver,
+    ):
+        job = {
+            "id": "j",
+            "goal": "g",
+            "every_sec": 3600,
+            "notify": ["ops"],
+            "notify_on": ["start", "success"],
+        }
+        write_config(
+            home,
+            base_url=model.base_url,
+            jobs=[job],
+            sections={
+                "metrics": {"listen": f"127.0.0.1:{port}"},
+                "notify.ops": {"url": f"{receiver.url}/hook", "timeout_sec": 2},
+            },
+        )
+        proc = start_scoot(home, "daemon", "run")
+        try:
+            wait_serving(proc, port)
+            families = wait_for(
+                lambda: (
+                    (f := scrape(port))
+                    and value(f, "scoot_notify_total", target="ops", result="sent") == 2
+                    and f
+                ),
+                timeout=40,
+            )
+        finally:
+            _, err = stop(proc)
+    assert "Traceback" not in err
+    assert value(families, "scoot_notify_total", target="ops", result="failed") == 1
+    assert value(families, "scoot_notify_total", target="ops", result="abandoned") is None
+    # The counts are those of the audit log, which the same outcomes wrote.
+    outcomes = [e["kind"] for e in _kinds(home, "notify_")]
+    assert sorted(outcomes) == ["notify_failed", "notify_sent", "notify_sent"]
+    assert len(receiver.posts()) == 3
+
+
+def test_an_abandoned_delivery_counts_as_abandoned(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    port = free_port()
+    with (
+        ScriptedModel({"default": [{"final": "done"}]}) as model,
+        Receiver(lambda _r: 502) as receiver,
+    ):
+        job = {"id": "j", "goal": "g", "every_sec": 3600, "notify": ["ops"]}
+        job["notify_on"] = ["success"]
+        write_config(
+            home,
+            base_url=model.base_url,
+            jobs=[job],
+            sections={
+                "metrics": {"listen": f"127.0.0.1:{port}"},
+                "notify.ops": {"url": f"{receiver.url}/hook", "timeout_sec": 1},
+                "notify": {"max_age_hours": 0.001},  # 3.6 s
+            },
+        )
+        proc = start_scoot(home, "daemon", "run")
+        try:
+            wait_serving(proc, port)
+            families = wait_for(
+                lambda: (
+                    (f := scrape(port))
+                    and value(f, "scoot_notify_total", target="ops", result="abandoned") == 1
+                    and f
+                ),
+                timeout=40,
+            )
+        finally:
+            stop(proc)
+    failed = value(families, "scoot_notify_total", target="ops", result="failed")
+    assert failed is not None and failed >= 1
+    assert failed == len([e for e in _kinds(home, "notify_failed")])
+    assert value(families, "scoot_notify_total", target="ops", result="sent") is None
