@@ -3,11 +3,14 @@ a real daemon or `schedule run`, the scripted model, a real receiver on loopback
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from scoot.testing.model_server import ScriptedModel
-from tests.helpers import audit, runs, start_scoot, stop, wait_for, write_config
+from tests.helpers import audit, run_scoot, runs, start_scoot, stop, wait_for, write_config
 from tests.receiver import Receiver
 from tests.test_metrics import free_port, scrape, value, wait_serving
 
@@ -135,3 +138,62 @@ def test_an_abandoned_delivery_counts_as_abandoned(tmp_path: Path) -> None:
     assert failed is not None and failed >= 1
     assert failed == len([e for e in _kinds(home, "notify_failed")])
     assert value(families, "scoot_notify_total", target="ops", result="sent") is None
+
+
+def test_notifications_and_schedule_last_carry_tokens_and_cost(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with (
+        ScriptedModel({"usage": USED, "default": [{"final": "done"}]}) as model,
+        Receiver() as receiver,
+    ):
+        job = {"id": "j", "goal": "g", "every_sec": 3600, "notify": ["ops"]}
+        job["notify_on"] = ["start", "success"]
+        write_config(
+            home,
+            base_url=model.base_url,
+            jobs=[job],
+            sections={
+                "backend": PRICES,
+                "notify.ops": {"url": f"{receiver.url}/hook", "timeout_sec": 5},
+                "notify": {"flush_timeout_sec": 20},
+            },
+        )
+        done = run_scoot(home, "schedule", "run", "--ticks", "1")
+        assert done.returncode == 0, done.stderr
+        bodies = {p.json["event"]: p.json for p in receiver.posts()}
+    (row,) = runs(home)
+    expected_cost = (120 * 2.0 + 30 * 4.0) / 1e6
+    assert row["cost"] == pytest.approx(expected_cost)
+    assert bodies["success"]["tokens"] == USED
+    assert bodies["success"]["cost"] == pytest.approx(expected_cost)
+    assert bodies["start"]["tokens"] is None and "cost" not in bodies["start"]
+
+    last = run_scoot(home, "schedule", "last", "j")
+    assert last.returncode == 0, last.stderr
+    assert "tokens:   120 input, 30 output\n" in last.stdout
+    assert f"cost:     {expected_cost:.6f}\n" in last.stdout
+    report = json.loads(run_scoot(home, "schedule", "last", "j", "--json").stdout)["run"]
+    assert report["tokens"] == USED
+    assert report["cost"] == pytest.approx(expected_cost)
+
+
+def test_an_unpriced_run_notifies_tokens_without_cost(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with (
+        ScriptedModel({"usage": USED, "default": [{"final": "done"}]}) as model,
+        Receiver() as receiver,
+    ):
+        job = {"id": "j", "goal": "g", "every_sec": 3600, "notify": ["ops"]}
+        job["notify_on"] = ["success"]
+        write_config(
+            home,
+            base_url=model.base_url,
+            jobs=[job],
+            sections={"notify.ops": {"url": f"{receiver.url}/hook", "timeout_sec": 5}},
+        )
+        done = run_scoot(home, "schedule", "run", "--ticks", "1")
+        assert done.returncode == 0, done.stderr
+        (post,) = receiver.posts()
+    assert post.json["tokens"] == USED and "cost" not in post.json
+    last = run_scoot(home, "schedule", "last", "j")
+    assert "tokens:   120 input, 30 output\n" in last.stdout and "cost:" not in last.stdout

@@ -487,6 +487,8 @@ def _run_fields(fields: dict[str, Any], *, ended: bool) -> dict[str, Any]:
         "started_at",
         "ended_at",
         "duration_ms",
+        "tokens",
+        "cost",
     )
     run = {k: fields.get(k) for k in keys}
     if not ended:
