@@ -197,3 +197,38 @@ def test_an_unpriced_run_notifies_tokens_without_cost(tmp_path: Path) -> None:
     assert post.json["tokens"] == USED and "cost" not in post.json
     last = run_scoot(home, "schedule", "last", "j")
     assert "tokens:   120 input, 30 output\n" in last.stdout and "cost:" not in last.stdout
+
+
+def test_a_fire_skipped_for_a_spent_budget_is_one_failure_notification(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with (
+        ScriptedModel({"default": [{"final": "done", "usage": USED}]}) as model,
+        Receiver() as receiver,
+    ):
+        spender = {"id": "a", "goal": "g", "every_sec": 1, "max_tokens_per_day": 100}
+        spender["notify"] = ["ops"]  # notify_on: failure and recovery (the default)
+        write_config(
+            home,
+            base_url=model.base_url,
+            jobs=[spender],
+            sections={
+                "notify.ops": {"url": f"{receiver.url}/hook", "timeout_sec": 5},
+                "notify": {"flush_timeout_sec": 20},
+            },
+        )
+        first = run_scoot(home, "schedule", "run", "--ticks", "1")
+        assert first.returncode == 0, first.stderr
+        assert receiver.posts() == []  # an ok first run is neither failure nor recovery
+        again = run_scoot(home, "schedule", "run", "--ticks", "35")
+        assert again.returncode == 0, again.stderr
+        posts = receiver.posts()
+    assert len(runs(home)) == 1
+    skipped = [e for e in audit(home) if e["kind"] == "job_skipped" and e["reason"] == "budget"]
+    assert len(skipped) == 1  # several instants passed; the exhaustion is told once
+    (post,) = posts
+    body = post.json
+    assert post.headers["X-Scoot-Event"] == "failure" == body["event"]
+    assert (body["job_id"], body["run_id"], body["status"]) == ("a", None, "skipped")
+    assert "max_tokens_per_day=100" in body["error"]
+    assert body["instant"] == skipped[0]["instant"]
+    assert [e["kind"] for e in _kinds(home, "notify_")] == ["notify_sent"]
