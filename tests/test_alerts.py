@@ -31,13 +31,13 @@ def exposed_sample_names(tmp_path: Path) -> set[str]:
     runs = tmp_path / "runs.jsonl"
     record = {"job_id": "a", "status": "ok", "origin": "schedule", "instant": 10.0}
     record |= {"started_at": 10.5, "ended_at": 12.0, "duration_ms": 1500, "exit_code": 0}
-    record |= {"tokens_input": 5, "tokens_output": 7}
+    record |= {"tokens": {"input": 5, "output": 7}}
     runs.write_text(json.dumps(record) + "\n")
     view = LiveView({"a": "active"}, {"a": 99.0}, {"a": 60.0}, 0, 0, 0, 1.0)
     state = MetricsState(runs, lambda: view)
     state.on_event("job_missed", {"job_id": "a", "count": 2})
     state.on_event("job_skipped", {"job_id": "a"})
-    state.notify[("webhook", "ok")] += 1
+    state.on_audit("notify_sent", {"target": "webhook", "notify_kind": "notify"})
     names = set()
     for family in text_string_to_metric_families(render(state).decode()):
         names |= {sample.name for sample in family.samples}

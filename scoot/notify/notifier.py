@@ -122,6 +122,8 @@ class Notifier:
                 self._missed(fields)
             elif kind == "job_paused":
                 self._paused(fields)
+            elif kind == "job_skipped" and fields.get("reason") == "budget":
+                self._budget_skipped(fields)
             elif kind == "tick":
                 self.pump()
         except Exception as exc:  # a notification is never worth a run's record
@@ -167,6 +169,23 @@ class Notifier:
             "instant": fields.get("first_instant"),
         }
         self._queue_events(job, run, ["missed"])
+
+    def _budget_skipped(self, fields: dict[str, Any]) -> None:
+        """A fire not launched because a budget is spent is a failure (the
+        scheduler tells of it once per exhaustion, so it is notified once)."""
+        job = self._job(fields.get("job_id"))
+        if job is None or not job.notify:
+            return
+        spent = fields.get("spent")
+        run = {
+            "job_id": job.id,
+            "run_id": None,
+            "status": "skipped",
+            "error": f"fire skipped: {spent if isinstance(spent, str) else 'budget spent'}",
+            "instant": fields.get("instant"),
+        }
+        memory = self._update_memory(job.id, "skipped", None)
+        self._queue_events(job, run, wanted(end_events("skipped", None, memory), _notify_on(job)))
 
     def _paused(self, fields: dict[str, Any]) -> None:
         job = self._job(fields.get("job_id"))
@@ -487,6 +506,8 @@ def _run_fields(fields: dict[str, Any], *, ended: bool) -> dict[str, Any]:
         "started_at",
         "ended_at",
         "duration_ms",
+        "tokens",
+        "cost",
     )
     run = {k: fields.get(k) for k in keys}
     if not ended:

@@ -32,7 +32,7 @@ def build_payload(
     """The body's fields, without `attempt` (set per attempt by `body_for`)."""
     started = run.get("started_at")
     ended = run.get("ended_at")
-    return {
+    payload: dict[str, Any] = {
         "format": FORMAT,
         "event": event,
         "delivery_id": delivery_id,
@@ -45,9 +45,25 @@ def build_payload(
         "started_at": started,
         "ended_at": ended,
         "duration_ms": run.get("duration_ms"),
+        "tokens": _tokens(run.get("tokens")),
         "host": host,
         "home": home,
     }
+    cost = run.get("cost")
+    if isinstance(cost, int | float) and not isinstance(cost, bool):
+        payload["cost"] = cost  # only a priced backend's runs have one
+    return payload
+
+
+def _tokens(tokens: Any) -> dict[str, int] | None:
+    """`{"input", "output"}` of an ended run; null for events that are no run's end."""
+    if not isinstance(tokens, dict):
+        return None
+    counts: dict[str, int] = {}
+    for direction in ("input", "output"):
+        count = tokens.get(direction)
+        counts[direction] = count if isinstance(count, int) and not isinstance(count, bool) else 0
+    return counts
 
 
 def body_for(payload: dict[str, Any], attempt: int) -> bytes:

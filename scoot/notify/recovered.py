@@ -46,5 +46,7 @@ def recovered_endings(runs: Path, run_ids: set[str]) -> list[dict[str, Any]]:
         "started_at",
         "ended_at",
         "duration_ms",
+        "tokens",
+        "cost",
     )
     return [{k: row.get(k) for k in keys} for row in found.values()]

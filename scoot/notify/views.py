@@ -89,6 +89,17 @@ def render_last(report: dict[str, Any]) -> list[str]:
         f"ended:    {_when(report.get('ended_at'))}",
         f"duration: {_duration(duration)}",
     ]
+    tokens = report.get("tokens")
+    if isinstance(tokens, dict):
+        unreported = (
+            " (the backend reported no usage)" if report.get("tokens_reported") is False else ""
+        )
+        lines.append(
+            f"tokens:   {tokens.get('input', 0)} input, {tokens.get('output', 0)} output{unreported}"
+        )
+    cost = report.get("cost")
+    if isinstance(cost, int | float) and not isinstance(cost, bool):
+        lines.append(f"cost:     {cost:.6f}")
     deliveries = report.get("deliveries") or []
     if deliveries:
         counts: dict[str, int] = {}

@@ -42,6 +42,12 @@ LATENESS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.
 SEED_WINDOW_BYTES = 16 * 1024 * 1024
 # Each catch-up reads at most this much more, so one scrape stays cheap after a burst.
 CATCH_UP_BYTES = 4 * 1024 * 1024
+# The notifier's audit kinds and the `result` label each one counts as.
+DELIVERY_RESULTS = {
+    "notify_sent": "sent",
+    "notify_failed": "failed",
+    "notify_abandoned": "abandoned",
+}
 AD_HOC_JOB = ""  # the job label of `scoot -e` runs, which belong to no job
 
 
@@ -156,10 +162,12 @@ class RunTally:
             self.last_run[job] = max(ended, self.last_run.get(job, ended))
             if status == "ok":
                 self.last_success[job] = max(ended, self.last_success.get(job, ended))
-        for direction in ("input", "output"):
-            count = record.get(f"tokens_{direction}")
-            if isinstance(count, int) and not isinstance(count, bool) and count > 0:
-                self.tokens[(job, direction)] += count
+        tokens = record.get("tokens")
+        if isinstance(tokens, dict):
+            for direction in ("input", "output"):
+                count = tokens.get(direction)
+                if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+                    self.tokens[(job, direction)] += count
         if not ran(record):
             return
         duration = _number(record.get("duration_ms"))
@@ -218,6 +226,17 @@ class MetricsState:
             self.missed[job] += count if isinstance(count, int) and count > 0 else 1
         elif kind == "job_skipped":
             self.skipped[job] += 1
+
+    def on_audit(self, kind: str, details: dict[str, Any]) -> None:
+        """Told of the notifier's audit events: each delivery outcome counts once."""
+        result = DELIVERY_RESULTS.get(kind)
+        target = details.get("target")
+        if (
+            result is not None
+            and details.get("notify_kind") == "notify"
+            and isinstance(target, str)
+        ):
+            self.notify[(target, result)] += 1
 
     def render(self) -> bytes:
         """The text exposition format of every family, as /metrics serves it."""
@@ -353,7 +372,9 @@ class MetricsState:
             skipped.add_metric([job], float(count))
         yield skipped
         notify = CounterMetricFamily(
-            "scoot_notify", "Notifications sent, by target and result", labels=["target", "result"]
+            "scoot_notify",
+            "Notification delivery attempts since the loop started, by target and result",
+            labels=["target", "result"],
         )
         for (target, result), count in sorted(self.notify.items()):
             notify.add_metric([target, result], float(count))

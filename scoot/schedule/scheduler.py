@@ -215,7 +215,12 @@ class Scheduler:
                 (
                     "job_skipped",
                     f"job {job.id} skipped: {spent}; it runs again when the budget allows",
-                    {"job_id": job.id, "reason": "budget", "instant": verdict.fire_instant},
+                    {
+                        "job_id": job.id,
+                        "reason": "budget",
+                        "instant": verdict.fire_instant,
+                        "spent": spent,
+                    },
                 )
             )
         if verdict.fire_instant is not None and spent is None:

@@ -10,6 +10,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 from scoot.errors import ScootError, UsageError
 from scoot.instance.home import Home
@@ -137,14 +138,29 @@ def supervise(
         recorder.audit.close()
 
 
-def attach_notifier(supervisor: Supervisor, recorder: Recorder, runlog: RunLog) -> Notifier:
-    """Notifications, pings and the outbox's leftovers, told of this loop's run events."""
+def attach_notifier(
+    supervisor: Supervisor,
+    recorder: Recorder,
+    runlog: RunLog,
+    audited: Callable[[str, dict[str, Any]], None] | None = None,
+) -> Notifier:
+    """Notifications, pings and the outbox's leftovers, told of this loop's run events.
+
+    `audited` also sees each audit event the notifier writes (the metrics count
+    delivery outcomes from the same events the audit log holds).
+    """
+
+    def audit(kind: str, msg: str, **details: Any) -> None:
+        recorder.event(kind, msg, **details)
+        if audited is not None:
+            audited(kind, details)
+
     notifier = Notifier(
         supervisor.home.state,
         supervisor.home.root,
         settings=lambda: supervisor.config.notify,
         jobs=lambda: supervisor.scheduler.jobs if supervisor.scheduler else {},
-        audit=recorder.event,
+        audit=audit,
         warn=runlog.warn,
         redact=recorder.audit.redactor.value,
         adopt_child=supervisor.adopt_child,
@@ -261,15 +277,17 @@ def run_schedule(
         reload=make_reloader(home_option, runlog),
         signals=signals,
     )
+    audited: Callable[[str, dict[str, Any]], None] | None = None
     if config.metrics.listen or config.metrics.textfile:
         from scoot.observe.metrics_loop import attach_metrics
 
-        attach_metrics(supervisor, config.metrics)
+        metrics = attach_metrics(supervisor, config.metrics)
+        audited = metrics.on_audit
         if config.metrics.listen:
             _out(f"[scoot] serving metrics on http://{config.metrics.listen}/metrics")
     if observe is not None:
         observe(supervisor)
-    notifier = attach_notifier(supervisor, recorder, runlog)
+    notifier = attach_notifier(supervisor, recorder, runlog, audited)
     for ending in recovered_endings(instance.home.runs, lost):
         notifier.observe("job_end", ending)
     summary = supervise(supervisor, recorder, notifier)

@@ -781,6 +781,7 @@ class Supervisor:
             **{
                 k: record.get(k)
                 for k in ("answer", "error", "instant", "started_at", "ended_at", "duration_ms")
+                + ("tokens", "cost")
             },
         )
         self.runlog.ended(run.request, outcome)
