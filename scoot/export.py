@@ -66,7 +66,9 @@ from typing import Any, Literal
 
 from scoot.errors import ScootError, UsageError
 from scoot.records.files import atomic_write_bytes
-from scoot.schedule.cron import CronExpr, civil_from_days, next_after
+from scoot.schedule.civil import civil_from_days
+from scoot.schedule.cron import CronExpr
+from scoot.schedule.cron_search import next_after
 from scoot.schedule.jobs import Job
 from scoot.schedule.triggers import describe, next_fire
 from scoot.schedule.zoned import load_zone, transitions_between

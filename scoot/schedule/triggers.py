@@ -16,12 +16,8 @@ from dataclasses import dataclass
 from typing import Literal, cast
 from zoneinfo import ZoneInfo
 
-from scoot.schedule.cron import (
-    CronExpr,
-    civil_from_days,
-    describe_cron,
-    parse_cron,
-)
+from scoot.schedule.civil import civil_from_days
+from scoot.schedule.cron import CronExpr, describe_cron, parse_cron
 from scoot.schedule.zoned import (
     UTC_NAMES,
     count_matches_in,
