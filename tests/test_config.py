@@ -500,7 +500,7 @@ def test_token_command_timeout_is_bounded_and_leaves_nothing_running(home: Home)
     backend = load_config(home, {}).config.backend
     started = time.monotonic()
     token = resolve_token(home, backend, {})
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 8  # the 200 ms limit, not the command's 10 s
     assert token.value is None
     assert any("within 200 ms" in w for w in token.warnings)
     leftovers = []

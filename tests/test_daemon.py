@@ -180,7 +180,7 @@ def test_stop_while_a_job_runs_terminates_it_within_the_grace(tmp_path: Path) ->
         proc.communicate(timeout=15)
         took = time.monotonic() - started
     assert proc.returncode == 0
-    assert took < 5
+    assert took < 20  # the graces (1 s + 1 s), far below the backend's 60 s
     assert not pid_alive(worker_pid)
     (row,) = runs(home)
     assert row["status"] == "interrupted"

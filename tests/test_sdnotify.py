@@ -167,20 +167,21 @@ def test_daemon_notifies_ready_watchdog_reload_and_stop(
             jobs=[{"id": "hourly", "goal": "say ok", "every_sec": 3600}],
         )
         proc = start_scoot(
-            home, "daemon", "run", NOTIFY_SOCKET=listener.address, WATCHDOG_USEC="400000"
+            home, "daemon", "run", NOTIFY_SOCKET=listener.address, WATCHDOG_USEC="2000000"
         )
         try:
             listener.wait_for(lambda f: f.get("READY") == "1", timeout=10)
             assert (home / "state" / "daemon.lock").exists()
 
-            # The loop itself pings at half of WATCHDOG_USEC.
-            first = listener.wait_for(lambda f: f.get("WATCHDOG") == "1", timeout=2)
+            # The loop itself pings at half of WATCHDOG_USEC (2 s here: room for a
+            # loaded machine, where the whole period is what systemd would enforce).
+            first = listener.wait_for(lambda f: f.get("WATCHDOG") == "1", timeout=5)
             pings = [first[0]]
-            while len(pings) < 6:
-                pings.append(listener.wait_for(lambda f: f.get("WATCHDOG") == "1", timeout=2)[0])
+            while len(pings) < 5:
+                pings.append(listener.wait_for(lambda f: f.get("WATCHDOG") == "1", timeout=5)[0])
             gaps = [b - a for a, b in zip(pings, pings[1:], strict=False)]
-            assert 0.12 <= statistics.median(gaps) <= 0.3, gaps
-            assert max(gaps) < 0.4, f"a gap reached the whole watchdog period: {gaps}"
+            assert 0.5 <= statistics.median(gaps) <= 1.5, gaps
+            assert max(gaps) < 2.0, f"a gap reached the whole watchdog period: {gaps}"
             assert any("STATUS" in fields for _, _, fields in listener.received)
 
             # `systemctl reload` runs the unit's ExecReload with $MAINPID set: run that very line.
