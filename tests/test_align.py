@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from scoot.schedule.jobs import validate_jobs
-from scoot.schedule.triggers import Trigger, next_fire, plan
+from scoot.schedule.planner import plan
+from scoot.schedule.triggers import Trigger, next_fire
 
 GRID = 1_700_000_100.0  # a multiple of 300
 

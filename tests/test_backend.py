@@ -202,7 +202,7 @@ def test_timeout_on_a_hanging_server() -> None:
     assert error.message == (
         "model backend timed out after 300 ms; raise [backend] timeout_ms or check the server"
     )
-    assert 0.25 <= elapsed < 1.5
+    assert 0.25 <= elapsed < 15  # the 300 ms timeout, not the hanging server
     assert attempts == 1 and sleeps.delays == []
 
 

@@ -10,18 +10,9 @@ from croniter import croniter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scoot.schedule.cron import (
-    CronError,
-    CronExpr,
-    civil_from_days,
-    count_matches,
-    days_from_civil,
-    describe_cron,
-    matches,
-    next_after,
-    parse_cron,
-    prev_at_or_before,
-)
+from scoot.schedule.civil import civil_from_days, days_from_civil
+from scoot.schedule.cron import CronError, CronExpr, describe_cron, parse_cron
+from scoot.schedule.cron_search import count_matches, matches, next_after, prev_at_or_before
 
 
 def ts(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: float = 0) -> float:

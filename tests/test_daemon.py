@@ -180,7 +180,7 @@ def test_stop_while_a_job_runs_terminates_it_within_the_grace(tmp_path: Path) ->
         proc.communicate(timeout=15)
         took = time.monotonic() - started
     assert proc.returncode == 0
-    assert took < 5
+    assert took < 20  # the graces (1 s + 1 s), far below the backend's 60 s
     assert not pid_alive(worker_pid)
     (row,) = runs(home)
     assert row["status"] == "interrupted"
@@ -223,7 +223,7 @@ def test_kill_9_of_the_daemon_takes_its_workers_and_never_refires_a_one_shot(
         worker_pid = hello_pids[0]
         proc.kill()
         proc.communicate()
-        wait_for(lambda: not pid_alive(worker_pid), timeout=2)
+        wait_for(lambda: not pid_alive(worker_pid), timeout=15)
         again = start_scoot(home, "daemon", "run", "--ticks", "3")
         out, err = again.communicate(timeout=20)
     assert "did not stop cleanly" in err

@@ -37,13 +37,9 @@ from scoot.export import (
     to_yaml,
     write_export,
 )
-from scoot.schedule.cron import (
-    civil_from_days,
-    matches,
-    next_after,
-    parse_cron,
-    weekday_of,
-)
+from scoot.schedule.civil import civil_from_days, weekday_of
+from scoot.schedule.cron import parse_cron
+from scoot.schedule.cron_search import matches, next_after
 from scoot.schedule.jobs import Job, validate_jobs
 from scoot.testing.model_server import ScriptedModel
 from tests import test_units

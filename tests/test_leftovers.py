@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -21,13 +22,15 @@ from tests.helpers import (
     write_config,
 )
 
-ESCAPE = "setsid -f sleep 77.5 >/dev/null 2>&1 < /dev/null; sleep 0.3"
+# Sleep lengths unique to this test process, so other test runs on the machine never count.
+SLEEP = f"77.{os.getpid()}"
+ESCAPE = f"setsid -f sleep {SLEEP} >/dev/null 2>&1 < /dev/null; sleep 0.3"
 
 
 def sleepers() -> list[int]:
     found = []
     for proc in psutil.process_iter(["cmdline", "status"]):
-        if proc.info["cmdline"] == ["sleep", "77.5"] and proc.info["status"] != "zombie":
+        if proc.info["cmdline"] == ["sleep", SLEEP] and proc.info["status"] != "zombie":
             found.append(proc.pid)
     return found
 
@@ -61,7 +64,7 @@ def test_what_a_crashed_daemons_run_left_behind_is_killed_at_the_next_start(
     home = tmp_path / "home"
     script = {
         "default": [
-            {"thought": "wait", "action": "bash", "action_input": "sleep 77.5"},
+            {"thought": "wait", "action": "bash", "action_input": f"sleep {SLEEP}"},
             {"final": "waited"},
         ]
     }
@@ -88,10 +91,10 @@ def test_what_a_crashed_daemons_run_left_behind_is_killed_at_the_next_start(
     assert runs(home)[0]["status"] == "interrupted"
 
 
-NESTED = ["sleep", "77.75"]
+NESTED = ["sleep", f"78.{os.getpid()}"]
 NESTED_SCRIPT = {
     "default": [
-        {"thought": "wait", "action": "bash", "action_input": "sleep 77.75; true"},
+        {"thought": "wait", "action": "bash", "action_input": f"{' '.join(NESTED)}; true"},
         {"final": "waited"},
     ]
 }

@@ -164,7 +164,7 @@ def test_timeout_escalates_to_sigkill_when_sigterm_is_ignored(tmp_path: Path) ->
     took = time.monotonic() - started
     ((_, outcome),) = supervisor.summary.outcomes
     assert outcome.status == "timeout" and outcome.signal == "SIGKILL"
-    assert 3 <= took < 6
+    assert 3 <= took < 30
     assert [r["kind"] for r in audit(home)].count("job_timeout") == 1
 
 

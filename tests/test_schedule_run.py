@@ -158,7 +158,7 @@ def test_timeout_terminates_the_run_group(tmp_path: Path) -> None:
         done = run_scoot(home, "schedule", "run", "--ticks", "1")
         took = time.monotonic() - started
     assert done.returncode == 1
-    assert took < 6
+    assert took < 30  # the 1 s job timeout, far below the backend's 60 s
     (row,) = runs(home)
     assert row["status"] == "timeout"
     assert "job_timeout" in audit_kinds(home)

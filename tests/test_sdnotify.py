@@ -89,7 +89,7 @@ def test_abstract_socket_address(tmp_path: Path) -> None:
     abstract = NotifySocket(name)
     try:
         assert Notifier(name, None).send(STOPPING=1)
-        _, pid, fields = abstract.wait_for(lambda f: True, timeout=2)
+        _, pid, fields = abstract.wait_for(lambda f: True, timeout=10)
         assert fields == {"STOPPING": "1"}
         assert pid == os.getpid()
     finally:
@@ -100,7 +100,7 @@ def test_watchdog_from_environment_pings_at_half_the_period(listener: NotifySock
     notifier = Notifier.from_env({"NOTIFY_SOCKET": listener.address, "WATCHDOG_USEC": "400000"})
     assert notifier.watchdog_interval() == pytest.approx(0.2)
     assert notifier.send(WATCHDOG=1, STATUS="ok")
-    assert listener.wait_for(lambda f: True, timeout=2)[2] == {"WATCHDOG": "1", "STATUS": "ok"}
+    assert listener.wait_for(lambda f: True, timeout=10)[2] == {"WATCHDOG": "1", "STATUS": "ok"}
 
 
 def test_watchdog_for_this_pid_is_enabled(listener: NotifySocket) -> None:
@@ -124,7 +124,7 @@ def test_watchdog_meant_for_another_pid_is_ignored(listener: NotifySocket) -> No
     assert listener.quiet_for(0.1)
     # Other fields of the same call still go out, without the ping.
     assert notifier.send(WATCHDOG=1, STATUS="x")
-    assert listener.wait_for(lambda f: True, timeout=2)[2] == {"STATUS": "x"}
+    assert listener.wait_for(lambda f: True, timeout=10)[2] == {"STATUS": "x"}
 
 
 @pytest.mark.parametrize("value", ["", "0", "abc", "-5", "1.5"])
@@ -167,20 +167,21 @@ def test_daemon_notifies_ready_watchdog_reload_and_stop(
             jobs=[{"id": "hourly", "goal": "say ok", "every_sec": 3600}],
         )
         proc = start_scoot(
-            home, "daemon", "run", NOTIFY_SOCKET=listener.address, WATCHDOG_USEC="400000"
+            home, "daemon", "run", NOTIFY_SOCKET=listener.address, WATCHDOG_USEC="2000000"
         )
         try:
             listener.wait_for(lambda f: f.get("READY") == "1", timeout=10)
             assert (home / "state" / "daemon.lock").exists()
 
-            # The loop itself pings at half of WATCHDOG_USEC.
-            first = listener.wait_for(lambda f: f.get("WATCHDOG") == "1", timeout=2)
+            # The loop itself pings at half of WATCHDOG_USEC (2 s here: room for a
+            # loaded machine, where the whole period is what systemd would enforce).
+            first = listener.wait_for(lambda f: f.get("WATCHDOG") == "1", timeout=5)
             pings = [first[0]]
-            while len(pings) < 6:
-                pings.append(listener.wait_for(lambda f: f.get("WATCHDOG") == "1", timeout=2)[0])
+            while len(pings) < 5:
+                pings.append(listener.wait_for(lambda f: f.get("WATCHDOG") == "1", timeout=5)[0])
             gaps = [b - a for a, b in zip(pings, pings[1:], strict=False)]
-            assert 0.12 <= statistics.median(gaps) <= 0.3, gaps
-            assert max(gaps) < 0.4, f"a gap reached the whole watchdog period: {gaps}"
+            assert 0.5 <= statistics.median(gaps) <= 1.5, gaps
+            assert max(gaps) < 2.0, f"a gap reached the whole watchdog period: {gaps}"
             assert any("STATUS" in fields for _, _, fields in listener.received)
 
             # `systemctl reload` runs the unit's ExecReload with $MAINPID set: run that very line.

@@ -56,7 +56,7 @@ def test_bash_runs_in_cwd_with_stdin_closed(tmp_path: Path) -> None:
     started = time.monotonic()
     output = tool("bash", "pwd; cat; echo after", tmp_path)
     assert output == f"{os.path.realpath(tmp_path)}\nafter\n[exit code 0]"
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 15  # cat did not wait for input
 
 
 def test_bash_reports_a_killing_signal(tmp_path: Path) -> None:
@@ -76,7 +76,7 @@ def test_bash_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     output = tool("bash", "echo $$ > pgid; sleep 30 & sleep 30", tmp_path, timeout_s=0.5)
     elapsed = time.monotonic() - started
     assert output.endswith("[timed out after 0.5s (process group killed)]")
-    assert elapsed < 3
+    assert elapsed < 15  # far below the 30 s sleeps: killed, not waited for
     pgid = int((tmp_path / "pgid").read_text())
     # SIGKILL is delivered at once but a process takes a moment to die.
     deadline = time.monotonic() + 2
@@ -94,9 +94,9 @@ def test_bash_timeout_keeps_partial_output(tmp_path: Path) -> None:
 def test_bash_background_processes_do_not_outlive_the_command(tmp_path: Path) -> None:
     started = time.monotonic()
     output = tool("bash", "sleep 30 & echo $!", tmp_path)
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 15  # far below the 30 s sleep
     background_pid = int(output.split("\n")[0])
-    deadline = time.monotonic() + 2
+    deadline = time.monotonic() + 10
     while not gone(background_pid) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert gone(background_pid)
@@ -111,7 +111,7 @@ def test_bash_output_is_capped_without_blocking_the_command(tmp_path: Path) -> N
     started = time.monotonic()
     command = "head -c 10000000 /dev/zero | tr '\\0' a; echo done >&2"
     output = tool("bash", command, tmp_path, max_output_bytes=1000)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 20
     assert output.startswith("a" * 1000 + "\n[output truncated: ")
     assert "more bytes not shown]" in output
     assert output.endswith("[exit code 0]")
@@ -506,7 +506,7 @@ def test_http_timeout(tmp_path: Path) -> None:
         started = time.monotonic()
         with pytest.raises(ToolError, match="timed out"):
             fetch(f"http://127.0.0.1:{port}/", tmp_path, timeout_s=0.5)
-        assert time.monotonic() - started < 3
+        assert time.monotonic() - started < 15  # the silent server never answers
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "2130706433"])

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from scoot.schedule.cron import CronError, parse_cron
+from scoot.schedule.planner import Plan, plan
 from scoot.schedule.triggers import (
-    Plan,
     Trigger,
     TriggerError,
     default_grace,
@@ -22,7 +22,6 @@ from scoot.schedule.triggers import (
     format_utc,
     is_exhausted,
     next_fire,
-    plan,
 )
 from tests.test_cron import Oracle
 

@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 
 from scoot.schedule.cron import CronExpr, parse_cron
 from scoot.schedule.jobs import validate_jobs
-from scoot.schedule.triggers import Trigger, plan
+from scoot.schedule.planner import plan
+from scoot.schedule.triggers import Trigger
 from scoot.schedule.zoned import (
     ZoneError,
     count_matches_in,

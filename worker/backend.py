@@ -257,7 +257,7 @@ def responses_text(payload: Any) -> str:
 
 def backoff_seconds(attempt: int, rng: Callable[[], float]) -> float:
     """Exponential backoff with jitter for retry number `attempt` (0-based)."""
-    ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt)
+    ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2.0**attempt)
     return ceiling * (0.5 + 0.5 * rng())
 
 

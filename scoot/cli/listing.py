@@ -12,7 +12,8 @@ from scoot.schedule.jitter import jitter_ms_for
 from scoot.schedule.jobs import InvalidJob, Job, JobSet
 from scoot.schedule.ledger import JobEntry, Ledger, decided_anchor
 from scoot.schedule.pauses import Pause, PauseStore
-from scoot.schedule.triggers import describe, is_exhausted, plan
+from scoot.schedule.planner import plan
+from scoot.schedule.triggers import describe, is_exhausted
 from scoot.shared.spend.budget import SpendWindow, window_from_runs
 
 GOAL_WIDTH = 48

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Literal
 
 from scoot.errors import UsageError
-from scoot.schedule.cron import civil_from_days, next_after
+from scoot.schedule.civil import civil_from_days
+from scoot.schedule.cron_search import next_after
 from scoot.schedule.jobs import Job
 from scoot.schedule.triggers import next_fire
 from scoot.schedule.zoned import load_zone, transitions_between

@@ -18,7 +18,8 @@ from scoot.export.common import (
     _Timing,
     _trigger_argv,
 )
-from scoot.schedule.cron import CronExpr, civil_from_days
+from scoot.schedule.civil import civil_from_days
+from scoot.schedule.cron import CronExpr
 from scoot.schedule.jobs import Job
 from scoot.schedule.triggers import describe
 

@@ -100,7 +100,8 @@ class SandboxConfig:
 
 @dataclass(frozen=True)
 class EdgeConfig:
-    max_job_policy: str = "readonly"
+    # The loosest mode `scoot -e --unattended` may use (it does not bound jobs).
+    unattended_exec_max_policy: str = "readonly"
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ SECTION_CLASSES: dict[str, Any] = {
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("backend", "api"): ("chat", "responses"),
     ("tools", "policy"): ("readonly", "guarded", "unrestricted"),
-    ("edge", "max_job_policy"): ("readonly", "guarded", "unrestricted"),
+    ("edge", "unattended_exec_max_policy"): ("readonly", "guarded", "unrestricted"),
     ("audit", "level"): ("debug", "info", "warn", "error"),
 }
 
@@ -176,6 +177,11 @@ MINIMUMS: dict[tuple[str, str], int] = {
     ("sandbox", "nofile"): 0,
     ("sandbox", "nproc"): 0,
     ("sandbox", "fsize_mb"): 0,
+}
+
+# Old key names still read, each as its new name (in the file and as SCOOT_*), with a warning.
+RENAMED_KEYS: dict[tuple[str, str], str] = {
+    ("edge", "max_job_policy"): "unattended_exec_max_policy",
 }
 
 # Keys of older Scoot config files that this scheduler reads but does not use.
@@ -416,7 +422,10 @@ def build_config(
             errors.append(f"{source_label}: [{section}] must be a table, got {body!r}")
             continue
         known = {f.name for f in dataclasses.fields(SECTION_CLASSES[section])}
-        for name, value in body.items():
+        for written, value in body.items():
+            name = _current_key(section, written, body, source_label, warnings)
+            if name is None:
+                continue
             if name not in known:
                 warnings.append(
                     f"{source_label}: unknown key [{section}] {_shown_key(name)} ignored "
@@ -434,6 +443,8 @@ def build_config(
     for section, name in overridable_fields():
         var = env_var_name(section, name)
         text = environ.get(var)
+        if not text:
+            var, text = _renamed_env_value(section, name, environ, warnings, var)
         if text is None or text == "":
             continue
         try:
@@ -456,6 +467,35 @@ def build_config(
     if problems:
         raise ConfigError(f"{source_label}: {problems[0]}; fix that key in the config file")
     return config, warnings, applied
+
+
+def _current_key(
+    section: str, written: str, body: dict[str, Any], label: str, warnings: list[str]
+) -> str | None:
+    """The key `written` stands for; None when it is an old name the file also sets anew."""
+    renamed = RENAMED_KEYS.get((section, written))
+    if renamed is None:
+        return written
+    warnings.append(
+        f"{label}: [{section}] {written} is deprecated; rename it to [{section}] {renamed}"
+        + (" (its value is ignored: the new key is set too)" if renamed in body else "")
+    )
+    return None if renamed in body else renamed
+
+
+def _renamed_env_value(
+    section: str, name: str, environ: dict[str, str], warnings: list[str], var: str
+) -> tuple[str, str | None]:
+    """(variable, value) from the old SCOOT_* name of a renamed key (warned); else (var, None)."""
+    for (old_section, old_name), new_name in RENAMED_KEYS.items():
+        if (old_section, new_name) != (section, name):
+            continue
+        old_var = env_var_name(old_section, old_name)
+        text = environ.get(old_var)
+        if text:
+            warnings.append(f"{old_var} is deprecated; rename it to {env_var_name(section, name)}")
+            return old_var, text
+    return var, None
 
 
 BACKEND_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")

@@ -6,7 +6,7 @@ import os
 import sys
 from dataclasses import dataclass
 
-from scoot.instance.config import LoadedConfig, all_backends, load_config
+from scoot.instance.config import Config, LoadedConfig, all_backends, load_config
 from scoot.instance.home import Home, check_home, ensure_tree, resolve_home
 from scoot.notify.jobkeys import bind_jobs
 from scoot.schedule.jobs import JobSet, validate_jobs
@@ -22,7 +22,7 @@ class Instance:
     home_warnings: tuple[str, ...]
 
     @property
-    def config(self):  # noqa: ANN201 - a Config; kept short for callers
+    def config(self) -> Config:
         return self.loaded.config
 
     @property

@@ -78,9 +78,9 @@ def resolve_token(
                     return Token(value, f"file:{path}", tuple(warnings))
                 warnings.append(f"token file {path} is empty")
     if backend.api_key_cmd:
-        value, problem = _run_token_command(backend.api_key_cmd, backend.api_key_cmd_timeout_ms)
-        if value:
-            return Token(value, "command:[backend] api_key_cmd", tuple(warnings))
+        printed, problem = _run_token_command(backend.api_key_cmd, backend.api_key_cmd_timeout_ms)
+        if printed:
+            return Token(printed, "command:[backend] api_key_cmd", tuple(warnings))
         warnings.append(problem or "api_key_cmd printed nothing")
     return Token(None, "none", tuple(warnings))
 

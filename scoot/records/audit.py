@@ -59,8 +59,9 @@ class Redactor:
 def last_seq_in(path: Path) -> int:
     """The seq of the last whole line of an audit file (0 when none)."""
     for row in reversed(tail_objects(path, TAIL_BYTES)):
-        if isinstance(row.get("seq"), int):
-            return row["seq"]
+        seq = row.get("seq")
+        if isinstance(seq, int):
+            return seq
     return 0
 
 

@@ -1,8 +1,7 @@
-"""Five-field UTC cron expressions: parse, match, and find the next or previous matching minute.
+"""Five-field UTC cron expressions: the syntax, parsing, and a description in words.
 
-Pure functions of their inputs: no clock reads. Time is float Unix seconds (UTC);
-the unit of matching is the minute, and every answer is a minute start (a multiple
-of 60). Dates are computed with integer civil-calendar arithmetic, so any year works.
+Matching and the search for the next, previous or counted minutes are in
+scoot.schedule.cron_search; the calendar arithmetic in scoot.schedule.civil.
 
 Syntax, per field (whitespace separates fields; exactly five):
 
@@ -34,30 +33,12 @@ Gregorian calendar repeats, weekdays included, every 400 years.
 
 from __future__ import annotations
 
-import math
 import re
-from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
-__all__ = [
-    "CronError",
-    "CronExpr",
-    "civil_from_days",
-    "count_matches",
-    "days_from_civil",
-    "days_in_month",
-    "describe_cron",
-    "matches",
-    "next_after",
-    "parse_cron",
-    "prev_at_or_before",
-    "weekday_of",
-]
+from scoot.schedule.civil import MAX_MONTH_DAYS
 
-MINUTES_PER_DAY = 1440
-# One Gregorian cycle: dates and weekdays repeat exactly after this many days.
-_CYCLE_DAYS = 146_097
-DEFAULT_COUNT_CAP = 100_000
+__all__ = ["CronError", "CronExpr", "describe_cron", "parse_cron"]
 
 _FIELD_NAMES = ("minute", "hour", "day-of-month", "month", "day-of-week")
 # (lowest value, highest value accepted in a range or N/STEP, largest step).
@@ -90,7 +71,6 @@ _ALIASES = {
 }
 _ITEM_PATTERN = re.compile(r"(?:(\*)|([0-9a-z]+)(?:-([0-9a-z]+))?)(?:/([0-9]+))?")
 # Longest day-of-month each month can have (February: leap years).
-_MAX_MONTH_DAYS = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 class CronError(ValueError):
@@ -158,7 +138,7 @@ class CronExpr:
         # only the month lengths can rule a date out.
         if self.dom_restricted and self.dow_restricted:
             return True
-        return any(day <= _MAX_MONTH_DAYS[month] for month in self.months for day in self.days)
+        return any(day <= MAX_MONTH_DAYS[month] for month in self.months for day in self.days)
 
     def day_matches(self, year: int, month: int, day: int, weekday: int) -> bool:
         """Whether a calendar day matches the month, day-of-month and day-of-week fields."""
@@ -273,225 +253,6 @@ def _parse_value(index: int, text: str, item: str) -> int:
         raise CronError(f'cron field \'{name}\' has invalid value "{text}" in "{item}" ({hint})')
     return names[text]
 
-
-# --- calendar arithmetic ---------------------------------------------------------
-
-
-def days_from_civil(year: int, month: int, day: int) -> int:
-    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
-    year -= month <= 2
-    era = year // 400
-    year_of_era = year - era * 400
-    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
-    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    return era * _CYCLE_DAYS + day_of_era - 719_468
-
-
-def civil_from_days(days: int) -> tuple[int, int, int]:
-    """The (year, month, day) of a day number counted from 1970-01-01."""
-    days += 719_468
-    era = days // _CYCLE_DAYS
-    day_of_era = days - era * _CYCLE_DAYS
-    year_of_era = (
-        day_of_era - day_of_era // 1460 + day_of_era // 36_524 - day_of_era // 146_096
-    ) // 365
-    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
-    shifted_month = (5 * day_of_year + 2) // 153
-    day = day_of_year - (153 * shifted_month + 2) // 5 + 1
-    month = shifted_month + (3 if shifted_month < 10 else -9)
-    return year_of_era + era * 400 + (month <= 2), month, day
-
-
-def weekday_of(days: int) -> int:
-    """Day of the week of a day number, Sunday = 0 (1970-01-01 was a Thursday)."""
-    return (days + 4) % 7
-
-
-def days_in_month(year: int, month: int) -> int:
-    """Number of days in a month of the proleptic Gregorian calendar."""
-    if month == 2:
-        leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-        return 29 if leap else 28
-    return _MAX_MONTH_DAYS[month]
-
-
-def _next_matching_day(expr: CronExpr, day: int, last_day: int) -> int | None:
-    """The first day number >= day (and <= last_day) whose date matches, else None."""
-    year, month, mday = civil_from_days(day)
-    while day <= last_day:
-        if month not in expr.months:
-            later = bisect_right(expr.months, month)
-            next_year = year if later < len(expr.months) else year + 1
-            month = expr.months[later] if later < len(expr.months) else expr.months[0]
-            year, mday = next_year, 1
-            day = days_from_civil(year, month, 1)
-            continue
-        month_days = days_in_month(year, month)
-        while mday <= month_days:
-            if day > last_day:
-                return None  # the window ends inside this month
-            if expr.day_matches(year, month, mday, weekday_of(day)):
-                return day
-            mday += 1
-            day += 1
-        year, month, mday = (year + 1, 1, 1) if month == 12 else (year, month + 1, 1)
-    return None
-
-
-def _prev_matching_day(expr: CronExpr, day: int, first_day: int) -> int | None:
-    """The last day number <= day (and >= first_day) whose date matches, else None."""
-    year, month, mday = civil_from_days(day)
-    while day >= first_day:
-        if month not in expr.months:
-            earlier = bisect_left(expr.months, month) - 1
-            prev_year = year if earlier >= 0 else year - 1
-            month = expr.months[earlier]
-            year = prev_year
-            mday = days_in_month(year, month)
-            day = days_from_civil(year, month, mday)
-            continue
-        while mday >= 1:
-            if day < first_day:
-                return None  # the window ends inside this month
-            if expr.day_matches(year, month, mday, weekday_of(day)):
-                return day
-            mday -= 1
-            day -= 1
-        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
-        mday = days_in_month(year, month)
-    return None
-
-
-def _first_minute_of_day_at_or_after(expr: CronExpr, minute_of_day: int) -> int | None:
-    hour, minute = divmod(minute_of_day, 60)
-    hour_index = bisect_left(expr.hours, hour)
-    if hour_index < len(expr.hours) and expr.hours[hour_index] == hour:
-        minute_index = bisect_left(expr.minutes, minute)
-        if minute_index < len(expr.minutes):
-            return hour * 60 + expr.minutes[minute_index]
-        hour_index += 1
-    if hour_index < len(expr.hours):
-        return expr.hours[hour_index] * 60 + expr.minutes[0]
-    return None
-
-
-def _last_minute_of_day_at_or_before(expr: CronExpr, minute_of_day: int) -> int | None:
-    hour, minute = divmod(minute_of_day, 60)
-    hour_index = bisect_right(expr.hours, hour) - 1
-    if hour_index >= 0 and expr.hours[hour_index] == hour:
-        minute_index = bisect_right(expr.minutes, minute) - 1
-        if minute_index >= 0:
-            return hour * 60 + expr.minutes[minute_index]
-        hour_index -= 1
-    if hour_index >= 0:
-        return expr.hours[hour_index] * 60 + expr.minutes[-1]
-    return None
-
-
-def _count_minutes_of_day(expr: CronExpr, first: int, last: int) -> int:
-    """Matching minutes of one day with minute-of-day in [first, last]."""
-    if first == 0 and last == MINUTES_PER_DAY - 1:
-        return len(expr.hours) * len(expr.minutes)
-    total = 0
-    for hour in expr.hours:
-        low = max(first - hour * 60, 0)
-        high = min(last - hour * 60, 59)
-        if low <= high:
-            total += bisect_right(expr.minutes, high) - bisect_left(expr.minutes, low)
-    return total
-
-
-# --- public queries ----------------------------------------------------------------
-
-
-def matches(expr: CronExpr, minute_start: float) -> bool:
-    """Whether the minute containing `minute_start` matches (seconds are ignored)."""
-    minute_index = math.floor(minute_start) // 60
-    day, minute_of_day = divmod(minute_index, MINUTES_PER_DAY)
-    hour, minute = divmod(minute_of_day, 60)
-    if hour not in expr.hours or minute not in expr.minutes:
-        return False
-    year, month, mday = civil_from_days(day)
-    return expr.day_matches(year, month, mday, weekday_of(day))
-
-
-def next_after(expr: CronExpr, after: float) -> float:
-    """The first matching minute start strictly after `after`.
-
-    Skips by month, day and hour; never more than one Gregorian cycle of days,
-    within which every expression that parses has a match.
-    """
-    start = math.floor(after) // 60 + 1
-    day, minute_of_day = divmod(start, MINUTES_PER_DAY)
-    last_day = day + _CYCLE_DAYS + 366
-    found_day = _next_matching_day(expr, day, last_day)
-    if found_day == day:
-        minute = _first_minute_of_day_at_or_after(expr, minute_of_day)
-        if minute is not None:
-            return float((day * MINUTES_PER_DAY + minute) * 60)
-        found_day = _next_matching_day(expr, day + 1, last_day)
-    if found_day is None:
-        raise CronError(f'cron expression "{expr.source}" never matches')
-    first_minute = expr.hours[0] * 60 + expr.minutes[0]
-    return float((found_day * MINUTES_PER_DAY + first_minute) * 60)
-
-
-def prev_at_or_before(expr: CronExpr, t: float, *, not_before: float | None = None) -> float | None:
-    """The latest matching minute start <= t, or None if there is none >= `not_before`.
-
-    Without `not_before` the search covers one Gregorian cycle, which always finds a
-    match for an expression that parses; with it, the search stops there (cheap
-    when the caller only cares about a recent window).
-    """
-    end = math.floor(t) // 60
-    day, minute_of_day = divmod(end, MINUTES_PER_DAY)
-    if not_before is None:
-        first_day = day - _CYCLE_DAYS - 366
-        first_minute_index = first_day * MINUTES_PER_DAY
-    else:
-        first_minute_index = -(-math.ceil(not_before) // 60)
-        first_day = first_minute_index // MINUTES_PER_DAY
-    if end < first_minute_index:
-        return None
-    found_day = _prev_matching_day(expr, day, first_day)
-    if found_day == day:
-        minute = _last_minute_of_day_at_or_before(expr, minute_of_day)
-        if minute is not None:
-            found = day * MINUTES_PER_DAY + minute
-            return float(found * 60) if found >= first_minute_index else None
-        found_day = _prev_matching_day(expr, day - 1, first_day)
-    if found_day is None:
-        return None
-    found = found_day * MINUTES_PER_DAY + expr.hours[-1] * 60 + expr.minutes[-1]
-    return float(found * 60) if found >= first_minute_index else None
-
-
-def count_matches(
-    expr: CronExpr, after: float, until: float, *, cap: int = DEFAULT_COUNT_CAP
-) -> tuple[int, bool]:
-    """How many matching minute starts lie in (after, until]; counting stops at `cap`.
-
-    Returns (count, capped); when capped is True the count is `cap` and the true
-    number is at least that. Whole matching days are counted arithmetically.
-    """
-    first = math.floor(after) // 60 + 1
-    last = math.floor(until) // 60
-    if last < first:
-        return 0, False
-    first_day, last_day = first // MINUTES_PER_DAY, last // MINUTES_PER_DAY
-    total = 0
-    day: int | None = _next_matching_day(expr, first_day, last_day)
-    while day is not None:
-        low = first - day * MINUTES_PER_DAY if day == first_day else 0
-        high = last - day * MINUTES_PER_DAY if day == last_day else MINUTES_PER_DAY - 1
-        total += _count_minutes_of_day(expr, low, high)
-        if total >= cap:
-            return cap, True
-        day = _next_matching_day(expr, day + 1, last_day) if day < last_day else None
-    return total, False
-
-
-# --- description -----------------------------------------------------------------
 
 _WEEKDAY_LABELS = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
 

@@ -18,7 +18,8 @@ from scoot.schedule.jitter import jitter_ms_for
 from scoot.schedule.jobs import Job
 from scoot.schedule.ledger import JobEntry
 from scoot.schedule.pauses import Pause
-from scoot.schedule.triggers import describe, is_exhausted, next_fire, plan
+from scoot.schedule.planner import plan
+from scoot.schedule.triggers import describe, is_exhausted, next_fire
 
 __all__ = ["Fire", "fires_of", "format_iso", "parse_when", "preview_json", "preview_text"]
 

@@ -11,7 +11,7 @@ RETRIED_STATUSES = frozenset({"error", "timeout", "crashed"})
 
 def backoff_sec(attempt: int, base_sec: float) -> float:
     """The wait before attempt `attempt + 1`: the base, doubled for each attempt after the first."""
-    return base_sec * 2 ** max(0, attempt - 1)
+    return base_sec * 2.0 ** max(0, attempt - 1)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """What is due: the job heap, the planner's verdicts, and claims in the ledger.
 
-The verdicts come from `scoot.schedule.triggers.plan` (pure). This module applies
+The verdicts come from `scoot.schedule.planner.plan` (pure). This module applies
 them to the ledger in one transaction per wake-up, so an occurrence is
 claimed (and its run recorded as started) before any worker exists.
 """
@@ -17,7 +17,8 @@ from scoot.schedule.jitter import jitter_ms_for
 from scoot.schedule.jobs import Job
 from scoot.schedule.ledger import InFlight, JobEntry, Ledger, decided_anchor, entry_for
 from scoot.schedule.pauses import Pause, PauseStore
-from scoot.schedule.triggers import Plan, format_utc, plan
+from scoot.schedule.planner import Plan, plan
+from scoot.schedule.triggers import format_utc
 from scoot.supervise.procs import is_alive, start_time_of
 from scoot.supervise.runner import RunRequest
 from scoot.supervise.spec import job_session_id, new_run_id

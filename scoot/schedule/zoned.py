@@ -31,7 +31,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from scoot.schedule.cron import CronExpr, count_matches, matches, next_after, prev_at_or_before
+from scoot.schedule.cron import CronExpr
+from scoot.schedule.cron_search import count_matches, matches, next_after, prev_at_or_before
 
 __all__ = [
     "UTC_NAMES",

@@ -384,7 +384,7 @@ def run_goal(
         raise UsageError(f"unknown --policy {policy!r}: use readonly, guarded or unrestricted")
     mode = policy or config.tools.policy
     if unattended:
-        resolution = effective_unattended_mode(mode, ceiling=config.edge.max_job_policy)
+        resolution = effective_unattended_mode(mode, ceiling=config.edge.unattended_exec_max_policy)
         if resolution.coerced:
             _err(f"scoot: {resolution.reason}")
         mode = resolution.effective

@@ -10,6 +10,7 @@ a recorded run is alive.
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import time
@@ -27,7 +28,8 @@ from tests.helpers import audit, run_scoot, runs, start_scoot, wait_for, write_c
 SCENARIO = "killed after each fsync"
 IN_FLIGHT = 8
 MAX_POINTS = 200
-SLEEP_ARGV = ["sleep", "77.25"]
+# Unique to this test process: other test runs on the machine have sleepers of their own.
+SLEEP_ARGV = ["sleep", f"77.{os.getpid()}"]
 
 
 def endings(home: Path) -> dict[str, list[str]]:

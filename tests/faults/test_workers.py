@@ -69,8 +69,11 @@ BAD_FRAMES = "; ".join(
         "echo sent",
     ]
 )
-HANG = "trap '' TERM HUP; sleep 302.17"
-ESCAPE = "setsid -f sleep 301.17 >/dev/null 2>&1 </dev/null; sleep 0.2; echo escaped"
+# Sleep lengths unique to this test process, so other test runs on the machine never count.
+ESCAPED_SLEEP = f"301.{os.getpid()}"
+HUNG_SLEEP = f"302.{os.getpid()}"
+HANG = f"trap '' TERM HUP; sleep {HUNG_SLEEP}"
+ESCAPE = f"setsid -f sleep {ESCAPED_SLEEP} >/dev/null 2>&1 </dev/null; sleep 0.2; echo escaped"
 SEGV = "kill -SEGV $PPID; sleep 5"
 
 
@@ -173,8 +176,8 @@ def test_daemon_survives_every_kind_of_broken_worker(tmp_path: Path) -> None:
 
     # No process of any run survives.
     assert survivors(worker_pids(home), within=1.0) == []
-    assert processes_running(["sleep", "301.17"]) == []
-    assert processes_running(["sleep", "302.17"]) == []
+    assert processes_running(["sleep", ESCAPED_SLEEP]) == []
+    assert processes_running(["sleep", HUNG_SLEEP]) == []
 
     assert_ticker_on_time(events, at_least=3)
     check_records(home, SCENARIO)
