@@ -8,6 +8,7 @@ instant, the next poll, a run's deadline, a worker event or a signal.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import os
 import selectors
@@ -41,6 +42,7 @@ from scoot.shared.spend.budget import (
 )
 from scoot.supervise.launch import WorkerBody, launch_worker
 from scoot.supervise.procs import Killed, child_pids, describe_killed, subtrees, sweep_runs
+from scoot.supervise.reload import ConfigChanges, classify, live_schedule
 from scoot.supervise.runner import ActiveRun, Outcome, RunRequest
 from scoot.supervise.signals import SignalQueue
 from scoot.supervise.spec import build_spec, limits_for, new_run_id
@@ -417,11 +419,19 @@ class Supervisor:
         loaded = self._reload()
         if loaded is not None:
             config, jobs = loaded
+            changes = classify(self.config, config)
             self.config = config
-            self._apply_jobs(jobs)
+            self._apply_schedule_settings(config)
+            self._apply_jobs(jobs, changes)
         self.hooks.reloaded(self)
 
-    def _apply_jobs(self, jobs: tuple) -> None:
+    def _apply_schedule_settings(self, config: Config) -> None:
+        self.settings = dataclasses.replace(self.settings, **live_schedule(config))
+        # A shorter poll period takes effect now, not after one more old period.
+        soonest = time.monotonic() + self.settings.poll_ms / 1000
+        self._next_poll_mono = min(self._next_poll_mono, soonest)
+
+    def _apply_jobs(self, jobs: tuple, changes: ConfigChanges) -> None:
         assert self.scheduler is not None
         now = self.clock()
         new = {job.id: job for job in jobs}
@@ -438,10 +448,17 @@ class Supervisor:
         self.recorder.event(
             "config_reload",
             f"configuration reloaded: {len(new)} jobs ({added} added, {removed} removed, {changed} changed)",
+            applied=list(changes.applied),
+            restart_needed=list(changes.restart_needed),
         )
         self.runlog.err(
             f"[scoot] reloaded: {len(new)} jobs ({added} added, {removed} removed, {changed} changed)"
         )
+        if changes.restart_needed:
+            self.runlog.warn(
+                "these changes take effect only after a restart: "
+                + ", ".join(changes.restart_needed)
+            )
 
     # -- scheduling -----------------------------------------------------------
     def _schedule(self) -> None:
