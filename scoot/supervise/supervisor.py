@@ -119,7 +119,7 @@ class Settings:
     job_timeout_sec: float = 600
     shutdown_grace_sec: float = 10
     kill_grace_sec: float = 5
-    schedule: bool = True  # False: run only submitted requests, then exit
+    use_scheduler: bool = True  # False: run only submitted requests, then exit
     exit_when_idle: bool = True  # schedule run: stop when nothing can ever fire again
     reap_orphans: bool = False  # as child subreaper, kill descendants that escaped a run
     daemon: bool = False  # a stop is a daemon shutdown, and its records say so
@@ -208,7 +208,7 @@ class Supervisor:
         self._observer_failing = False
         self.summary = Summary()
         self.ticks_done = 0
-        self.scheduling = settings.schedule
+        self.firing = settings.use_scheduler  # False once ticks are used up or a stop began
         self.stopping = False
         self.shutdown_deadline: float | None = None
         self._finished: list[RunRequest] = []
@@ -222,6 +222,11 @@ class Supervisor:
         self._ledger_outage = Outage(scheduler.ledger.path.parent if scheduler else home.state)
 
     # -- public ---------------------------------------------------------------
+    @property
+    def scheduling(self) -> bool:
+        """Whether the loop still fires jobs (read by the metrics)."""
+        return self.firing
+
     @property
     def running_count(self) -> int:
         return len(self.active)
@@ -270,7 +275,7 @@ class Supervisor:
             self.hooks.stopping_now(self)
             return
         self.stopping = True
-        self.scheduling = False
+        self.firing = False
         self._stop_reason = reason
         self.shutdown_deadline = now_mono + self.settings.shutdown_grace_sec
         self._drop_queue("stopped before it could start (shutdown)")
@@ -314,8 +319,8 @@ class Supervisor:
             self._handle_signals()
             self._reap()
             self._enforce_deadlines()
-            if self.scheduling:
-                self._schedule()
+            if self.firing:
+                self._poll_scheduler()
             self._launch_queued()
             self._release_finished(force=False)
             self._heartbeat()
@@ -345,9 +350,9 @@ class Supervisor:
             return False
         if self.stopping:
             return True
-        if not self.settings.schedule:
+        if not self.settings.use_scheduler:
             return True
-        if not self.scheduling:  # ticks used up, runs drained
+        if not self.firing:  # ticks used up, runs drained
             return True
         if self.settings.exit_when_idle and self.scheduler and not self.scheduler.has_future():
             self._stop_reason = "idle"
@@ -357,7 +362,7 @@ class Supervisor:
     def _sleep_for(self) -> float:
         now_mono = time.monotonic()
         candidates: list[float] = []
-        if self.scheduling:
+        if self.firing:
             candidates.append(self._next_poll_mono - now_mono)
             if self.scheduler:
                 due = self.scheduler.next_due()
@@ -406,11 +411,24 @@ class Supervisor:
 
     # -- signals --------------------------------------------------------------
     def _handle_signals(self) -> None:
+        """Each queued signal goes to its handle_<name> method (handle_term for SIGTERM)."""
         for signum in self.signals.pop_all():
-            if signum in (signal.SIGTERM, signal.SIGINT):
-                self.request_stop(signal.Signals(signum).name)
-            elif signum == signal.SIGHUP:
-                self._reload_config()
+            name = signal.Signals(signum).name
+            handler = getattr(self, f"handle_{name[3:].lower()}", None)
+            if handler is not None:
+                handler()
+
+    def handle_term(self) -> None:
+        self.request_stop("SIGTERM")
+
+    def handle_int(self) -> None:
+        self.request_stop("SIGINT")
+
+    def handle_hup(self) -> None:
+        self._reload_config()
+
+    def handle_chld(self) -> None:
+        """Nothing to do here: the reaper runs at every pass."""
 
     def _reload_config(self) -> None:
         if self._reload is None or self.scheduler is None or self.stopping:
@@ -461,7 +479,7 @@ class Supervisor:
             )
 
     # -- scheduling -----------------------------------------------------------
-    def _schedule(self) -> None:
+    def _poll_scheduler(self) -> None:
         now_mono = time.monotonic()
         polled = now_mono >= self._next_poll_mono
         if polled:
@@ -499,7 +517,7 @@ class Supervisor:
         if polled:
             self._emit("tick")
         if polled and self.settings.ticks and self.ticks_done >= self.settings.ticks:
-            self.scheduling = False
+            self.firing = False
             self._stop_reason = "ticks"
 
     @staticmethod
