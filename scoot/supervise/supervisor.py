@@ -24,7 +24,6 @@ import psutil
 from scoot.instance.config import BackendConfig, Config, all_backends
 from scoot.instance.home import Home
 from scoot.records.files import tail_objects
-from scoot.records.outage import Outage
 from scoot.records.recorder import Recorder
 from scoot.records.runlog import RunLog
 from scoot.schedule.jobs import Job
@@ -42,6 +41,7 @@ from scoot.shared.spend.budget import (
 )
 from scoot.supervise.launch import WorkerBody, launch_worker
 from scoot.supervise.procs import Killed, child_pids, describe_killed, subtrees, sweep_runs
+from scoot.supervise.releases import LedgerReleases
 from scoot.supervise.reload import ConfigChanges, classify, live_schedule
 from scoot.supervise.runner import ActiveRun, Outcome, RunRequest
 from scoot.supervise.signals import SignalQueue
@@ -211,15 +211,19 @@ class Supervisor:
         self.firing = settings.use_scheduler  # False once ticks are used up or a stop began
         self.stopping = False
         self.shutdown_deadline: float | None = None
-        self._finished: list[RunRequest] = []
-        self._release_due_mono: float | None = None
         self._next_poll_mono = time.monotonic()
         self._next_heartbeat = 0.0
         self._wake_by_mono: float | None = None  # when the current wait should end
         self._stop_reason: str | None = None
         self._own_children: set[int] = set()  # children that predate the loop are not orphans
-        # Warn once per outage, not at every retry.
-        self._ledger_outage = Outage(scheduler.ledger.path.parent if scheduler else home.state)
+        self.releases = LedgerReleases(
+            scheduler=scheduler,
+            recorder=recorder,
+            runlog=runlog,
+            runs_path=home.runs,
+            outage_dir=scheduler.ledger.path.parent if scheduler else home.state,
+            delay_sec=settings.release_delay_sec,
+        )
 
     # -- public ---------------------------------------------------------------
     @property
@@ -322,13 +326,13 @@ class Supervisor:
             if self.firing:
                 self._poll_scheduler()
             self._launch_queued()
-            self._release_finished(force=False)
+            self.releases.release(force=False)
             self._heartbeat()
             for endpoint in self.endpoints:
                 endpoint.expire()
             if self._done():
-                self._release_finished(force=True)
-                self._warn_unwritten()
+                self.releases.release(force=True)
+                self.releases.warn_unwritten()
                 return
             timeout = self._sleep_for()
             self._wake_by_mono = time.monotonic() + timeout
@@ -371,8 +375,8 @@ class Supervisor:
         startable = [r for r in self.queue if self._backend_free(r)]
         if startable and len(self.active) < self.settings.max_concurrent and not self.stopping:
             candidates.append(min(self._start_at(r) for r in startable) - self.clock())
-        if self._release_due_mono is not None:
-            candidates.append(self._release_due_mono - now_mono)
+        if self.releases.due_mono is not None:
+            candidates.append(self.releases.due_mono - now_mono)
         for run in self.active.values():
             if run.deadline_mono is not None and not run.timed_out:
                 candidates.append(run.deadline_mono - now_mono)
@@ -492,9 +496,9 @@ class Supervisor:
             try:
                 verdicts = self.scheduler.decide(self.clock() + self.settings.claim_lead_sec)
                 if verdicts.wrote_ledger:
-                    self._ledger_ok()
+                    self.releases.ok()
             except OSError as exc:
-                self._ledger_failed(
+                self.releases.failed(
                     f"cannot write the ledger ({exc.strerror}); nothing is fired until it is writable"
                 )
                 verdicts = None
@@ -653,7 +657,7 @@ class Supervisor:
         try:
             self.scheduler.hold(again, now)
         except OSError as exc:
-            self._ledger_failed(
+            self.releases.failed(
                 f"cannot write the ledger ({exc.strerror}); job {job.id} not retried"
             )
             return
@@ -722,7 +726,7 @@ class Supervisor:
     def _never_started(self, request: RunRequest, status: str, reason: str) -> None:
         self.recorder.run_never_started(request, status, reason)
         self.summary.never_started += 1
-        self._finished.append(request)
+        self.releases.add(request)
         self.runlog.ended(request, Outcome(status, None, reason, None, None, 0, None))
         self._emit("job_end", job_id=request.job_id, run_id=request.run_id, status=status)
 
@@ -785,7 +789,7 @@ class Supervisor:
         )
         self.runlog.ended(run.request, outcome)
         self.summary.add(run.request, outcome)
-        self._finished.append(run.request)
+        self.releases.add(run.request)
         self._count_for_pause(run.request, outcome)
         self._retry(run.request, outcome)
         _remove_scratch(self.home.scratch / run.request.run_id)
@@ -933,56 +937,6 @@ class Supervisor:
                 and now_mono >= run.term_sent_mono + self.settings.kill_grace_sec
             ):
                 run.kill()
-
-    def _release_finished(self, *, force: bool) -> None:
-        """Drop finished runs from the ledger's in-flight table, in batches.
-
-        Nothing waits on this but another process's overlap check, so one
-        transaction per `release_delay_sec` keeps fsyncs off the firing path.
-        A run whose record could not be written yet (a full disk) stays in
-        flight: should this process die before writing it, the next start
-        records it interrupted instead of losing it.
-        """
-        self.recorder.flush_runs()
-        if not self._finished or self.scheduler is None:
-            self._finished.clear()
-            self._release_due_mono = None
-            return
-        now_mono = time.monotonic()
-        if self._release_due_mono is None:
-            self._release_due_mono = now_mono + self.settings.release_delay_sec
-        if not force and now_mono < self._release_due_mono:
-            return
-        unwritten = self.recorder.unwritten_run_ids()
-        releasable = [r for r in self._finished if r.run_id not in unwritten]
-        if releasable:
-            try:
-                self.scheduler.release(releasable)
-            except OSError as exc:
-                self._ledger_failed(f"cannot update the ledger ({exc.strerror}); will retry")
-                self._release_due_mono = now_mono + self.settings.release_delay_sec
-                return
-            self._ledger_ok()
-        self._finished = [r for r in self._finished if r.run_id in unwritten]
-        self._release_due_mono = (
-            now_mono + self.settings.release_delay_sec if self._finished else None
-        )
-
-    def _warn_unwritten(self) -> None:
-        waiting = len(self.recorder.unwritten_run_ids())
-        if waiting:
-            self.runlog.warn(
-                f"{waiting} run record(s) could not be written to {self.home.runs}; "
-                "runs the ledger still holds are recorded interrupted at the next start"
-            )
-
-    def _ledger_failed(self, warning: str) -> None:
-        if self._ledger_outage.failed():
-            self.runlog.warn(warning)
-
-    def _ledger_ok(self) -> None:
-        if self._ledger_outage.succeeded() and self.scheduler is not None:
-            self.runlog.warn(f"the ledger {self.scheduler.ledger.path} is writable again")
 
     def _heartbeat(self) -> None:
         interval = self.hooks.heartbeat_interval()
