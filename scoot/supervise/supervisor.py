@@ -27,7 +27,6 @@ from scoot.records.files import tail_objects
 from scoot.records.recorder import Recorder
 from scoot.records.runlog import RunLog
 from scoot.schedule.jobs import Job
-from scoot.schedule.pauses import Pause
 from scoot.schedule.retry import plan_retry
 from scoot.schedule.scheduler import Scheduler
 from scoot.shared.frames import AuditFrame, UsageFrame
@@ -38,6 +37,17 @@ from scoot.shared.spend.budget import (
     limits_of,
     spent_reason,
     window_from_runs,
+)
+from scoot.supervise.events import (
+    PauseCounter,
+    RunEnded,
+    RunEvents,
+    RunLaunched,
+    RunObserver,
+    RunStarting,
+    log_to,
+    record_to,
+    tell_observers,
 )
 from scoot.supervise.launch import WorkerBody, launch_worker
 from scoot.supervise.procs import Killed, child_pids, describe_killed, subtrees, sweep_runs
@@ -104,11 +114,6 @@ class Endpoint(Protocol):
     def expire(self) -> None: ...
 
     def close(self) -> None: ...
-
-
-# A run event subscriber: (kind, fields). Kinds: job_start, job_end, job_queued,
-# job_skipped, job_missed, tick (a poll), stopped (the loop ended).
-RunObserver = Callable[[str, dict[str, Any]], None]
 
 
 @dataclass
@@ -206,6 +211,19 @@ class Supervisor:
         self.endpoints: list[Endpoint] = []  # served from the selector (metrics)
         self.observers: list[RunObserver] = []  # told of run events (metrics, daemon.json)
         self._observer_failing = False
+        self.events = RunEvents()  # records, run log, observers, pause counter: in that order
+        self.events.subscribe(record_to(recorder))
+        self.events.subscribe(tell_observers(self._emit))
+        self.events.subscribe(log_to(runlog))
+        self.events.subscribe(
+            PauseCounter(
+                scheduler,
+                recorder,
+                runlog,
+                clock,
+                on_paused=lambda job_id, reason: self.hooks.job_paused(self, job_id, reason),
+            )
+        )
         self.summary = Summary()
         self.ticks_done = 0
         self.firing = settings.use_scheduler  # False once ticks are used up or a stop began
@@ -710,8 +728,7 @@ class Supervisor:
             ).to_dict(),
             token_for=self._token_for,
         )
-        self.recorder.run_started(request)
-        self.runlog.started(request)
+        self.events.publish(RunStarting(request))
         try:
             worker = launch_worker(request.spec, self._worker_body)
         except OSError as exc:
@@ -719,16 +736,15 @@ class Supervisor:
             return
         run = ActiveRun(request, worker, self.clock())
         self.active[worker.pid] = run
-        self._emit("job_start", job_id=request.job_id, run_id=request.run_id, mode=request.mode)
+        self.events.publish(RunLaunched(request))
         self.selector.register(worker.frame_fd, selectors.EVENT_READ, (run, "frames"))
         self.selector.register(worker.output_fd, selectors.EVENT_READ, (run, "output"))
 
     def _never_started(self, request: RunRequest, status: str, reason: str) -> None:
-        self.recorder.run_never_started(request, status, reason)
+        outcome = Outcome(status, None, reason, None, None, 0, None)
+        self.events.publish(RunEnded(request, outcome, None))
         self.summary.never_started += 1
         self.releases.add(request)
-        self.runlog.ended(request, Outcome(status, None, reason, None, None, 0, None))
-        self._emit("job_end", job_id=request.job_id, run_id=request.run_id, status=status)
 
     def _drop_queue(self, reason: str) -> None:
         while self.queue:
@@ -783,14 +799,9 @@ class Supervisor:
         del self.active[run.pid]
         self._end_processes_of(run)
         outcome = run.outcome(time.monotonic())
-        self.recorder.run_ended(run, outcome)
-        self._emit(
-            "job_end", job_id=run.request.job_id, run_id=run.request.run_id, status=outcome.status
-        )
-        self.runlog.ended(run.request, outcome)
+        self.events.publish(RunEnded(run.request, outcome, run))
         self.summary.add(run.request, outcome)
         self.releases.add(run.request)
-        self._count_for_pause(run.request, outcome)
         self._retry(run.request, outcome)
         _remove_scratch(self.home.scratch / run.request.run_id)
 
@@ -843,40 +854,6 @@ class Supervisor:
                 os.waitpid(child.pid, os.WNOHANG)
             except OSError:
                 continue
-
-    def _count_for_pause(self, request: RunRequest, outcome: Outcome) -> None:
-        """pause_after_failures: count failures in a row; pause and audit at the limit."""
-        if request.origin != "schedule" or self.scheduler is None or request.job_id is None:
-            return
-        store = self.scheduler.pauses
-        job = self.scheduler.jobs.get(request.job_id)
-        if store is None or job is None or job.pause_after_failures is None:
-            return
-        if outcome.status == "interrupted":
-            return  # stopped by a shutdown: says nothing about the job
-        try:
-            failures = store.count_outcome(job.id, outcome.status == "ok")
-            if failures < job.pause_after_failures or job.id in store.read():
-                return
-            reason = (
-                f"{failures} consecutive failures (pause_after_failures={job.pause_after_failures})"
-            )
-            store.pause(job.id, Pause(reason=reason, since=self.clock(), by="failures"))
-        except OSError as exc:
-            self.runlog.warn(
-                f"cannot update {store.path} ({exc.strerror}); job {job.id} not paused"
-            )
-            return
-        self.recorder.event(
-            "job_paused",
-            f"job {job.id} paused after {reason}; resume with: scoot schedule resume {job.id}",
-            job_id=job.id,
-            reason="failures",
-            failures=failures,
-        )
-        self.runlog.err(f"[scoot] job {job.id} paused after {reason}")
-        # Notifications hook in here (event `paused`) once they exist.
-        self.hooks.job_paused(self, job.id, reason)
 
     def _reap_orphans(self) -> None:
         """As subreaper we inherit descendants that escaped a run's group: end them."""
