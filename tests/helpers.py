@@ -213,7 +213,7 @@ def supervise(
         SessionLog(instance.home.sessions, redactor),
         warn=lines.append,
     )
-    options: dict[str, Any] = {"schedule": False, "max_concurrent": 4, "kill_grace_sec": 0.5}
+    options: dict[str, Any] = {"use_scheduler": False, "max_concurrent": 4, "kill_grace_sec": 0.5}
     options.update(settings)
     supervisor = Supervisor(
         home=instance.home,

@@ -90,7 +90,7 @@ def rss_over_runs(home: Path, total: int, warmup: int) -> Figures:
         token=None,
         recorder=recorder,
         runlog=RunLog(lambda _t: None, lambda _t: None),
-        settings=Settings(schedule=False, max_concurrent=4),
+        settings=Settings(use_scheduler=False, max_concurrent=4),
         hooks=feeder,
         worker_body=answering_body,
     )

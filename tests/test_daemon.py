@@ -256,3 +256,43 @@ def test_sighup_reloads_jobs_and_keeps_old_config_when_invalid(tmp_path: Path, m
     out, err = stop(proc)
     assert "reload failed, keeping the previous configuration" in err
     assert "config_reload" in audit_kinds(home)
+
+
+def test_sighup_applies_schedule_settings_and_names_what_needs_a_restart(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with ScriptedModel({"default": [{"final": "late", "delay_ms": 30000}]}) as model:
+        write_config(
+            home,
+            base_url=model.base_url,
+            schedule={"job_timeout_sec": 600},
+            sections={"backend": {"timeout_ms": 60000}},
+            jobs=[{"id": "a", "goal": "g", "cron": "0 0 1 1 *"}],
+        )
+        proc = start_scoot(home, "daemon", "run")
+        wait_running(home, proc)
+        write_config(
+            home,
+            base_url=model.base_url,
+            schedule={"job_timeout_sec": 1, "poll_ms": 150},
+            sections={
+                "backend": {"timeout_ms": 60000},
+                "metrics": {"textfile": str(tmp_path / "scoot.prom")},
+            },
+            jobs=[
+                {"id": "a", "goal": "g", "cron": "0 0 1 1 *"},
+                {"id": "slow", "goal": "g", "every_sec": 3600},
+            ],
+        )
+        proc.send_signal(signal.SIGHUP)
+        # The new timeout ends the run long before the model's reply would.
+        (row,) = wait_for(lambda: runs(home), timeout=20)
+        assert proc.poll() is None
+        assert state(home)["poll_ms"] == 150
+        out, err = stop(proc)
+    assert row["job_id"] == "slow" and row["status"] == "timeout"
+    lines = [json.loads(x) for x in (home / "logs" / "audit.jsonl").read_text().splitlines()]
+    (reload,) = [r for r in lines if r["kind"] == "config_reload"]
+    assert "schedule.job_timeout_sec" in reload["applied"]
+    assert "schedule.poll_ms" in reload["applied"]
+    assert reload["restart_needed"] == ["metrics.textfile"]
+    assert "take effect only after a restart: metrics.textfile" in err

@@ -129,7 +129,7 @@ def test_the_parent_enters_the_worker_only_through_its_entry() -> None:
     # worker's own probe and client; nothing else of the parent imports the worker.
     allowed = {
         ("scoot.supervise.launch", "worker.main"),
-        ("scoot.cli.doctor", "worker.sandbox"),
+        ("scoot.cli.doctor", "worker.sandbox.probe"),
         ("scoot.cli.backend_probe", "worker.backend"),
     }
 

@@ -20,14 +20,12 @@ import urllib.request  # noqa: F401
 from typing import Any
 from urllib.parse import urlsplit
 
+from scoot.shared.contract import RUN_MARK
 from scoot.shared.fdio import write_all
 from scoot.shared.frames import encode_frame
 from worker import sandbox
 
 sandbox.system_read_paths()  # found once in the parent, inherited by each worker
-
-# The variable that marks every process of a run with its run id (see scoot.supervise.procs).
-RUN_MARK = "SCOOT_RUN_ID"
 
 
 class FrameWriter:

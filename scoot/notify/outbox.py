@@ -32,8 +32,8 @@ def new_delivery_id(now: float) -> str:
 
 def retry_delay(attempts: int, rand: Callable[[], float] = random.random) -> float:
     """Exponential backoff after `attempts` failed attempts, with +-50% jitter."""
-    base = min(MAX_RETRY_SEC, FIRST_RETRY_SEC * 2 ** max(0, attempts - 1))
-    return base * (0.5 + rand())
+    base = min(MAX_RETRY_SEC, FIRST_RETRY_SEC * 2.0 ** max(0, attempts - 1))
+    return float(base * (0.5 + rand()))
 
 
 def process_mark(pid: int | None = None) -> str:

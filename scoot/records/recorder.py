@@ -129,9 +129,13 @@ class Recorder:
         elif isinstance(frame, ResultFrame | UsageFrame):
             pass  # recorded with the run's end, together with how the process exited
 
-    def run_ended(self, run: ActiveRun, outcome: Outcome) -> dict[str, Any]:
+    def run_ended(
+        self, run: ActiveRun, outcome: Outcome, record: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Write a run's ending: its runs.jsonl line (`record`, built here if not given), then job_end."""
         request = run.request
-        record = self.record(request, run.started_at, outcome)
+        if record is None:
+            record = self.record(request, run.started_at, outcome)
         details = {
             k: record[k]
             for k in ("status", "exit_code", "signal", "duration_ms", "peak_rss_kb", "tokens")

@@ -22,6 +22,7 @@ from scoot.supervise.lifecycle import (
     mark_stale_state,
     probe,
     read_pid_file,
+    read_state,
     remove_stale_pid_file,
 )
 from scoot.supervise.procs import is_alive
@@ -324,13 +325,26 @@ def last_outcomes(home: Home, job_ids: Any) -> dict[str, dict[str, Any]]:
 
 
 def reconcile_stale(home: Home, live: Liveness) -> bool:
-    """A `running` state whose process is gone becomes `stopped (unclean)`; pid file removed."""
+    """A `running` state whose process is gone becomes `stopped (unclean)`; pid file removed.
+
+    Only while holding the daemon lock, and only when the state is still the one
+    probed: a daemon that starts meanwhile keeps its own files.
+    """
     if not live.stale or live.lock_held:
         return False
-    assert live.state is not None
-    mark_stale_state(home, live.state)
-    remove_stale_pid_file(home)
+    with DaemonLock(home).held_if_free() as held:
+        state, _ = read_state(home)
+        if not held or state is None or state != live.state:
+            return False
+        mark_stale_state(home, state)
+        remove_stale_pid_file(home)
     return True
+
+
+def remove_pid_file_if_unlocked(home: Home) -> bool:
+    """Remove a pid file nobody stands behind; never while a daemon holds the lock."""
+    with DaemonLock(home).held_if_free() as held:
+        return held and read_pid_file(home) is not None and remove_stale_pid_file(home)
 
 
 # How often `daemon stop --wait` says it is still waiting.
@@ -351,7 +365,7 @@ def daemon_stop(
     """
     live = probe(home)
     if not live.recorded_running:
-        if read_pid_file(home) is not None and remove_stale_pid_file(home):
+        if remove_pid_file_if_unlocked(home):
             return 0, "no daemon running (removed a stale pid file; nobody was signalled)"
         return 0, "no daemon running"
     if live.lock_held is None or (live.lock_held and not live.alive):
@@ -362,7 +376,7 @@ def daemon_stop(
         )
     if not live.agree or not live.alive:
         reconcile_stale(home, live)
-        remove_stale_pid_file(home)
+        remove_pid_file_if_unlocked(home)
         return 0, (
             "no daemon running: the recorded state was stale "
             f"(pid {live.pid} is gone or is another process); cleaned up, nobody was signalled"

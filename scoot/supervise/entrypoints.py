@@ -178,7 +178,7 @@ def settings_for(instance: Instance, *, ticks: int, schedule: bool, daemon: bool
         job_timeout_sec=schedule_config.job_timeout_sec,
         shutdown_grace_sec=schedule_config.shutdown_grace_sec,
         kill_grace_sec=schedule_config.kill_grace_sec,
-        schedule=schedule,
+        use_scheduler=schedule,
         exit_when_idle=not daemon,
         reap_orphans=True,
         daemon=daemon,
@@ -405,7 +405,7 @@ def run_goal(
         recorder=recorder,
         runlog=runlog,
         settings=Settings(
-            schedule=False,
+            use_scheduler=False,
             max_concurrent=1,
             shutdown_grace_sec=config.schedule.shutdown_grace_sec,
             kill_grace_sec=config.schedule.kill_grace_sec,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import stat
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +20,8 @@ from scoot.records.files import atomic_write_bytes, atomic_write_json
 from scoot.supervise.procs import is_alive, start_time_of
 
 STATE_FORMAT = "scoot.supervise.daemon.state.v1"
+# A starting daemon waits this long for a lock that `daemon stop` may hold for a moment.
+ACQUIRE_WAIT_SEC = 0.25
 
 
 class AlreadyRunning(ScootError):
@@ -155,7 +159,7 @@ class DaemonLock:
         self.problem: str | None = None  # why is_held_elsewhere could not tell
         self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) last probed
 
-    def acquire(self) -> None:
+    def acquire(self, waiting_sec: float = ACQUIRE_WAIT_SEC) -> None:
         path = self.home.daemon_lock
         # O_CLOEXEC: no program a run starts inherits it; forked workers close it too.
         try:
@@ -172,9 +176,7 @@ class DaemonLock:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
             raise ScootError(f"the daemon lock {path} is not a regular file; remove it")
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _flock_within(fd, waiting_sec):
             os.close(fd)
             state, _ = read_state(self.home)
             pid = state.get("pid") if state else read_pid_file(self.home)
@@ -186,6 +188,23 @@ class DaemonLock:
                 "Run `scoot daemon stop` first."
             ) from None
         self.fd = fd
+
+    @contextlib.contextmanager
+    def held_if_free(self) -> Iterator[bool]:
+        """Hold the lock for a moment, if nobody does: True while held, False otherwise.
+
+        Whoever rewrites a daemon's files from outside it does so only inside this,
+        so a daemon starting at that moment never has its own files rewritten.
+        """
+        try:
+            self.acquire(waiting_sec=0.0)
+        except ScootError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            self.release()
 
     def release(self) -> None:
         if self.fd is not None:
@@ -285,6 +304,19 @@ class StateFile:
                 os.unlink(self.home.daemon_pid)
         except FileNotFoundError:
             pass
+
+
+def _flock_within(fd: int, waiting_sec: float) -> bool:
+    """Take the flock, retrying for waiting_sec (`daemon stop` holds it only for a moment)."""
+    deadline = time.monotonic() + waiting_sec
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
 
 
 def remove_stale_pid_file(home: Home) -> bool:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from worker.main import RUN_MARK
+from scoot.shared.contract import RUN_MARK
 
 # Start times are compared with this tolerance (psutil reads them from /proc in ticks).
 START_TOLERANCE_SEC = 1.0

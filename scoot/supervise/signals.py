@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+import queue
 import signal
-from collections import deque
 from types import FrameType
 
 HANDLED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)
@@ -15,7 +15,10 @@ class SignalQueue:
 
     def __init__(self, signals: tuple[int, ...] = HANDLED) -> None:
         self.read_fd, self.write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self.pending: deque[int] = deque(maxlen=64)
+        # Unbounded and drained one item at a time: a handler can run between any two
+        # bytecodes, so a copy-then-clear would lose a signal, and a bounded deque would
+        # let a SIGCHLD burst push out a SIGTERM.
+        self.pending: queue.SimpleQueue[int] = queue.SimpleQueue()
         self._signals = signals
         self._previous: dict[int, object] = {}
         self._previous_wakeup = -1
@@ -31,7 +34,7 @@ class SignalQueue:
             self._previous[signum] = signal.signal(signum, self._handle)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        self.pending.append(signum)
+        self.pending.put_nowait(signum)
 
     def drain_wakeups(self) -> None:
         try:
@@ -41,9 +44,13 @@ class SignalQueue:
             pass
 
     def pop_all(self) -> list[int]:
-        items = list(self.pending)
-        self.pending.clear()
-        return items
+        """Every signal received since the last call, in order (a second SIGTERM counts)."""
+        items: list[int] = []
+        while True:
+            try:
+                items.append(self.pending.get_nowait())
+            except queue.Empty:
+                return items
 
     def uninstall(self) -> None:
         if not self.installed:

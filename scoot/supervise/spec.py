@@ -12,7 +12,8 @@ from typing import Any
 from scoot.instance.config import BackendConfig, Config, all_backends
 from scoot.instance.home import Home
 from scoot.instance.secrets import token_file_path
-from scoot.schedule.jobs import LIMIT_KEYS, Job
+from scoot.schedule.jobs import Job
+from scoot.shared.limits import LIMIT_KEYS
 from scoot.shared.spend.backends import chain
 from scoot.supervise.runner import RunRequest
 

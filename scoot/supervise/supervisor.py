@@ -8,6 +8,7 @@ instant, the next poll, a run's deadline, a worker event or a signal.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import os
 import selectors
@@ -23,11 +24,9 @@ import psutil
 from scoot.instance.config import BackendConfig, Config, all_backends
 from scoot.instance.home import Home
 from scoot.records.files import tail_objects
-from scoot.records.outage import Outage
 from scoot.records.recorder import Recorder
 from scoot.records.runlog import RunLog
 from scoot.schedule.jobs import Job
-from scoot.schedule.pauses import Pause
 from scoot.schedule.retry import plan_retry
 from scoot.schedule.scheduler import Scheduler
 from scoot.shared.frames import AuditFrame, UsageFrame
@@ -40,8 +39,21 @@ from scoot.shared.spend.budget import (
     spent_reason,
     window_from_runs,
 )
+from scoot.supervise.events import (
+    PauseCounter,
+    RunEnded,
+    RunEvents,
+    RunLaunched,
+    RunObserver,
+    RunStarting,
+    log_to,
+    record_to,
+    tell_observers,
+)
 from scoot.supervise.launch import WorkerBody, launch_worker
 from scoot.supervise.procs import Killed, child_pids, describe_killed, subtrees, sweep_runs
+from scoot.supervise.releases import LedgerReleases
+from scoot.supervise.reload import ConfigChanges, classify, live_schedule
 from scoot.supervise.runner import ActiveRun, Outcome, RunRequest
 from scoot.supervise.signals import SignalQueue
 from scoot.supervise.spec import build_spec, limits_for, new_run_id
@@ -105,11 +117,6 @@ class Endpoint(Protocol):
     def close(self) -> None: ...
 
 
-# A run event subscriber: (kind, fields). Kinds: job_start, job_end, job_queued,
-# job_skipped, job_missed, job_paused, tick (a poll), stopped (the loop ended).
-RunObserver = Callable[[str, dict[str, Any]], None]
-
-
 @dataclass
 class Settings:
     ticks: int = 0  # 0: forever
@@ -118,7 +125,7 @@ class Settings:
     job_timeout_sec: float = 600
     shutdown_grace_sec: float = 10
     kill_grace_sec: float = 5
-    schedule: bool = True  # False: run only submitted requests, then exit
+    use_scheduler: bool = True  # False: run only submitted requests, then exit
     exit_when_idle: bool = True  # schedule run: stop when nothing can ever fire again
     reap_orphans: bool = False  # as child subreaper, kill descendants that escaped a run
     daemon: bool = False  # a stop is a daemon shutdown, and its records say so
@@ -207,22 +214,44 @@ class Supervisor:
             RunObserver
         ] = []  # told of run events (metrics, daemon.json, notifications)
         self._observer_failing = False
+        self.events = RunEvents()  # records, run log, observers, pause counter: in that order
+        self.events.subscribe(record_to(recorder))
+        self.events.subscribe(tell_observers(self._emit, self.clock))
+        self.events.subscribe(log_to(runlog))
+        self.events.subscribe(
+            PauseCounter(
+                scheduler,
+                recorder,
+                runlog,
+                clock,
+                on_paused=self._paused,
+            )
+        )
         self.summary = Summary()
         self.ticks_done = 0
-        self.scheduling = settings.schedule
+        self.firing = settings.use_scheduler  # False once ticks are used up or a stop began
         self.stopping = False
         self.shutdown_deadline: float | None = None
-        self._finished: list[RunRequest] = []
-        self._release_due_mono: float | None = None
         self._next_poll_mono = time.monotonic()
         self._next_heartbeat = 0.0
         self._wake_by_mono: float | None = None  # when the current wait should end
         self._stop_reason: str | None = None
         self._own_children: set[int] = set()  # children that predate the loop are not orphans
-        # Warn once per outage, not at every retry.
-        self._ledger_outage = Outage(scheduler.ledger.path.parent if scheduler else home.state)
+        self.releases = LedgerReleases(
+            scheduler=scheduler,
+            recorder=recorder,
+            runlog=runlog,
+            runs_path=home.runs,
+            outage_dir=scheduler.ledger.path.parent if scheduler else home.state,
+            delay_sec=settings.release_delay_sec,
+        )
 
     # -- public ---------------------------------------------------------------
+    @property
+    def scheduling(self) -> bool:
+        """Whether the loop still fires jobs (read by the metrics)."""
+        return self.firing
+
     @property
     def running_count(self) -> int:
         return len(self.active)
@@ -246,6 +275,11 @@ class Supervisor:
                 if not self._observer_failing:
                     self._observer_failing = True
                     self.runlog.warn(f"run event subscriber failed on {kind}: {exc}")
+
+    def _paused(self, job_id: str, reason: str) -> None:
+        """pause_after_failures paused a job (audited already): tell observers and hooks."""
+        self._emit("job_paused", job_id=job_id, reason=reason)
+        self.hooks.job_paused(self, job_id, reason)
 
     def waiting_by_backend(self) -> dict[str, int]:
         """Runs due now that wait for a free slot of their backend (max_concurrent)."""
@@ -275,7 +309,7 @@ class Supervisor:
             self.hooks.stopping_now(self)
             return
         self.stopping = True
-        self.scheduling = False
+        self.firing = False
         self._stop_reason = reason
         self.shutdown_deadline = now_mono + self.settings.shutdown_grace_sec
         self._drop_queue("stopped before it could start (shutdown)")
@@ -319,16 +353,16 @@ class Supervisor:
             self._handle_signals()
             self._reap()
             self._enforce_deadlines()
-            if self.scheduling:
-                self._schedule()
+            if self.firing:
+                self._poll_scheduler()
             self._launch_queued()
-            self._release_finished(force=False)
+            self.releases.release(force=False)
             self._heartbeat()
             for endpoint in self.endpoints:
                 endpoint.expire()
             if self._done():
-                self._release_finished(force=True)
-                self._warn_unwritten()
+                self.releases.release(force=True)
+                self.releases.warn_unwritten()
                 return
             timeout = self._sleep_for()
             self._wake_by_mono = time.monotonic() + timeout
@@ -350,9 +384,9 @@ class Supervisor:
             return False
         if self.stopping:
             return True
-        if not self.settings.schedule:
+        if not self.settings.use_scheduler:
             return True
-        if not self.scheduling:  # ticks used up, runs drained
+        if not self.firing:  # ticks used up, runs drained
             return True
         if self.settings.exit_when_idle and self.scheduler and not self.scheduler.has_future():
             self._stop_reason = "idle"
@@ -362,7 +396,7 @@ class Supervisor:
     def _sleep_for(self) -> float:
         now_mono = time.monotonic()
         candidates: list[float] = []
-        if self.scheduling:
+        if self.firing:
             candidates.append(self._next_poll_mono - now_mono)
             if self.scheduler:
                 due = self.scheduler.next_due()
@@ -371,8 +405,8 @@ class Supervisor:
         startable = [r for r in self.queue if self._backend_free(r)]
         if startable and len(self.active) < self.settings.max_concurrent and not self.stopping:
             candidates.append(min(self._start_at(r) for r in startable) - self.clock())
-        if self._release_due_mono is not None:
-            candidates.append(self._release_due_mono - now_mono)
+        if self.releases.due_mono is not None:
+            candidates.append(self.releases.due_mono - now_mono)
         for run in self.active.values():
             if run.deadline_mono is not None and not run.timed_out:
                 candidates.append(run.deadline_mono - now_mono)
@@ -411,11 +445,24 @@ class Supervisor:
 
     # -- signals --------------------------------------------------------------
     def _handle_signals(self) -> None:
+        """Each queued signal goes to its handle_<name> method (handle_term for SIGTERM)."""
         for signum in self.signals.pop_all():
-            if signum in (signal.SIGTERM, signal.SIGINT):
-                self.request_stop(signal.Signals(signum).name)
-            elif signum == signal.SIGHUP:
-                self._reload_config()
+            name = signal.Signals(signum).name
+            handler = getattr(self, f"handle_{name[3:].lower()}", None)
+            if handler is not None:
+                handler()
+
+    def handle_term(self) -> None:
+        self.request_stop("SIGTERM")
+
+    def handle_int(self) -> None:
+        self.request_stop("SIGINT")
+
+    def handle_hup(self) -> None:
+        self._reload_config()
+
+    def handle_chld(self) -> None:
+        """Nothing to do here: the reaper runs at every pass."""
 
     def _reload_config(self) -> None:
         if self._reload is None or self.scheduler is None or self.stopping:
@@ -424,11 +471,19 @@ class Supervisor:
         loaded = self._reload()
         if loaded is not None:
             config, jobs = loaded
+            changes = classify(self.config, config)
             self.config = config
-            self._apply_jobs(jobs)
+            self._apply_schedule_settings(config)
+            self._apply_jobs(jobs, changes)
         self.hooks.reloaded(self)
 
-    def _apply_jobs(self, jobs: tuple) -> None:
+    def _apply_schedule_settings(self, config: Config) -> None:
+        self.settings = dataclasses.replace(self.settings, **live_schedule(config))
+        # A shorter poll period takes effect now, not after one more old period.
+        soonest = time.monotonic() + self.settings.poll_ms / 1000
+        self._next_poll_mono = min(self._next_poll_mono, soonest)
+
+    def _apply_jobs(self, jobs: tuple, changes: ConfigChanges) -> None:
         assert self.scheduler is not None
         now = self.clock()
         new = {job.id: job for job in jobs}
@@ -445,13 +500,20 @@ class Supervisor:
         self.recorder.event(
             "config_reload",
             f"configuration reloaded: {len(new)} jobs ({added} added, {removed} removed, {changed} changed)",
+            applied=list(changes.applied),
+            restart_needed=list(changes.restart_needed),
         )
         self.runlog.err(
             f"[scoot] reloaded: {len(new)} jobs ({added} added, {removed} removed, {changed} changed)"
         )
+        if changes.restart_needed:
+            self.runlog.warn(
+                "these changes take effect only after a restart: "
+                + ", ".join(changes.restart_needed)
+            )
 
     # -- scheduling -----------------------------------------------------------
-    def _schedule(self) -> None:
+    def _poll_scheduler(self) -> None:
         now_mono = time.monotonic()
         polled = now_mono >= self._next_poll_mono
         if polled:
@@ -464,9 +526,9 @@ class Supervisor:
             try:
                 verdicts = self.scheduler.decide(self.clock() + self.settings.claim_lead_sec)
                 if verdicts.wrote_ledger:
-                    self._ledger_ok()
+                    self.releases.ok()
             except OSError as exc:
-                self._ledger_failed(
+                self.releases.failed(
                     f"cannot write the ledger ({exc.strerror}); nothing is fired until it is writable"
                 )
                 verdicts = None
@@ -489,7 +551,7 @@ class Supervisor:
         if polled:
             self._emit("tick")
         if polled and self.settings.ticks and self.ticks_done >= self.settings.ticks:
-            self.scheduling = False
+            self.firing = False
             self._stop_reason = "ticks"
 
     @staticmethod
@@ -625,7 +687,7 @@ class Supervisor:
         try:
             self.scheduler.hold(again, now)
         except OSError as exc:
-            self._ledger_failed(
+            self.releases.failed(
                 f"cannot write the ledger ({exc.strerror}); job {job.id} not retried"
             )
             return
@@ -680,8 +742,7 @@ class Supervisor:
         )
         if job is not None and job.result_schema is not None:
             request.spec["expect_schema"] = job.result_schema  # told to the model
-        self.recorder.run_started(request)
-        self.runlog.started(request)
+        self.events.publish(RunStarting(request))
         try:
             worker = launch_worker(request.spec, self._worker_body)
         except OSError as exc:
@@ -689,34 +750,15 @@ class Supervisor:
             return
         run = ActiveRun(request, worker, self.clock())
         self.active[worker.pid] = run
-        self._emit(
-            "job_start",
-            job_id=request.job_id,
-            run_id=request.run_id,
-            mode=request.mode,
-            instant=request.instant,
-            started_at=round(run.started_at, 3),
-        )
+        self.events.publish(RunLaunched(request, run.started_at))
         self.selector.register(worker.frame_fd, selectors.EVENT_READ, (run, "frames"))
         self.selector.register(worker.output_fd, selectors.EVENT_READ, (run, "output"))
 
     def _never_started(self, request: RunRequest, status: str, reason: str) -> None:
-        self.recorder.run_never_started(request, status, reason)
+        outcome = Outcome(status, None, reason, None, None, 0, None)
+        self.events.publish(RunEnded(request, outcome, None))
         self.summary.never_started += 1
-        self._finished.append(request)
-        self.runlog.ended(request, Outcome(status, None, reason, None, None, 0, None))
-        now = round(self.clock(), 3)
-        self._emit(
-            "job_end",
-            job_id=request.job_id,
-            run_id=request.run_id,
-            status=status,
-            error=reason,
-            instant=request.instant,
-            started_at=now,
-            ended_at=now,
-            duration_ms=0,
-        )
+        self.releases.add(request)
 
     def _drop_queue(self, reason: str) -> None:
         while self.queue:
@@ -771,23 +813,10 @@ class Supervisor:
         del self.active[run.pid]
         self._end_processes_of(run)
         outcome = self._check_result(run.request, run.outcome(time.monotonic()))
-        record = self.recorder.run_ended(run, outcome)
-        self._emit(
-            "job_end",
-            job_id=run.request.job_id,
-            run_id=run.request.run_id,
-            status=outcome.status,
-            full_answer=outcome.answer,
-            **{
-                k: record.get(k)
-                for k in ("answer", "error", "instant", "started_at", "ended_at", "duration_ms")
-                + ("tokens", "cost")
-            },
-        )
-        self.runlog.ended(run.request, outcome)
+        record = self.recorder.record(run.request, run.started_at, outcome)
+        self.events.publish(RunEnded(run.request, outcome, run, record))
         self.summary.add(run.request, outcome)
-        self._finished.append(run.request)
-        self._count_for_pause(run.request, outcome)
+        self.releases.add(run.request)
         self._retry(run.request, outcome)
         _remove_scratch(self.home.scratch / run.request.run_id)
 
@@ -853,40 +882,6 @@ class Supervisor:
             except OSError:
                 continue
 
-    def _count_for_pause(self, request: RunRequest, outcome: Outcome) -> None:
-        """pause_after_failures: count failures in a row; pause and audit at the limit."""
-        if request.origin != "schedule" or self.scheduler is None or request.job_id is None:
-            return
-        store = self.scheduler.pauses
-        job = self.scheduler.jobs.get(request.job_id)
-        if store is None or job is None or job.pause_after_failures is None:
-            return
-        if outcome.status == "interrupted":
-            return  # stopped by a shutdown: says nothing about the job
-        try:
-            failures = store.count_outcome(job.id, outcome.status == "ok")
-            if failures < job.pause_after_failures or job.id in store.read():
-                return
-            reason = (
-                f"{failures} consecutive failures (pause_after_failures={job.pause_after_failures})"
-            )
-            store.pause(job.id, Pause(reason=reason, since=self.clock(), by="failures"))
-        except OSError as exc:
-            self.runlog.warn(
-                f"cannot update {store.path} ({exc.strerror}); job {job.id} not paused"
-            )
-            return
-        self.recorder.event(
-            "job_paused",
-            f"job {job.id} paused after {reason}; resume with: scoot schedule resume {job.id}",
-            job_id=job.id,
-            reason="failures",
-            failures=failures,
-        )
-        self.runlog.err(f"[scoot] job {job.id} paused after {reason}")
-        self._emit("job_paused", job_id=job.id, reason=reason)
-        self.hooks.job_paused(self, job.id, reason)
-
     def _reap_orphans(self) -> None:
         """As subreaper we inherit descendants that escaped a run's group: end them."""
         workers = set(self.active)
@@ -946,56 +941,6 @@ class Supervisor:
                 and now_mono >= run.term_sent_mono + self.settings.kill_grace_sec
             ):
                 run.kill()
-
-    def _release_finished(self, *, force: bool) -> None:
-        """Drop finished runs from the ledger's in-flight table, in batches.
-
-        Nothing waits on this but another process's overlap check, so one
-        transaction per `release_delay_sec` keeps fsyncs off the firing path.
-        A run whose record could not be written yet (a full disk) stays in
-        flight: should this process die before writing it, the next start
-        records it interrupted instead of losing it.
-        """
-        self.recorder.flush_runs()
-        if not self._finished or self.scheduler is None:
-            self._finished.clear()
-            self._release_due_mono = None
-            return
-        now_mono = time.monotonic()
-        if self._release_due_mono is None:
-            self._release_due_mono = now_mono + self.settings.release_delay_sec
-        if not force and now_mono < self._release_due_mono:
-            return
-        unwritten = self.recorder.unwritten_run_ids()
-        releasable = [r for r in self._finished if r.run_id not in unwritten]
-        if releasable:
-            try:
-                self.scheduler.release(releasable)
-            except OSError as exc:
-                self._ledger_failed(f"cannot update the ledger ({exc.strerror}); will retry")
-                self._release_due_mono = now_mono + self.settings.release_delay_sec
-                return
-            self._ledger_ok()
-        self._finished = [r for r in self._finished if r.run_id in unwritten]
-        self._release_due_mono = (
-            now_mono + self.settings.release_delay_sec if self._finished else None
-        )
-
-    def _warn_unwritten(self) -> None:
-        waiting = len(self.recorder.unwritten_run_ids())
-        if waiting:
-            self.runlog.warn(
-                f"{waiting} run record(s) could not be written to {self.home.runs}; "
-                "runs the ledger still holds are recorded interrupted at the next start"
-            )
-
-    def _ledger_failed(self, warning: str) -> None:
-        if self._ledger_outage.failed():
-            self.runlog.warn(warning)
-
-    def _ledger_ok(self) -> None:
-        if self._ledger_outage.succeeded() and self.scheduler is not None:
-            self.runlog.warn(f"the ledger {self.scheduler.ledger.path} is writable again")
 
     def _heartbeat(self) -> None:
         interval = self.hooks.heartbeat_interval()

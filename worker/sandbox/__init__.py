@@ -35,6 +35,7 @@ from scoot.shared.limits import (
 from scoot.shared.limits import (
     LIMIT_KEYS as LIMIT_KEYS,
 )
+from scoot.shared.policy.modes import MODES as MODES
 from worker.sandbox.confine import (
     PARENT_GONE_EXIT_CODE as PARENT_GONE_EXIT_CODE,
 )
@@ -214,9 +215,6 @@ from worker.sandbox.report import (
 )
 from worker.sandbox.report import (
     LANDLOCK_KEYS as LANDLOCK_KEYS,
-)
-from worker.sandbox.report import (
-    MODES as MODES,
 )
 from worker.sandbox.report import (
     RESTRICTION_KEYS as RESTRICTION_KEYS,
