@@ -113,6 +113,4 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Say who the security tests ran as, or why they could not run unprivileged."""
     from tests import unprivileged
 
-    line = unprivileged.summary_line()
-    if line is not None:
-        terminalreporter.write_line(line)
+    terminalreporter.write_line(unprivileged.summary_line())

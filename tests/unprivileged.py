@@ -10,6 +10,7 @@ summary says why (see `summary_line`).
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pwd
 import shutil
@@ -42,6 +43,13 @@ def _create_user() -> User | str:
     if os.geteuid() != 0:
         entry = pwd.getpwuid(os.geteuid())
         return User(entry.pw_name, entry.pw_uid, entry.pw_gid)
+    # Parallel test workers may all ask at once: one creates, the others find it.
+    with open(os.path.join(tempfile.gettempdir(), f"{USER_NAME}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _find_or_add_user()
+
+
+def _find_or_add_user() -> User | str:
     try:
         entry = pwd.getpwnam(USER_NAME)
     except KeyError:
@@ -75,11 +83,12 @@ def require_user() -> User:
     return found
 
 
-def summary_line() -> str | None:
-    """What the terminal summary says about the unprivileged tests (None: none asked)."""
-    found = _state.get("user")
-    if found is None:
-        return None
+def summary_line() -> str:
+    """What the terminal summary says about the unprivileged tests.
+
+    Asked in the controlling process, which with parallel workers ran no test itself.
+    """
+    found = user_or_reason()
     if isinstance(found, str):
         return f"unprivileged tests SKIPPED: {found}"
     return f"unprivileged tests ran as {found.name} (uid {found.uid})"

@@ -495,21 +495,24 @@ def _notify_on(job: Any) -> tuple[str, ...]:
     return job.notify_on if job.notify_on is not None else DEFAULT_NOTIFY_ON
 
 
+# The fields of a run that its notifications carry (from run events or runs.jsonl lines).
+RUN_FIELDS = (
+    "job_id",
+    "run_id",
+    "status",
+    "answer",
+    "error",
+    "instant",
+    "started_at",
+    "ended_at",
+    "duration_ms",
+    "tokens",
+    "cost",
+)
+
+
 def _run_fields(fields: dict[str, Any], *, ended: bool) -> dict[str, Any]:
-    keys = (
-        "job_id",
-        "run_id",
-        "status",
-        "answer",
-        "error",
-        "instant",
-        "started_at",
-        "ended_at",
-        "duration_ms",
-        "tokens",
-        "cost",
-    )
-    run = {k: fields.get(k) for k in keys}
+    run = {k: fields.get(k) for k in RUN_FIELDS}
     if not ended:
         run["status"] = "running"
     return run

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from scoot.notify.notifier import RUN_FIELDS
 from scoot.records.files import tail_objects
 from scoot.supervise.procs import is_alive
 
@@ -36,17 +37,4 @@ def recovered_endings(runs: Path, run_ids: set[str]) -> list[dict[str, Any]]:
     for row in tail_objects(runs, TAIL_BYTES):
         if row.get("run_id") in run_ids:
             found[str(row["run_id"])] = row
-    keys = (
-        "job_id",
-        "run_id",
-        "status",
-        "answer",
-        "error",
-        "instant",
-        "started_at",
-        "ended_at",
-        "duration_ms",
-        "tokens",
-        "cost",
-    )
-    return [{k: row.get(k) for k in keys} for row in found.values()]
+    return [{k: row.get(k) for k in RUN_FIELDS} for row in found.values()]
