@@ -5,7 +5,7 @@ Run: python bench/memory_soak.py [--runs 10000] [--warmup 1000]
 Forked workers answer at once (a real answer's size), four at a time, fed
 through the supervisor's heartbeat so the queue stays short. Prints RSS
 after the warm-up, at the end, the growth and the samples along the way.
-The issue's bound: growth under 2 MiB over 10,000 runs.
+The bound it must hold: growth under 2 MiB over 10,000 runs (docs/reliability.md).
 """
 
 from __future__ import annotations
