@@ -753,9 +753,8 @@ def policy_check(
     ctx: click.Context, action: str, action_input: str, mode: str | None, cwd: str | None
 ) -> int:
     """Say whether ACTION with ACTION_INPUT is allowed, and why; runs nothing."""
-    from scoot.instance.secrets import token_file_path
     from scoot.shared.policy import ProtectedPaths, explain, is_known_mode
-    from scoot.supervise.spec import protected_paths
+    from scoot.supervise.spec import protected_paths, token_files
 
     instance = _instance(ctx, create=False)
     chosen = mode or instance.config.tools.policy
@@ -765,9 +764,11 @@ def policy_check(
         )
     where = cwd or os.getcwd()
     # The same runtime-directory protection a run gets (its scratch directory aside).
-    token_file = token_file_path(instance.home, instance.config.backend)
     shielded = protected_paths(
-        instance.home, where, instance.home.scratch / "policy-check", (token_file,)
+        instance.home,
+        where,
+        instance.home.scratch / "policy-check",
+        token_files(instance.home, instance.config),
     )
     decision = explain(
         action,

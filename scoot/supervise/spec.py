@@ -43,11 +43,15 @@ def limits_for(config: Config, job: Job | None) -> dict[str, int]:
     return merged
 
 
+def token_files(home: Home, config: Config) -> tuple[Path, ...]:
+    """Every backend's token file: all of them are off limits to a run's tools."""
+    return tuple(token_file_path(home, backend) for backend in all_backends(config).values())
+
+
 def kernel_protected_paths(home: Home, config: Config) -> list[str]:
     """What no tool of a confined run may read or write: the runtime directory,
     and the config and every backend's token file wherever their links lead."""
-    paths = [home.root, home.config_toml, home.config_json]
-    paths += [token_file_path(home, backend) for backend in all_backends(config).values()]
+    paths = [home.root, home.config_toml, home.config_json, *token_files(home, config)]
     return sorted({os.path.realpath(path) for path in paths})
 
 
@@ -89,8 +93,6 @@ def build_spec(
     token_for: Callable[[str], str | None] | None = None,
 ) -> dict[str, Any]:
     backends = all_backends(config)
-    # Every backend's token file is off limits to tools, not only this run's.
-    extra = tuple(token_file_path(home, each) for each in backends.values())
     names = chain(backends, backend_name) or ["default"]
     backend = backends[names[0]]
     if names[0] != "default" and token_for is not None:
@@ -123,7 +125,9 @@ def build_spec(
             "block_internal_http": config.tools.block_internal_http,
             "max_observation_chars": config.tools.max_observation_chars,
         },
-        "protected": protected_paths(home, cwd, home.scratch / request.run_id, extra),
+        "protected": protected_paths(
+            home, cwd, home.scratch / request.run_id, token_files(home, config)
+        ),
         "sandbox": {
             "require": config.sandbox.require,
             "limits": {k: (v or None) for k, v in limits.items()},
