@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from scoot.notify.deliveries import due_entries
 from scoot.notify.events import JobMemory, end_events, remember
-from scoot.notify.notifier import due_entries
 from scoot.notify.outbox import Entry, retry_delay
 from scoot.testing.model_server import ScriptedModel
 from tests.helpers import audit, run_scoot, runs, start_scoot, stop, wait_for, write_config

@@ -12,7 +12,8 @@ from typing import Any
 import orjson
 
 from scoot.notify.courier import attempt
-from scoot.notify.notifier import delivery_log, outbox_dir
+from scoot.notify.deliveries import outbox_dir
+from scoot.notify.journal import delivery_log
 from scoot.notify.outbox import mark_alive, new_delivery_id
 from scoot.notify.payload import body_for, build_payload, headers_for
 from scoot.notify.settings import Target
