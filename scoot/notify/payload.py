@@ -8,17 +8,13 @@ from typing import Any
 
 import orjson
 
+from scoot.shared.clipping import clip
+
 FORMAT = "scoot.notify.v1"
 # The answer a notification carries is clipped to this many characters; the
 # whole answer stays in the run's records (`scoot schedule last JOB`).
 ANSWER_CHARS = 4000
 ERROR_CHARS = 2000
-
-
-def clip(text: str | None, limit: int) -> str | None:
-    if text is None or len(text) <= limit:
-        return text
-    return text[:limit] + f" ... [clipped {len(text) - limit} chars]"
 
 
 def build_payload(

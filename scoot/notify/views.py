@@ -18,8 +18,7 @@ from scoot.notify.outbox import mark_alive, new_delivery_id
 from scoot.notify.payload import body_for, build_payload, headers_for
 from scoot.notify.settings import Target
 from scoot.records.files import read_json_lines
-
-CLIPPED_MARK = " ... [clipped "
+from scoot.shared.clipping import MARK_START
 
 
 def _when(stamp: Any) -> str:
@@ -37,7 +36,7 @@ def _duration(ms: Any) -> str:
 def full_answer(sessions: Path, record: dict[str, Any]) -> str | None:
     """The run's whole answer: runs.jsonl clips long ones; the transcript holds it all."""
     answer = record.get("answer")
-    if not isinstance(answer, str) or CLIPPED_MARK not in answer:
+    if not isinstance(answer, str) or MARK_START not in answer:
         return answer
     session_id = record.get("session_id")
     if not isinstance(session_id, str) or "/" in session_id or session_id.startswith("."):

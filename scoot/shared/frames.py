@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from scoot.shared.clipping import clip
+
 MAX_FRAME_BYTES = 1024 * 1024
 RESULT_STATUSES = frozenset({"ok", "error", "denied", "timeout", "budget"})
 # The most tokens one usage frame may report (a larger figure is a lie or a bug).
@@ -51,10 +53,8 @@ def encode_frame(frame: dict[str, Any]) -> bytes:
     clipped = dict(frame)
     for key in ("msg", "content", "answer", "error"):
         value = clipped.get(key)
-        if isinstance(value, str) and len(value) > 4096:
-            clipped[key] = (
-                value[:2048] + f" ... [clipped {len(value) - 4096} chars] ... " + value[-2048:]
-            )
+        if isinstance(value, str):
+            clipped[key] = clip(value, 4096, tail=0.5)
     data = json.dumps(clipped, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
     return data + b"\n"
 
