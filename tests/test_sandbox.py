@@ -31,6 +31,7 @@ import pytest
 
 from scoot.supervise import fds
 from scoot.supervise import scratch as scratch_dirs
+from tests.helpers import make_scratch_dir
 from worker import sandbox
 from worker.sandbox import Limits
 
@@ -113,7 +114,7 @@ def endpoints() -> Iterator[Endpoints]:
 
 @pytest.fixture
 def scratch(tmp_path: Path) -> str:
-    return scratch_dirs.make_scratch_dir(str(tmp_path / "scratch"), "run-1")
+    return make_scratch_dir(str(tmp_path / "scratch"), "run-1")
 
 
 @pytest.fixture(autouse=True)
@@ -769,22 +770,22 @@ def test_rlimit_plan_gives_cpu_a_kill_second_and_always_disables_core() -> None:
 
 def test_scratch_dir_is_private_and_named_by_run(tmp_path: Path) -> None:
     base = tmp_path / "scratch"
-    path = scratch_dirs.make_scratch_dir(str(base), "job-a.42")
+    path = make_scratch_dir(str(base), "job-a.42")
     assert path == str(base.resolve() / "job-a.42")
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(base).st_mode) == 0o700
     with pytest.raises(FileExistsError):
-        scratch_dirs.make_scratch_dir(str(base), "job-a.42")
+        make_scratch_dir(str(base), "job-a.42")
     for bad in ("", ".", "..", "a/b"):
         with pytest.raises(ValueError):
-            scratch_dirs.make_scratch_dir(str(base), bad)
+            make_scratch_dir(str(base), bad)
 
 
 def test_removing_scratch_never_follows_symlinks_out(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "keep.txt").write_text("keep")
-    path = Path(scratch_dirs.make_scratch_dir(str(tmp_path / "scratch"), "run"))
+    path = Path(make_scratch_dir(str(tmp_path / "scratch"), "run"))
     (path / "sub").mkdir()
     (path / "sub" / "file").write_text("x")
     (path / "link-to-dir").symlink_to(outside)
@@ -811,7 +812,7 @@ def test_removing_scratch_opens_up_directories_a_run_locked() -> None:
             if os.geteuid() == 0:  # root ignores modes: drop to an ordinary user
                 os.setgid(65534)
                 os.setuid(65534)
-            path = scratch_dirs.make_scratch_dir(base, "run")
+            path = make_scratch_dir(base, "run")
             locked = os.path.join(path, "a", "b")
             os.makedirs(locked)
             Path(locked, "file").write_text("x")

@@ -28,6 +28,8 @@ from typing import Any
 
 import orjson
 
+from scoot.shared.fdio import write_all
+
 MAX_IN_FLIGHT = 16  # attempts the courier makes at once
 REPLY_BYTES = 64 * 1024  # of a receiver's reply, read and dropped
 ERROR_CHARS = 300
@@ -100,12 +102,10 @@ def courier_main(requests_fd: int, results_fd: int) -> None:
             slots.release()
         line = orjson.dumps(result) + b"\n"
         with write_lock:
-            view = memoryview(line)
-            while view:
-                try:
-                    view = view[os.write(results_fd, view) :]
-                except OSError:
-                    os._exit(0)  # the parent is gone
+            try:
+                write_all(results_fd, line)
+            except OSError:
+                os._exit(0)  # the parent is gone
 
     buffer = b""
     while True:

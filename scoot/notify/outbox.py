@@ -20,6 +20,8 @@ from typing import Any
 import orjson
 import psutil
 
+from scoot.shared.fdio import write_all
+
 _sequence = count(1)
 FIRST_RETRY_SEC = 2.0
 MAX_RETRY_SEC = 3600.0
@@ -65,9 +67,7 @@ def replace_file(path: Path, data: bytes, *, sync: bool) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        write_all(fd, data)
         if sync:
             os.fsync(fd)
     except BaseException:
