@@ -9,9 +9,9 @@ dashboard query (deploy/prometheus/).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client.core import (
     CollectorRegistry,
@@ -26,6 +26,8 @@ from scoot import __version__
 
 if TYPE_CHECKING:
     from scoot.observe.metrics import RunTally
+
+JOB_STATES = ("active", "inactive", "paused")  # every state is shown, at 0 when no job has it
 
 
 @dataclass(frozen=True)
@@ -52,38 +54,43 @@ class EventCounts:
 
 def live_families(view: LiveView, *, up: bool) -> Iterator[Metric]:
     """The loop itself: up, version, heartbeat, jobs by state, runs in flight and queued."""
-    alive = GaugeMetricFamily("scoot_up", "1 while the scheduler loop runs")
-    alive.add_metric([], 1.0 if up else 0.0)
-    yield alive
-    info = GaugeMetricFamily("scoot_build_info", "The running scoot version", labels=["version"])
-    info.add_metric([__version__], 1.0)
-    yield info
-    beat = GaugeMetricFamily(
-        "scoot_heartbeat_timestamp_seconds", "When the scheduler loop last completed a poll"
+    yield _single(GaugeMetricFamily, "scoot_up", "1 while the scheduler loop runs", up)
+    yield _family(
+        GaugeMetricFamily,
+        "scoot_build_info",
+        "The running scoot version",
+        ["version"],
+        {__version__: 1.0},
     )
-    beat.add_metric([], view.heartbeat)
-    yield beat
+    yield _single(
+        GaugeMetricFamily,
+        "scoot_heartbeat_timestamp_seconds",
+        "When the scheduler loop last completed a poll",
+        view.heartbeat,
+    )
     states = Counter(view.jobs.values())
-    jobs = GaugeMetricFamily("scoot_jobs", "Configured valid jobs by state", labels=["state"])
-    for state in ("active", "inactive", "paused"):
-        jobs.add_metric([state], float(states.get(state, 0)))
-    yield jobs
-    in_flight = GaugeMetricFamily("scoot_runs_in_flight", "Runs executing now")
-    in_flight.add_metric([], float(view.in_flight))
-    yield in_flight
-    queued = GaugeMetricFamily("scoot_runs_queued", "Runs waiting for a free slot")
-    queued.add_metric([], float(view.queued))
-    yield queued
+    yield _family(
+        GaugeMetricFamily,
+        "scoot_jobs",
+        "Configured valid jobs by state",
+        ["state"],
+        {state: states.get(state, 0) for state in JOB_STATES},
+    )
+    yield _single(GaugeMetricFamily, "scoot_runs_in_flight", "Runs executing now", view.in_flight)
+    yield _single(
+        GaugeMetricFamily, "scoot_runs_queued", "Runs waiting for a free slot", view.queued
+    )
 
 
 def tally_families(tally: RunTally) -> Iterator[Metric]:
     """What runs.jsonl tells: runs, durations, lateness, last runs and successes, tokens."""
-    runs = CounterMetricFamily(
-        "scoot_runs", "Finished runs (lines of runs.jsonl)", labels=["job", "status"]
+    yield _family(
+        CounterMetricFamily,
+        "scoot_runs",
+        "Finished runs (lines of runs.jsonl)",
+        ["job", "status"],
+        tally.runs,
     )
-    for (job, status), count in sorted(tally.runs.items()):
-        runs.add_metric([job, status], float(count))
-    yield runs
     durations = HistogramMetricFamily(
         "scoot_run_duration_seconds", "How long runs took", labels=["job"]
     )
@@ -103,17 +110,19 @@ def tally_families(tally: RunTally) -> Iterator[Metric]:
         "When each job's last successful run ended",
         tally.last_success,
     )
-    tokens = CounterMetricFamily(
-        "scoot_tokens", "Model tokens used, from the run records", labels=["job", "direction"]
+    yield _family(
+        CounterMetricFamily,
+        "scoot_tokens",
+        "Model tokens used, from the run records",
+        ["job", "direction"],
+        tally.tokens,
     )
-    for (job, direction), count in sorted(tally.tokens.items()):
-        tokens.add_metric([job, direction], float(count))
-    yield tokens
-    bad = CounterMetricFamily(
-        "scoot_runs_unparseable_lines", "Lines of runs.jsonl that are not a run record"
+    yield _single(
+        CounterMetricFamily,
+        "scoot_runs_unparseable_lines",
+        "Lines of runs.jsonl that are not a run record",
+        tally.unparseable,
     )
-    bad.add_metric([], float(tally.unparseable))
-    yield bad
 
 
 def schedule_families(view: LiveView) -> Iterator[Metric]:
@@ -132,40 +141,60 @@ def schedule_families(view: LiveView) -> Iterator[Metric]:
 
 def event_families(view: LiveView, counts: EventCounts) -> Iterator[Metric]:
     """What the loop counted since it started: misses, skips, deliveries, failed writes."""
-    missed = CounterMetricFamily(
-        "scoot_missed", "Scheduled instants missed since the loop started", labels=["job"]
+    yield _family(
+        CounterMetricFamily,
+        "scoot_missed",
+        "Scheduled instants missed since the loop started",
+        ["job"],
+        counts.missed,
     )
-    for job, count in sorted(counts.missed.items()):
-        missed.add_metric([job], float(count))
-    yield missed
-    skipped = CounterMetricFamily(
+    yield _family(
+        CounterMetricFamily,
         "scoot_skipped",
         "Instants skipped because the previous run still ran, since the loop started",
-        labels=["job"],
+        ["job"],
+        counts.skipped,
     )
-    for job, count in sorted(counts.skipped.items()):
-        skipped.add_metric([job], float(count))
-    yield skipped
-    notify = CounterMetricFamily(
+    yield _family(
+        CounterMetricFamily,
         "scoot_notify",
         "Notification delivery attempts since the loop started, by target and result",
-        labels=["target", "result"],
+        ["target", "result"],
+        counts.notify,
     )
-    for (target, result), count in sorted(counts.notify.items()):
-        notify.add_metric([target, result], float(count))
-    yield notify
-    errors = CounterMetricFamily(
+    yield _single(
+        CounterMetricFamily,
         "scoot_record_write_errors",
         "Failed writes of run records and transcripts since the loop started",
+        view.record_write_errors,
     )
-    errors.add_metric([], float(view.record_write_errors))
-    yield errors
 
 
-def per_job_gauge(name: str, doc: str, values: dict[str, float]) -> GaugeMetricFamily:
-    family = GaugeMetricFamily(name, doc, labels=["job"])
-    for job, value in sorted(values.items()):
-        family.add_metric([job], value)
+def per_job_gauge(name: str, doc: str, values: Mapping[str, float]) -> Metric:
+    return _family(GaugeMetricFamily, name, doc, ["job"], values)
+
+
+def _family(
+    kind: type[GaugeMetricFamily] | type[CounterMetricFamily],
+    name: str,
+    doc: str,
+    labels: list[str],
+    values: Mapping[Any, float],
+) -> Metric:
+    """A gauge or counter with one sample per key of `values` (a label value or a
+    tuple of them), in key order."""
+    family = kind(name, doc, labels=labels)
+    for key, value in sorted(values.items()):
+        family.add_metric(list(key) if isinstance(key, tuple) else [key], float(value))
+    return family
+
+
+def _single(
+    kind: type[GaugeMetricFamily] | type[CounterMetricFamily], name: str, doc: str, value: float
+) -> Metric:
+    """A gauge or counter with one unlabelled sample."""
+    family = kind(name, doc)
+    family.add_metric([], float(value))
     return family
 
 
