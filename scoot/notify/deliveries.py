@@ -8,7 +8,6 @@ process leaves undelivered the next one takes over (`adopt`).
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import fcntl
 import os
@@ -21,7 +20,7 @@ from typing import Any
 from scoot.notify.courier import Courier
 from scoot.notify.journal import Journal, details, what
 from scoot.notify.outbox import Entry, Outbox, mark_alive, process_mark, retry_delay
-from scoot.notify.payload import body_for, headers_for
+from scoot.notify.payload import attempt_request
 
 ADOPT_EVERY_SEC = 30.0  # how often the outbox is scanned for entries of dead processes
 MAX_IN_FLIGHT = 64  # attempts handed to the courier and not answered yet
@@ -174,21 +173,25 @@ class Deliveries:
     def _send(self, entry: Entry, now: float) -> None:
         data = entry.data
         attempt = int(data.get("attempts") or 0) + 1
-        request: dict[str, Any] = {"id": entry.delivery_id, "timeout_sec": data.get("timeout_sec")}
         if entry.kind == "ping":
-            request.update(url=data["url"], method="GET", headers={"User-Agent": "scoot-ping/1"})
+            request: dict[str, Any] = {
+                "id": entry.delivery_id,
+                "timeout_sec": data.get("timeout_sec"),
+                "url": data["url"],
+                "method": "GET",
+                "headers": {"User-Agent": "scoot-ping/1"},
+            }
         else:
-            body = body_for(data["payload"], attempt)
             secret = self._environ.get(data["secret_env"]) if data.get("secret_env") else None
-            request["body"] = base64.b64encode(body).decode()
-            if data.get("command"):
-                request["command"] = data["command"]
-            else:
-                request.update(
-                    url=data["url"],
-                    method="POST",
-                    headers=headers_for(data["payload"], body, secret, now),
-                )
+            request = attempt_request(
+                data["payload"],
+                attempt,
+                url=data.get("url"),
+                command=data.get("command"),
+                timeout_sec=data.get("timeout_sec"),
+                secret=secret,
+                now=now,
+            )
         self.in_flight[entry.delivery_id] = attempt
         self.courier.send(request)
 
