@@ -45,6 +45,11 @@ class FrameError(ValueError):
     """A frame the parent refuses; the message never contains the raw bytes."""
 
 
+def _too_long(size: int, limit: int) -> FrameError:
+    """The error of a frame line longer than `limit` bytes (never its bytes)."""
+    return FrameError(f"frame of {size} bytes exceeds the {limit} byte limit")
+
+
 def encode_frame(frame: dict[str, Any]) -> bytes:
     """One line of compact JSON; oversized text is clipped so the frame always fits."""
     data = json.dumps(frame, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
@@ -252,7 +257,7 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], Frame]] = {
 def decode_frame(line: bytes) -> Frame:
     """Validate one line (without its newline) into a typed frame, or raise FrameError."""
     if len(line) > MAX_FRAME_BYTES:
-        raise FrameError(f"frame of {len(line)} bytes exceeds the {MAX_FRAME_BYTES} byte limit")
+        raise _too_long(len(line), MAX_FRAME_BYTES)
     try:
         value = clean_value(json.loads(line))
     except (UnicodeDecodeError, ValueError):
@@ -289,15 +294,11 @@ class FrameReader:
             if self._discarding:
                 size = self._discarding + len(piece)
                 self._discarding = 0
-                out.append(
-                    FrameError(f"frame of {size} bytes exceeds the {self._limit} byte limit")
-                )
+                out.append(_too_long(size, self._limit))
             elif len(self._buffer) + len(piece) > self._limit:
                 size = len(self._buffer) + len(piece)
                 self._buffer.clear()
-                out.append(
-                    FrameError(f"frame of {size} bytes exceeds the {self._limit} byte limit")
-                )
+                out.append(_too_long(size, self._limit))
             else:
                 self._buffer.extend(piece)
                 out.append(bytes(self._buffer))
@@ -317,7 +318,7 @@ class FrameReader:
         """At end of stream: a partial last line is a protocol error."""
         if self._discarding:
             size, self._discarding = self._discarding, 0
-            return FrameError(f"frame of {size} bytes exceeds the {self._limit} byte limit")
+            return _too_long(size, self._limit)
         if self._buffer:
             size = len(self._buffer)
             self._buffer.clear()
