@@ -148,7 +148,8 @@ def bench_scrape(job_count: int, run_count: int) -> None:
 
 def cold_render_ms(home: Path, jobs: list[dict]) -> list[float]:
     """The full rendering a scrape does after a run was recorded (no cached group)."""
-    from scoot.observe.metrics import LiveView, MetricsState
+    from scoot.observe.families import LiveView
+    from scoot.observe.metrics import MetricsState
 
     ids = [job["id"] for job in jobs]
     view = LiveView(

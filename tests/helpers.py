@@ -241,3 +241,15 @@ def supervise(
     finally:
         recorder.audit.close()
     return supervisor, lines
+
+
+def make_scratch_dir(base: str, run_id: str) -> str:
+    """Create `<base>/<run_id>` (mode 0700, base 0700 if new) and return its path: a run's
+    private scratch directory, as the sandbox and removal tests need one."""
+    if not run_id or run_id in (".", "..") or "/" in run_id or "\0" in run_id:
+        raise ValueError(f"run id cannot name a directory: {run_id!r}")
+    os.makedirs(base, mode=0o700, exist_ok=True)
+    path = os.path.join(os.path.realpath(base), run_id)
+    os.mkdir(path, 0o700)
+    os.chmod(path, 0o700)  # the umask may have removed bits we rely on being exactly these
+    return path

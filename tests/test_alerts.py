@@ -12,7 +12,8 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from scoot.observe.metrics import LiveView, MetricsState, render
+from scoot.observe.families import LiveView
+from scoot.observe.metrics import MetricsState, render
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "deploy" / "prometheus" / "scoot-alerts.yaml"

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from scoot.shared.fdio import write_all
 from scoot.shared.frames import MAX_FRAME_DEPTH, AuditFrame, FrameError, Hello, decode_frame
 from tests.helpers import supervise
 from worker.main import read_spec
@@ -132,9 +133,7 @@ def send_lines_body(spec_fd: int, frame_fd: int, parent_pid: int) -> int:
     lines = [bytes.fromhex(item) for item in json.loads(read_spec(spec_fd)["goal"])]
     data = b"".join(line + b"\n" for line in lines)
     data += b'{"type":"result","status":"ok","answer":"still here \\ud800"}\n'
-    view = memoryview(data)
-    while view:
-        view = view[os.write(frame_fd, view) :]
+    write_all(frame_fd, data)
     return 0
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -14,9 +15,9 @@ from typing import Any
 
 import pytest
 
+from scoot.notify.deliveries import due_entries
 from scoot.notify.events import JobMemory, end_events, remember
-from scoot.notify.notifier import due_entries
-from scoot.notify.outbox import Entry, retry_delay
+from scoot.notify.outbox import Entry, mark_alive, process_mark, retry_delay
 from scoot.testing.model_server import ScriptedModel
 from tests.helpers import audit, run_scoot, runs, start_scoot, stop, wait_for, write_config
 from tests.receiver import Receiver, verify_signature
@@ -68,6 +69,23 @@ def test_backoff_grows_with_jitter_and_pings_wait_for_their_elders() -> None:
     other = Entry({"delivery_id": "d3", "kind": "notify", "job_id": "j", "next_at": 0})
     assert [e.delivery_id for e in due_entries([young, old, other], [], 10, 10)] == ["d3"]
     assert [e.delivery_id for e in due_entries([young, old, other], [], 60, 10)] == ["d1", "d3"]
+
+
+def test_an_owner_mark_is_alive_only_while_that_very_process_runs() -> None:
+    mine = process_mark()
+    assert mine.startswith(f"{os.getpid()}:") and mark_alive(mine)
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        mark = process_mark(child.pid)
+        assert mark_alive(mark)
+        pid, _, started = mark.partition(":")
+        assert not mark_alive(f"{pid}:{float(started) - 3600:.2f}")  # same pid, other process
+    finally:
+        child.kill()
+        child.wait()
+    assert not mark_alive(mark)  # reaped
+    assert not mark_alive("1:0.00")  # a start never read names no live process
+    assert not mark_alive("garbage") and not mark_alive("-5:1.00")
 
 
 # -- end to end -----------------------------------------------------------------------

@@ -8,7 +8,7 @@ import signal
 from pathlib import Path
 
 from scoot.records.audit import AuditLog, Redactor, SessionLog
-from scoot.records.retention import gaps_path_for, generation, read_gaps
+from scoot.records.retention import gaps_path_for, generation
 from tests.helpers import read_jsonl, run_scoot, write_config
 
 
@@ -22,7 +22,7 @@ def all_audit_rows(path: Path, keep: int) -> list[dict]:
 def accounted_seqs(path: Path, keep: int) -> list[int]:
     """Every seq either still on disk or inside a recorded evicted range."""
     seqs = [r["seq"] for r in all_audit_rows(path, keep)]
-    for gap in read_gaps(gaps_path_for(path)):
+    for gap in read_jsonl(gaps_path_for(path)):
         if gap["stream"] == "audit":
             seqs += list(range(gap["first_seq"], gap["last_seq"] + 1))
     return sorted(seqs)
@@ -36,7 +36,7 @@ def test_audit_rotates_keeps_generations_and_records_evictions(tmp_path: Path) -
     log.close()
     assert [generation(path, n).exists() for n in (1, 2, 3, 4)] == [True, True, True, False]
     assert all(p.stat().st_size <= 4096 for p in [path, *(generation(path, n) for n in (1, 2, 3))])
-    gaps = read_gaps(gaps_path_for(path))
+    gaps = read_jsonl(gaps_path_for(path))
     assert gaps and all(g["lines"] > 0 and g["first_seq"] <= g["last_seq"] for g in gaps)
     assert accounted_seqs(path, 3) == list(range(1, 501))
 
@@ -78,7 +78,7 @@ def test_sessions_rotate_with_gaps_recorded(tmp_path: Path) -> None:
         assert log.append("job-a", "r1", "assistant", f"message {number} " + "z" * 30)
     files = sorted(p.name for p in sessions.glob("job-a.jsonl*"))
     assert files == ["job-a.jsonl", "job-a.jsonl.1", "job-a.jsonl.2"]
-    evicted = read_gaps(gaps)
+    evicted = read_jsonl(gaps)
     assert evicted and all(g["stream"] == "session:job-a" for g in evicted)
     kept = sum(len(read_jsonl(sessions / name)) for name in files)
     assert kept + sum(g["lines"] for g in evicted) == 200

@@ -15,6 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from scoot.shared.fdio import write_all
 from scoot.supervise.supervisor import Supervisor
 from tests.helpers import read_jsonl, supervise
 
@@ -30,9 +31,7 @@ def _read_spec(fd: int) -> dict:
 
 def _send(fd: int, frame: dict | bytes) -> None:
     data = frame if isinstance(frame, bytes) else (json.dumps(frame) + "\n").encode()
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+    write_all(fd, data)
 
 
 def _hello(spec: dict) -> dict:

@@ -29,8 +29,10 @@ from typing import Any
 
 import pytest
 
+from scoot.shared.kernel import PR_GET_DUMPABLE, _prctl
 from scoot.supervise import fds
 from scoot.supervise import scratch as scratch_dirs
+from tests.helpers import make_scratch_dir
 from worker import sandbox
 from worker.sandbox import Limits
 
@@ -113,7 +115,7 @@ def endpoints() -> Iterator[Endpoints]:
 
 @pytest.fixture
 def scratch(tmp_path: Path) -> str:
-    return scratch_dirs.make_scratch_dir(str(tmp_path / "scratch"), "run-1")
+    return make_scratch_dir(str(tmp_path / "scratch"), "run-1")
 
 
 @pytest.fixture(autouse=True)
@@ -769,22 +771,22 @@ def test_rlimit_plan_gives_cpu_a_kill_second_and_always_disables_core() -> None:
 
 def test_scratch_dir_is_private_and_named_by_run(tmp_path: Path) -> None:
     base = tmp_path / "scratch"
-    path = scratch_dirs.make_scratch_dir(str(base), "job-a.42")
+    path = make_scratch_dir(str(base), "job-a.42")
     assert path == str(base.resolve() / "job-a.42")
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(base).st_mode) == 0o700
     with pytest.raises(FileExistsError):
-        scratch_dirs.make_scratch_dir(str(base), "job-a.42")
+        make_scratch_dir(str(base), "job-a.42")
     for bad in ("", ".", "..", "a/b"):
         with pytest.raises(ValueError):
-            scratch_dirs.make_scratch_dir(str(base), bad)
+            make_scratch_dir(str(base), bad)
 
 
 def test_removing_scratch_never_follows_symlinks_out(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "keep.txt").write_text("keep")
-    path = Path(scratch_dirs.make_scratch_dir(str(tmp_path / "scratch"), "run"))
+    path = Path(make_scratch_dir(str(tmp_path / "scratch"), "run"))
     (path / "sub").mkdir()
     (path / "sub" / "file").write_text("x")
     (path / "link-to-dir").symlink_to(outside)
@@ -811,7 +813,7 @@ def test_removing_scratch_opens_up_directories_a_run_locked() -> None:
             if os.geteuid() == 0:  # root ignores modes: drop to an ordinary user
                 os.setgid(65534)
                 os.setuid(65534)
-            path = scratch_dirs.make_scratch_dir(base, "run")
+            path = make_scratch_dir(base, "run")
             locked = os.path.join(path, "a", "b")
             os.makedirs(locked)
             Path(locked, "file").write_text("x")
@@ -1063,18 +1065,26 @@ def test_readonly_kernel_refuses_mptcp_netlink_and_io_uring(scratch: str) -> Non
     assert free is not None and free["netlink"] == "ok"  # the filter, not the machine, refused
 
 
+def is_dumpable() -> bool:
+    """Whether this process may be dumped or attached to (prctl PR_GET_DUMPABLE)."""
+    try:
+        return _prctl(PR_GET_DUMPABLE) != 0
+    except OSError:
+        return True
+
+
 def test_workers_and_the_sandboxed_child_are_not_dumpable(scratch: str) -> None:
     parent_pid = os.getpid()
 
     def body() -> dict[str, Any]:
         # The test process may already be non-dumpable (in-process CLI tests make it so).
         ctypes.CDLL(None).prctl(ctypes.c_int(4), ctypes.c_ulong(1), 0, 0, 0)
-        before = sandbox.is_dumpable()
+        before = is_dumpable()
         report = sandbox.apply(
             "unrestricted", NO_LIMITS, scratch_dir=scratch, backend_port=None, require=False,
             parent_pid=parent_pid,
         )  # fmt: skip
-        return {"before": before, "after": sandbox.is_dumpable(), "report": report.to_dict()}
+        return {"before": before, "after": is_dumpable(), "report": report.to_dict()}
 
     result, _ = run_child(body)
     assert result is not None

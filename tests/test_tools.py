@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from scoot.shared.actions import parse_input
-from worker.tools import ToolError, clip_observation, run_tool, scrubbed_environment
+from worker.tools import ToolError, run_tool, scrubbed_environment
 
 
 def tool(action: str, action_input: object, cwd: Path, **options: object) -> str:
@@ -526,19 +526,3 @@ def test_http_unresolvable_host(tmp_path: Path) -> None:
 
 def test_final_returns_the_answer(tmp_path: Path) -> None:
     assert tool("final", "all done", tmp_path) == "all done"
-
-
-def test_clip_observation_keeps_short_text() -> None:
-    assert clip_observation("short", 100) == "short"
-
-
-def test_clip_observation_keeps_head_and_tail() -> None:
-    text = "H" * 5000 + "T" * 5000
-    clipped = clip_observation(text, 1000)
-    assert len(clipped) <= 1000
-    assert clipped.startswith("HHH")
-    assert clipped.endswith("TTT")
-    head, marker_and_tail = clipped.split("\n... [clipped ", 1)
-    cut = int(marker_and_tail.split(" ", 1)[0])
-    tail = marker_and_tail.split("] ...\n", 1)[1]
-    assert len(head) + cut + len(tail) == len(text)

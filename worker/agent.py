@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from scoot.shared.actions import ACTIONS, ActionInputError, ParsedAction, parse_input
+from scoot.shared.clipping import LINES_MARK, clip
 from scoot.shared.policy import ProtectedPaths, allowed_actions, decide
 from scoot.shared.redaction import redact, secret_forms
 from scoot.shared.spend.backends import is_unavailable
 from worker import prompt
 from worker.backend import Backend, BackendError, one_line
 from worker.spending import Link, Meter, link_of, link_settings
-from worker.tools import ToolError, clip_observation, run_tool
+from worker.tools import ToolError, run_tool
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -113,13 +114,6 @@ def parse_step(reply: str) -> Step:
     return Step(value["thought"], value["action"], value["action_input"])
 
 
-def clip_text(text: str, limit: int) -> str:
-    """`text` cut to `limit` characters with a visible marker."""
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]} ... [{len(text) - limit} more characters]"
-
-
 def valid_text(text: str) -> str:
     """`text` with lone surrogates escaped, so it can always be encoded as UTF-8."""
     try:
@@ -175,14 +169,14 @@ class _Channel:
         self._emit(frame)
 
     def audit(self, kind: str, msg: str, limit: int = MAX_REPLY_CHARS) -> None:
-        self._emit({"type": "audit", "kind": kind, "msg": clip_text(self.clean(msg), limit)})
+        self._emit({"type": "audit", "kind": kind, "msg": clip(self.clean(msg), limit)})
 
     def session(self, role: str, content: str) -> None:
         self._emit(
             {
                 "type": "session",
                 "role": role,
-                "content": clip_text(self.clean(content), MAX_REPLY_CHARS),
+                "content": clip(self.clean(content), MAX_REPLY_CHARS),
             }
         )
 
@@ -300,7 +294,7 @@ class _Run:
             step = parse_step(reply)
         except StepFormatError as error:
             self.history.append(
-                {"role": "assistant", "content": clip_text(valid_text(reply), REJECTED_REPLY_CHARS)}
+                {"role": "assistant", "content": clip(valid_text(reply), REJECTED_REPLY_CHARS)}
             )
             self.channel.audit("system_error", f"rejected model reply (turn {turn}): {error}")
             self.feed_back(prompt.format_feedback(str(error), self.action_names))
@@ -355,7 +349,13 @@ class _Run:
             output = f"error: {error}"
         except OSError as error:
             output = f"error: {error.strerror or error}"
-        observation = clip_observation(self.channel.clean(output), self.observation_chars)
+        observation = clip(
+            self.channel.clean(output),
+            self.observation_chars,
+            tail=1 / 3,
+            mark=LINES_MARK,
+            fit=True,
+        )
         self.channel.audit("observation", observation)
         self.feed_back(prompt.observation_message(observation))
 

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scoot import __version__
+from scoot.shared.clipping import clip
 from scoot.shared.spend.usage import NONE_REPORTED, Usage, usage_of
 
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
@@ -76,7 +77,7 @@ class _AttemptFailed(Exception):
 def one_line(text: str, limit: int = DETAIL_CHARS) -> str:
     """Text flattened to one line and shortened to `limit` characters."""
     flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+    return clip(flat, limit, mark="...", fit=True)
 
 
 def server_message(body: bytes) -> str:

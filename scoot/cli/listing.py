@@ -14,6 +14,7 @@ from scoot.schedule.ledger import JobEntry, Ledger, decided_anchor
 from scoot.schedule.pauses import Pause, PauseStore
 from scoot.schedule.planner import plan
 from scoot.schedule.triggers import describe, is_exhausted
+from scoot.shared.clipping import ELLIPSIS, clip
 from scoot.shared.spend.budget import SpendWindow, window_from_runs
 
 GOAL_WIDTH = 48
@@ -179,7 +180,7 @@ def printable(text: str) -> str:
 
 def shorten(text: str, width: int) -> str:
     flat = printable(" ".join(text.split()))
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
+    return clip(flat, width, mark=ELLIPSIS, fit=True)
 
 
 def render_text(rows: list[JobRow], header: dict[str, Any]) -> list[str]:

@@ -7,7 +7,6 @@ to a user (`config`, `doctor`, the audit log) names its source instead.
 from __future__ import annotations
 
 import os
-import signal
 import stat
 import subprocess
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 from scoot.instance.config import BackendConfig
 from scoot.instance.home import Home
 from scoot.records.files import UnreadableFile, atomic_write_bytes, read_regular_file
+from scoot.shared.procgroup import kill_group
 
 # A token is a line; a bigger file is a mistake (or a link to a device).
 MAX_TOKEN_FILE_BYTES = 64 * 1024
@@ -100,10 +100,7 @@ def _run_token_command(command: str, timeout_ms: int) -> tuple[str | None, str |
     try:
         out, _ = proc.communicate(timeout=timeout_ms / 1000)
     except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
+        kill_group(proc.pid)
         proc.communicate()
         return None, f"api_key_cmd did not finish within {timeout_ms} ms; fix the command"
     if proc.returncode != 0:

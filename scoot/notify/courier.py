@@ -28,6 +28,8 @@ from typing import Any
 
 import orjson
 
+from scoot.shared.fdio import write_all
+
 MAX_IN_FLIGHT = 16  # attempts the courier makes at once
 REPLY_BYTES = 64 * 1024  # of a receiver's reply, read and dropped
 ERROR_CHARS = 300
@@ -88,6 +90,21 @@ def attempt(request: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def complete_objects(buffer: bytes) -> tuple[list[dict[str, Any]], bytes]:
+    """The JSON objects of the complete lines in `buffer`, and what follows the last
+    newline (a line still arriving). Anything else on a line is skipped."""
+    *lines, rest = buffer.split(b"\n")
+    found: list[dict[str, Any]] = []
+    for line in lines:
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(value, dict):
+            found.append(value)
+    return found, rest
+
+
 def courier_main(requests_fd: int, results_fd: int) -> None:
     """The courier's body: read request lines, attempt each in a thread, write result lines."""
     slots = threading.BoundedSemaphore(MAX_IN_FLIGHT)
@@ -100,12 +117,10 @@ def courier_main(requests_fd: int, results_fd: int) -> None:
             slots.release()
         line = orjson.dumps(result) + b"\n"
         with write_lock:
-            view = memoryview(line)
-            while view:
-                try:
-                    view = view[os.write(results_fd, view) :]
-                except OSError:
-                    os._exit(0)  # the parent is gone
+            try:
+                write_all(results_fd, line)
+            except OSError:
+                os._exit(0)  # the parent is gone
 
     buffer = b""
     while True:
@@ -115,13 +130,8 @@ def courier_main(requests_fd: int, results_fd: int) -> None:
             continue
         if not chunk:
             os._exit(0)
-        buffer += chunk
-        *lines, buffer = buffer.split(b"\n")
-        for line in lines:
-            try:
-                request = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue
+        requests, buffer = complete_objects(buffer + chunk)
+        for request in requests:
             slots.acquire()
             threading.Thread(target=work, args=(request,), daemon=True).start()
 
@@ -197,7 +207,6 @@ class Courier:
     def results(self) -> tuple[list[dict[str, Any]], bool]:
         """Results that have arrived, and whether the courier is gone (EOF)."""
         self._push()
-        found: list[dict[str, Any]] = []
         gone = False
         while self._results_r is not None:
             try:
@@ -210,14 +219,7 @@ class Courier:
                 gone = True
                 break
             self._in += chunk
-        *lines, self._in = self._in.split(b"\n")
-        for line in lines:
-            try:
-                value = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue
-            if isinstance(value, dict):
-                found.append(value)
+        found, self._in = complete_objects(self._in)
         if gone:
             self.stop()
         return found, gone

@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import psutil
+
+from scoot.shared.fdio import write_all
+from scoot.supervise.procs import is_alive, start_time_of
 
 _sequence = count(1)
 FIRST_RETRY_SEC = 2.0
@@ -39,20 +41,18 @@ def retry_delay(attempts: int, rand: Callable[[], float] = random.random) -> flo
 def process_mark(pid: int | None = None) -> str:
     """A process as `pid:start time`, so a reused pid is not mistaken for its owner."""
     pid = os.getpid() if pid is None else pid
-    try:
-        started = psutil.Process(pid).create_time()
-    except psutil.Error:
-        started = 0.0
-    return f"{pid}:{started:.2f}"
+    return f"{pid}:{start_time_of(pid) or 0.0:.2f}"
 
 
 def mark_alive(mark: str) -> bool:
+    """Whether the process a mark names still runs (the same one, not a reused pid)."""
     pid_text, _, started = mark.partition(":")
     try:
-        pid = int(pid_text)
+        pid, start = int(pid_text), float(started)
     except ValueError:
         return False
-    return pid > 0 and process_mark(pid) == f"{pid}:{started}"
+    # A start of 0 could not be read when the mark was made: it names no live process.
+    return start > 0 and is_alive(pid, start)
 
 
 def replace_file(path: Path, data: bytes, *, sync: bool) -> None:
@@ -65,9 +65,7 @@ def replace_file(path: Path, data: bytes, *, sync: bool) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        write_all(fd, data)
         if sync:
             os.fsync(fd)
     except BaseException:

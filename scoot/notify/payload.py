@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 from typing import Any
 
 import orjson
 
+from scoot.shared.clipping import clip
+
 FORMAT = "scoot.notify.v1"
 # The answer a notification carries is clipped to this many characters; the
 # whole answer stays in the run's records (`scoot schedule last JOB`).
 ANSWER_CHARS = 4000
 ERROR_CHARS = 2000
-
-
-def clip(text: str | None, limit: int) -> str | None:
-    if text is None or len(text) <= limit:
-        return text
-    return text[:limit] + f" ... [clipped {len(text) - limit} chars]"
 
 
 def build_payload(
@@ -74,6 +71,31 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
     """`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`."""
     mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
     return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def attempt_request(
+    payload: dict[str, Any],
+    attempt: int,
+    *,
+    url: str | None,
+    command: list[str] | None,
+    timeout_sec: Any,
+    secret: str | None,
+    now: float,
+) -> dict[str, Any]:
+    """What the courier is asked to do for one attempt of a notification: POST the
+    signed body to `url`, or give it to `command` on stdin."""
+    body = body_for(payload, attempt)
+    request: dict[str, Any] = {
+        "id": payload["delivery_id"],
+        "timeout_sec": timeout_sec,
+        "body": base64.b64encode(body).decode(),
+    }
+    if command:
+        request["command"] = list(command)
+    else:
+        request.update(url=url, method="POST", headers=headers_for(payload, body, secret, now))
+    return request
 
 
 def headers_for(

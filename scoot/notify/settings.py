@@ -10,7 +10,11 @@ from urllib.parse import urlsplit
 
 TARGET_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 TARGET_KEYS = frozenset({"url", "command", "secret_env", "timeout_sec"})
-GLOBAL_KEYS = frozenset({"max_age_hours", "flush_timeout_sec"})
+# The [notify] table's own keys and the range of each (the rest are targets).
+GLOBAL_BOUNDS: dict[str, tuple[float, float]] = {
+    "max_age_hours": (0.001, 24 * 365),
+    "flush_timeout_sec": (0, 3600),
+}
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -108,10 +112,8 @@ def parse_notify(body: Any, where: str) -> tuple[NotifySettings, list[str], str 
     targets: dict[str, Target] = {}
     values: dict[str, float] = {}
     for key, value in body.items():
-        if key == "max_age_hours":
-            number, problem = _number(value, "[notify] max_age_hours", 0.001, 24 * 365)
-        elif key == "flush_timeout_sec":
-            number, problem = _number(value, "[notify] flush_timeout_sec", 0, 3600)
+        if key in GLOBAL_BOUNDS:
+            number, problem = _number(value, f"[notify] {key}", *GLOBAL_BOUNDS[key])
         elif isinstance(value, dict):
             target, problem, found = _target(key, value)
             warnings += [f"{where}: {text}" for text in found]
@@ -121,7 +123,7 @@ def parse_notify(body: Any, where: str) -> tuple[NotifySettings, list[str], str 
         else:
             warnings.append(
                 f"{where}: unknown key [notify] {key!r} ignored "
-                "(known: max_age_hours, flush_timeout_sec, and [notify.<name>] targets)"
+                f"(known: {', '.join(GLOBAL_BOUNDS)}, and [notify.<name>] targets)"
             )
             continue
         if problem:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import socket
 import time
 from datetime import UTC, datetime
@@ -12,13 +11,13 @@ from typing import Any
 import orjson
 
 from scoot.notify.courier import attempt
-from scoot.notify.notifier import delivery_log, outbox_dir
-from scoot.notify.outbox import mark_alive, new_delivery_id
-from scoot.notify.payload import body_for, build_payload, headers_for
+from scoot.notify.deliveries import outbox_dir
+from scoot.notify.journal import delivery_log
+from scoot.notify.outbox import Outbox, mark_alive, new_delivery_id
+from scoot.notify.payload import attempt_request, build_payload
 from scoot.notify.settings import Target
 from scoot.records.files import read_json_lines
-
-CLIPPED_MARK = " ... [clipped "
+from scoot.shared.clipping import MARK_START
 
 
 def _when(stamp: Any) -> str:
@@ -36,7 +35,7 @@ def _duration(ms: Any) -> str:
 def full_answer(sessions: Path, record: dict[str, Any]) -> str | None:
     """The run's whole answer: runs.jsonl clips long ones; the transcript holds it all."""
     answer = record.get("answer")
-    if not isinstance(answer, str) or CLIPPED_MARK not in answer:
+    if not isinstance(answer, str) or MARK_START not in answer:
         return answer
     session_id = record.get("session_id")
     if not isinstance(session_id, str) or "/" in session_id or session_id.startswith("."):
@@ -116,8 +115,6 @@ def render_last(report: dict[str, Any]) -> list[str]:
 
 
 def pending_entries(state: Path) -> tuple[list[dict[str, Any]], int]:
-    from scoot.notify.outbox import Outbox
-
     entries, bad = Outbox(outbox_dir(state)).load()
     shown = []
     for entry in entries:
@@ -174,19 +171,16 @@ def send_test(target: Target, home_root: Path, environ: dict[str, str]) -> dict[
         host=socket.gethostname(),
         home=str(home_root),
     )
-    body = body_for(payload, 1)
     secret = environ.get(target.secret_env) if target.secret_env else None
-    request: dict[str, Any] = {
-        "id": payload["delivery_id"],
-        "timeout_sec": target.timeout_sec,
-        "body": base64.b64encode(body).decode(),
-    }
-    if target.command:
-        request["command"] = list(target.command)
-    else:
-        request.update(
-            url=target.url, method="POST", headers=headers_for(payload, body, secret, now)
-        )
+    request = attempt_request(
+        payload,
+        1,
+        url=target.url,
+        command=list(target.command) if target.command else None,
+        timeout_sec=target.timeout_sec,
+        secret=secret,
+        now=now,
+    )
     started = time.monotonic()
     result = attempt(request)
     result["elapsed_sec"] = round(time.monotonic() - started, 3)

@@ -6,8 +6,9 @@ process sharing the runtime directory included) and a restart picks them up
 again instead of starting from zero. What only the loop knows (in flight,
 queued, next fires, misses) comes from the loop's run events and a live view.
 
-prometheus_client is imported here only; nothing imports this module unless
-`[metrics]` is configured, so other commands never pay for it.
+The families themselves are built in families.py. prometheus_client is
+imported there only, and nothing imports these modules unless `[metrics]` is
+configured, so other commands never pay for it.
 """
 
 from __future__ import annotations
@@ -18,21 +19,24 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from prometheus_client.core import (
-    CollectorRegistry,
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
-from prometheus_client.exposition import generate_latest
 
-from scoot import __version__
 from scoot.cli.timeline import lateness_of, ran
+from scoot.observe.families import (
+    EventCounts,
+    LiveView,
+    event_families,
+    exposition,
+    live_families,
+    schedule_families,
+    tally_families,
+)
 from scoot.records.files import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from prometheus_client.core import Metric
 
 # Agent runs take seconds to minutes.
 DURATION_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
@@ -40,8 +44,6 @@ DURATION_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1
 LATENESS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 # At start the tally reads at most this much of runs.jsonl's end (tens of thousands of runs).
 SEED_WINDOW_BYTES = 16 * 1024 * 1024
-# Each catch-up reads at most this much more, so one scrape stays cheap after a burst.
-CATCH_UP_BYTES = 4 * 1024 * 1024
 # The notifier's audit kinds and the `result` label each one counts as.
 DELIVERY_RESULTS = {
     "notify_sent": "sent",
@@ -181,19 +183,6 @@ class RunTally:
             self.lateness.observe(late)
 
 
-@dataclass(frozen=True)
-class LiveView:
-    """What the running loop knows at one instant."""
-
-    jobs: dict[str, str]  # job id -> active | inactive | paused
-    next_fires: dict[str, float]
-    periods: dict[str, float]  # seconds between a job's fires (one-shots absent)
-    in_flight: int
-    queued: int
-    record_write_errors: int
-    heartbeat: float  # when the loop last completed a poll
-
-
 def empty_view() -> LiveView:
     return LiveView({}, {}, {}, 0, 0, 0, time.time())
 
@@ -211,9 +200,7 @@ class MetricsState:
         self.tally = RunTally(runs_path)
         self.live = live
         self.up = True
-        self.missed: Counter[str] = Counter()
-        self.skipped: Counter[str] = Counter()
-        self.notify: Counter[tuple[str, str]] = Counter()
+        self.counts = EventCounts()
         self._cache: dict[str, tuple[Any, bytes]] = {}
 
     def on_event(self, kind: str, fields: dict[str, Any]) -> None:
@@ -223,9 +210,9 @@ class MetricsState:
             return
         if kind == "job_missed":
             count = fields.get("count")
-            self.missed[job] += count if isinstance(count, int) and count > 0 else 1
+            self.counts.missed[job] += count if isinstance(count, int) and count > 0 else 1
         elif kind == "job_skipped":
-            self.skipped[job] += 1
+            self.counts.skipped[job] += 1
 
     def on_audit(self, kind: str, details: dict[str, Any]) -> None:
         """Told of the notifier's audit events: each delivery outcome counts once."""
@@ -236,29 +223,30 @@ class MetricsState:
             and details.get("notify_kind") == "notify"
             and isinstance(target, str)
         ):
-            self.notify[(target, result)] += 1
+            self.counts.notify[(target, result)] += 1
 
     def render(self) -> bytes:
         """The text exposition format of every family, as /metrics serves it."""
         self.tally.catch_up()
         view = self.live()
+        counts = self.counts
         tally_key = (self.tally.generation, self.tally.unparseable)
         schedule_key = (
             tuple(sorted(view.next_fires.items())),
             tuple(sorted(view.periods.items())),
         )
         events_key = (
-            tuple(sorted(self.missed.items())),
-            tuple(sorted(self.skipped.items())),
-            tuple(sorted(self.notify.items())),
+            tuple(sorted(counts.missed.items())),
+            tuple(sorted(counts.skipped.items())),
+            tuple(sorted(counts.notify.items())),
             view.record_write_errors,
         )
         return b"".join(
             (
-                _exposition(list(self._live_families(view))),
-                self._cached("tally", tally_key, self._tally_families),
-                self._cached("schedule", schedule_key, lambda: self._schedule_families(view)),
-                self._cached("events", events_key, lambda: self._event_families(view)),
+                exposition(list(live_families(view, up=self.up))),
+                self._cached("tally", tally_key, lambda: tally_families(self.tally)),
+                self._cached("schedule", schedule_key, lambda: schedule_families(view)),
+                self._cached("events", events_key, lambda: event_families(view, counts)),
             )
         )
 
@@ -266,148 +254,9 @@ class MetricsState:
         hit = self._cache.get(group)
         if hit is not None and hit[0] == key:
             return hit[1]
-        data = _exposition(list(build()))
+        data = exposition(list(build()))
         self._cache[group] = (key, data)
         return data
-
-    def families(self) -> Iterator[Metric]:
-        """Every family, freshly built (what a registry's collect() yields)."""
-        self.tally.catch_up()
-        view = self.live()
-        yield from self._live_families(view)
-        yield from self._tally_families()
-        yield from self._schedule_families(view)
-        yield from self._event_families(view)
-
-    def _live_families(self, view: LiveView) -> Iterator[Metric]:
-        up = GaugeMetricFamily("scoot_up", "1 while the scheduler loop runs")
-        up.add_metric([], 1.0 if self.up else 0.0)
-        yield up
-        info = GaugeMetricFamily(
-            "scoot_build_info", "The running scoot version", labels=["version"]
-        )
-        info.add_metric([__version__], 1.0)
-        yield info
-        beat = GaugeMetricFamily(
-            "scoot_heartbeat_timestamp_seconds", "When the scheduler loop last completed a poll"
-        )
-        beat.add_metric([], view.heartbeat)
-        yield beat
-        states = Counter(view.jobs.values())
-        jobs = GaugeMetricFamily("scoot_jobs", "Configured valid jobs by state", labels=["state"])
-        for state in ("active", "inactive", "paused"):
-            jobs.add_metric([state], float(states.get(state, 0)))
-        yield jobs
-        in_flight = GaugeMetricFamily("scoot_runs_in_flight", "Runs executing now")
-        in_flight.add_metric([], float(view.in_flight))
-        yield in_flight
-        queued = GaugeMetricFamily("scoot_runs_queued", "Runs waiting for a free slot")
-        queued.add_metric([], float(view.queued))
-        yield queued
-
-    def _tally_families(self) -> Iterator[Metric]:
-        tally = self.tally
-        runs = CounterMetricFamily(
-            "scoot_runs", "Finished runs (lines of runs.jsonl)", labels=["job", "status"]
-        )
-        for (job, status), count in sorted(tally.runs.items()):
-            runs.add_metric([job, status], float(count))
-        yield runs
-        durations = HistogramMetricFamily(
-            "scoot_run_duration_seconds", "How long runs took", labels=["job"]
-        )
-        for job, hist in sorted(tally.durations.items()):
-            durations.add_metric([job], hist.cumulative(), hist.total)
-        yield durations
-        lateness = HistogramMetricFamily(
-            "scoot_fire_lateness_seconds", "How long after its instant a scheduled run started"
-        )
-        lateness.add_metric([], tally.lateness.cumulative(), tally.lateness.total)
-        yield lateness
-        yield _per_job_gauge(
-            "scoot_last_run_timestamp_seconds", "When each job's last run ended", tally.last_run
-        )
-        yield _per_job_gauge(
-            "scoot_last_success_timestamp_seconds",
-            "When each job's last successful run ended",
-            tally.last_success,
-        )
-        tokens = CounterMetricFamily(
-            "scoot_tokens", "Model tokens used, from the run records", labels=["job", "direction"]
-        )
-        for (job, direction), count in sorted(tally.tokens.items()):
-            tokens.add_metric([job, direction], float(count))
-        yield tokens
-        bad = CounterMetricFamily(
-            "scoot_runs_unparseable_lines", "Lines of runs.jsonl that are not a run record"
-        )
-        bad.add_metric([], float(tally.unparseable))
-        yield bad
-
-    def _schedule_families(self, view: LiveView) -> Iterator[Metric]:
-        yield _per_job_gauge(
-            "scoot_next_fire_timestamp_seconds",
-            "Each job's next scheduled instant",
-            view.next_fires,
-        )
-        yield _per_job_gauge(
-            "scoot_job_period_seconds",
-            "Seconds between a job's scheduled fires (for 'has not succeeded in N periods')",
-            view.periods,
-        )
-
-    def _event_families(self, view: LiveView) -> Iterator[Metric]:
-        missed = CounterMetricFamily(
-            "scoot_missed", "Scheduled instants missed since the loop started", labels=["job"]
-        )
-        for job, count in sorted(self.missed.items()):
-            missed.add_metric([job], float(count))
-        yield missed
-        skipped = CounterMetricFamily(
-            "scoot_skipped",
-            "Instants skipped because the previous run still ran, since the loop started",
-            labels=["job"],
-        )
-        for job, count in sorted(self.skipped.items()):
-            skipped.add_metric([job], float(count))
-        yield skipped
-        notify = CounterMetricFamily(
-            "scoot_notify",
-            "Notification delivery attempts since the loop started, by target and result",
-            labels=["target", "result"],
-        )
-        for (target, result), count in sorted(self.notify.items()):
-            notify.add_metric([target, result], float(count))
-        yield notify
-        errors = CounterMetricFamily(
-            "scoot_record_write_errors",
-            "Failed writes of run records and transcripts since the loop started",
-        )
-        errors.add_metric([], float(view.record_write_errors))
-        yield errors
-
-
-def _per_job_gauge(name: str, doc: str, values: dict[str, float]) -> GaugeMetricFamily:
-    family = GaugeMetricFamily(name, doc, labels=["job"])
-    for job, value in sorted(values.items()):
-        family.add_metric([job], value)
-    return family
-
-
-class _Families:
-    """A collector that yields families already built."""
-
-    def __init__(self, families: list[Metric]) -> None:
-        self._families = families
-
-    def collect(self) -> Iterator[Metric]:
-        return iter(self._families)
-
-
-def _exposition(families: list[Metric]) -> bytes:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Families(families))
-    return generate_latest(registry)
 
 
 def render(state: MetricsState) -> bytes:

@@ -8,6 +8,7 @@ buffers, its deadline and then a closed socket; the loop never waits on it.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import selectors
 import socket
@@ -117,11 +118,7 @@ class MetricsServer:
     def close(self) -> None:
         for conn in list(self._conns.values()):
             self._close(conn)
-        if self._selector is not None:
-            try:
-                self._selector.unregister(self.sock)
-            except (KeyError, ValueError):
-                pass
+        self._unregister(self.sock)
         self.sock.close()
 
     # -- events ---------------------------------------------------------------
@@ -238,9 +235,12 @@ class MetricsServer:
 
     def _close(self, conn: _Connection) -> None:
         fd = conn.sock.fileno()
-        if fd >= 0 and self._conns.pop(fd, None) is not None and self._selector is not None:
-            try:
-                self._selector.unregister(conn.sock)
-            except (KeyError, ValueError):
-                pass
+        if fd >= 0 and self._conns.pop(fd, None) is not None:
+            self._unregister(conn.sock)
         conn.sock.close()
+
+    def _unregister(self, sock: socket.socket) -> None:
+        """Stop watching `sock`; one the loop no longer watches is fine."""
+        if self._selector is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(sock)

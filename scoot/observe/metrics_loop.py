@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from scoot.instance.config import MetricsConfig
-from scoot.observe.metrics import LiveView, MetricsState, write_textfile
+from scoot.observe.families import LiveView
+from scoot.observe.metrics import MetricsState, write_textfile
 from scoot.schedule.triggers import Trigger, next_fire
 from scoot.supervise.supervisor import Supervisor
 

@@ -14,6 +14,7 @@ from typing import Any
 from scoot.instance.home import Home
 from scoot.records.audit import AuditLog, SessionLog, append_record
 from scoot.records.outage import Outage
+from scoot.shared.clipping import clip
 from scoot.shared.frames import (
     AuditFrame,
     FallbackFrame,
@@ -28,13 +29,6 @@ from scoot.supervise.runner import ActiveRun, Outcome, RunRequest
 ANSWER_CHARS_IN_RUNS = 4000
 # Run records that could not be written (a full disk) wait in memory, up to this many.
 MAX_UNWRITTEN_RUNS = 1000
-
-
-def clip(text: str | None, limit: int) -> str | None:
-    if text is None or len(text) <= limit:
-        return text
-    half = limit // 2
-    return f"{text[:half]} ... [clipped {len(text) - limit} chars] ... {text[-half:]}"
 
 
 class Recorder:
@@ -78,7 +72,7 @@ class Recorder:
             request,
             "job_start",
             f"{_who(request)} started (mode={request.mode}): "
-            + (clip(self.audit.redactor.text(request.goal), 200) or ""),
+            + (clip(self.audit.redactor.text(request.goal), 200, tail=0.5) or ""),
             mode=request.mode,
             instant=request.instant,
             origin=request.origin,
@@ -145,7 +139,7 @@ class Recorder:
                 details[key] = record[key]
         tail = None
         if outcome.status in ("crashed", "error") and run.output_tail:
-            tail = clip(self.audit.redactor.text(run.output_tail_text()), 2000)
+            tail = clip(self.audit.redactor.text(run.output_tail_text()), 2000, tail=0.5)
         # The runs.jsonl line first: it holds the answer. Should the process die
         # before the job_end event, recovery writes that event from this line.
         self.write_run(record)
@@ -250,7 +244,7 @@ class Recorder:
             record["attempt"] = request.attempt
         record = self.audit.redactor.value(record)
         # Clipped after redaction, so a secret at the clip edge is never stored in part.
-        record["answer"] = clip(record["answer"], ANSWER_CHARS_IN_RUNS)
+        record["answer"] = clip(record["answer"], ANSWER_CHARS_IN_RUNS, tail=0.5)
         return record
 
 

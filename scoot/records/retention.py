@@ -93,10 +93,3 @@ def rotate(path: Path, keep: int, *, gaps: Path, stream: str) -> None:
             os.replace(source, generation(path, number + 1))
     if path.exists():
         os.replace(path, generation(path, 1))
-
-
-def read_gaps(gaps: Path) -> list[dict[str, Any]]:
-    from scoot.records.files import read_json_lines
-
-    rows, _ = read_json_lines(gaps)
-    return rows

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from scoot.records.files import read_json_lines, tail_objects
+from scoot.records.files import read_json_lines
 
 
 def read_runs(path: Path) -> tuple[list[dict[str, Any]], int]:
@@ -29,10 +29,3 @@ def last_run_by_job(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]
         if isinstance(job_id, str):
             last[job_id] = row
     return last
-
-
-def recently_recorded_run_ids(path: Path, window: int = 1024 * 1024) -> set[str]:
-    """Run ids in the last `window` bytes of runs.jsonl (recent enough for crash recovery)."""
-    return {
-        row["run_id"] for row in tail_objects(path, window) if isinstance(row.get("run_id"), str)
-    }

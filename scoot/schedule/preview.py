@@ -24,7 +24,6 @@ from scoot.schedule.triggers import describe, is_exhausted, next_fire
 __all__ = ["Fire", "fires_of", "format_iso", "parse_when", "preview_json", "preview_text"]
 
 _UNIX = re.compile(r"-?[0-9]+(\.[0-9]+)?")
-MAX_COUNT = 10_000
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from scoot.shared.clipping import clip
+
 HTTP_METHODS: tuple[str, ...] = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 # Methods that only fetch; everything else may change state on the remote side.
 HTTP_READ_METHODS: frozenset[str] = frozenset({"GET", "HEAD"})
@@ -136,7 +138,7 @@ def parse_input(action: str, action_input: str | Mapping[str, Any]) -> ParsedAct
     name = action.strip().lower()
     spec = ACTIONS.get(name)
     if spec is None:
-        shown = action if len(action) <= 40 else action[:40] + "..."
+        shown = clip(action, 40, mark="...")
         raise ActionInputError(f"unknown action {shown!r}; use one of: {known_actions_line()}")
     if not isinstance(action_input, (str, Mapping)):
         raise ActionInputError(f"{name} action_input must be a string")

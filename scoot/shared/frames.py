@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from scoot.shared.clipping import clip
 
 MAX_FRAME_BYTES = 1024 * 1024
 RESULT_STATUSES = frozenset({"ok", "error", "denied", "timeout", "budget"})
@@ -42,6 +45,11 @@ class FrameError(ValueError):
     """A frame the parent refuses; the message never contains the raw bytes."""
 
 
+def _too_long(size: int, limit: int) -> FrameError:
+    """The error of a frame line longer than `limit` bytes (never its bytes)."""
+    return FrameError(f"frame of {size} bytes exceeds the {limit} byte limit")
+
+
 def encode_frame(frame: dict[str, Any]) -> bytes:
     """One line of compact JSON; oversized text is clipped so the frame always fits."""
     data = json.dumps(frame, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
@@ -50,10 +58,8 @@ def encode_frame(frame: dict[str, Any]) -> bytes:
     clipped = dict(frame)
     for key in ("msg", "content", "answer", "error"):
         value = clipped.get(key)
-        if isinstance(value, str) and len(value) > 4096:
-            clipped[key] = (
-                value[:2048] + f" ... [clipped {len(value) - 4096} chars] ... " + value[-2048:]
-            )
+        if isinstance(value, str):
+            clipped[key] = clip(value, 4096, tail=0.5)
     data = json.dumps(clipped, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
     return data + b"\n"
 
@@ -170,10 +176,88 @@ def _tokens(frame: dict[str, Any], key: str) -> int:
     return value
 
 
+def _hello(value: dict[str, Any]) -> Hello:
+    pid = value.get("pid")
+    if not isinstance(pid, int) or isinstance(pid, bool):
+        raise FrameError("hello frame field 'pid' must be an integer")
+    sandbox = value.get("sandbox")
+    if not isinstance(sandbox, dict):
+        raise FrameError("hello frame field 'sandbox' must be an object")
+    return Hello(
+        pid,
+        _text(value, "run_id") or "",
+        _text(value, "job_id", optional=True),
+        _text(value, "mode") or "",
+        sandbox,
+    )
+
+
+def _audit(value: dict[str, Any]) -> AuditFrame:
+    audit_kind = _text(value, "kind") or ""
+    if audit_kind not in AGENT_AUDIT_KINDS:
+        raise FrameError(f"audit frame kind {audit_kind[:40]!r} is not an agent kind")
+    return AuditFrame(audit_kind, _text(value, "msg") or "")
+
+
+def _session(value: dict[str, Any]) -> SessionFrame:
+    role = _text(value, "role") or ""
+    if role not in SESSION_ROLES:
+        raise FrameError(f"session frame role {role[:40]!r} is unknown")
+    return SessionFrame(role, _text(value, "content") or "")
+
+
+def _result(value: dict[str, Any]) -> ResultFrame:
+    status = _text(value, "status") or ""
+    if status not in RESULT_STATUSES:
+        raise FrameError(f"result frame status {status[:40]!r} is unknown")
+    ended = value.get("ended_mono")
+    if ended is not None and (
+        not isinstance(ended, int | float) or isinstance(ended, bool) or ended != ended
+    ):
+        raise FrameError("result frame field 'ended_mono' must be a number")
+    return ResultFrame(
+        status,
+        _text(value, "answer", optional=True),
+        _text(value, "error", optional=True),
+        None if ended is None else float(ended),
+    )
+
+
+def _usage(value: dict[str, Any]) -> UsageFrame:
+    reported = value.get("reported")
+    if not isinstance(reported, bool):
+        raise FrameError("usage frame field 'reported' must be true or false")
+    return UsageFrame(
+        _tokens(value, "input"),
+        _tokens(value, "output"),
+        reported,
+        (_text(value, "backend") or "")[:64],
+    )
+
+
+def _fallback(value: dict[str, Any]) -> FallbackFrame:
+    return FallbackFrame(
+        (_text(value, "from") or "")[:64],
+        (_text(value, "to") or "")[:64],
+        (_text(value, "reason") or "")[:1000],
+    )
+
+
+# Each frame type and the function that validates its fields into a typed frame.
+_DECODERS: dict[str, Callable[[dict[str, Any]], Frame]] = {
+    "hello": _hello,
+    "audit": _audit,
+    "session": _session,
+    "result": _result,
+    "usage": _usage,
+    "fallback": _fallback,
+}
+
+
 def decode_frame(line: bytes) -> Frame:
     """Validate one line (without its newline) into a typed frame, or raise FrameError."""
     if len(line) > MAX_FRAME_BYTES:
-        raise FrameError(f"frame of {len(line)} bytes exceeds the {MAX_FRAME_BYTES} byte limit")
+        raise _too_long(len(line), MAX_FRAME_BYTES)
     try:
         value = clean_value(json.loads(line))
     except (UnicodeDecodeError, ValueError):
@@ -183,63 +267,11 @@ def decode_frame(line: bytes) -> Frame:
     if not isinstance(value, dict):
         raise FrameError("malformed frame (not a JSON object)")
     kind = value.get("type")
-    if kind == "hello":
-        pid = value.get("pid")
-        if not isinstance(pid, int) or isinstance(pid, bool):
-            raise FrameError("hello frame field 'pid' must be an integer")
-        sandbox = value.get("sandbox")
-        if not isinstance(sandbox, dict):
-            raise FrameError("hello frame field 'sandbox' must be an object")
-        return Hello(
-            pid,
-            _text(value, "run_id") or "",
-            _text(value, "job_id", optional=True),
-            _text(value, "mode") or "",
-            sandbox,
-        )
-    if kind == "audit":
-        audit_kind = _text(value, "kind") or ""
-        if audit_kind not in AGENT_AUDIT_KINDS:
-            raise FrameError(f"audit frame kind {audit_kind[:40]!r} is not an agent kind")
-        return AuditFrame(audit_kind, _text(value, "msg") or "")
-    if kind == "session":
-        role = _text(value, "role") or ""
-        if role not in SESSION_ROLES:
-            raise FrameError(f"session frame role {role[:40]!r} is unknown")
-        return SessionFrame(role, _text(value, "content") or "")
-    if kind == "result":
-        status = _text(value, "status") or ""
-        if status not in RESULT_STATUSES:
-            raise FrameError(f"result frame status {status[:40]!r} is unknown")
-        ended = value.get("ended_mono")
-        if ended is not None and (
-            not isinstance(ended, int | float) or isinstance(ended, bool) or ended != ended
-        ):
-            raise FrameError("result frame field 'ended_mono' must be a number")
-        return ResultFrame(
-            status,
-            _text(value, "answer", optional=True),
-            _text(value, "error", optional=True),
-            None if ended is None else float(ended),
-        )
-    if kind == "usage":
-        reported = value.get("reported")
-        if not isinstance(reported, bool):
-            raise FrameError("usage frame field 'reported' must be true or false")
-        return UsageFrame(
-            _tokens(value, "input"),
-            _tokens(value, "output"),
-            reported,
-            (_text(value, "backend") or "")[:64],
-        )
-    if kind == "fallback":
-        return FallbackFrame(
-            (_text(value, "from") or "")[:64],
-            (_text(value, "to") or "")[:64],
-            (_text(value, "reason") or "")[:1000],
-        )
-    shown = kind[:40] if isinstance(kind, str) else type(kind).__name__
-    raise FrameError(f"unknown frame type {shown!r}")
+    decoder = _DECODERS.get(kind) if isinstance(kind, str) else None
+    if decoder is None:
+        shown = kind[:40] if isinstance(kind, str) else type(kind).__name__
+        raise FrameError(f"unknown frame type {shown!r}")
+    return decoder(value)
 
 
 class FrameReader:
@@ -262,15 +294,11 @@ class FrameReader:
             if self._discarding:
                 size = self._discarding + len(piece)
                 self._discarding = 0
-                out.append(
-                    FrameError(f"frame of {size} bytes exceeds the {self._limit} byte limit")
-                )
+                out.append(_too_long(size, self._limit))
             elif len(self._buffer) + len(piece) > self._limit:
                 size = len(self._buffer) + len(piece)
                 self._buffer.clear()
-                out.append(
-                    FrameError(f"frame of {size} bytes exceeds the {self._limit} byte limit")
-                )
+                out.append(_too_long(size, self._limit))
             else:
                 self._buffer.extend(piece)
                 out.append(bytes(self._buffer))
@@ -290,7 +318,7 @@ class FrameReader:
         """At end of stream: a partial last line is a protocol error."""
         if self._discarding:
             size, self._discarding = self._discarding, 0
-            return FrameError(f"frame of {size} bytes exceeds the {self._limit} byte limit")
+            return _too_long(size, self._limit)
         if self._buffer:
             size = len(self._buffer)
             self._buffer.clear()

@@ -6,7 +6,7 @@ import ctypes
 import os
 from dataclasses import dataclass
 
-from scoot.shared.kernel import PR_GET_DUMPABLE, PR_SET_DUMPABLE, _libc, _prctl
+from scoot.shared.kernel import PR_SET_DUMPABLE, _libc, _prctl
 
 
 @dataclass(frozen=True)
@@ -28,13 +28,6 @@ def set_non_dumpable() -> Restriction:
     return Restriction(
         True, "non-dumpable: no process of the user can open its fds, environ or mem, or attach"
     )
-
-
-def is_dumpable() -> bool:
-    try:
-        return _prctl(PR_GET_DUMPABLE) != 0
-    except OSError:
-        return True
 
 
 def scrub_environ(name: str) -> bool:

@@ -1,21 +1,10 @@
-"""Per-run scratch directories: created private, removed without following symlinks."""
+"""Per-run scratch directories (the worker makes its own): removed without following symlinks."""
 
 from __future__ import annotations
 
 import os
 import stat
 from typing import Any
-
-
-def make_scratch_dir(base: str, run_id: str) -> str:
-    """Create `<base>/<run_id>` (mode 0700, base 0700 if new) and return its path."""
-    if not run_id or run_id in (".", "..") or "/" in run_id or "\0" in run_id:
-        raise ValueError(f"run id cannot name a directory: {run_id!r}")
-    os.makedirs(base, mode=0o700, exist_ok=True)
-    path = os.path.join(os.path.realpath(base), run_id)
-    os.mkdir(path, 0o700)
-    os.chmod(path, 0o700)  # the umask may have removed bits we rely on being exactly these
-    return path
 
 
 def remove_scratch_dir(path: str) -> None:

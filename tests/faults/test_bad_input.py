@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from scoot.shared.fdio import write_all
 from scoot.shared.frames import MAX_FRAME_BYTES, Frame, FrameError, FrameReader, decode_frame
 from tests.conftest import ScootResult, invoke_main
 from tests.faults.support import check_records, jsonl_files, tally
@@ -170,9 +171,7 @@ def write_lines_body(spec_fd: int, frame_fd: int, parent_pid: int) -> int:
     if plan["oversized"]:
         data += MARK.encode() * (MAX_FRAME_BYTES // len(MARK) + 1) + b"\n"
     data += bytes.fromhex(plan["tail"])
-    view = memoryview(data)
-    while view:
-        view = view[os.write(frame_fd, view) :]
+    write_all(frame_fd, data)
     return 0
 
 

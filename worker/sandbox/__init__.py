@@ -21,9 +21,6 @@ from scoot.shared.hardening import (
     Restriction as Restriction,
 )
 from scoot.shared.hardening import (
-    is_dumpable as is_dumpable,
-)
-from scoot.shared.hardening import (
     scrub_environ as scrub_environ,
 )
 from scoot.shared.hardening import (

@@ -27,9 +27,6 @@ from worker.tools.base import (
 from worker.tools.base import (
     ToolError as ToolError,
 )
-from worker.tools.base import (
-    clip_observation as clip_observation,
-)
 from worker.tools.bash import (
     run_bash as run_bash,
 )

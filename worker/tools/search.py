@@ -8,6 +8,7 @@ import time
 from collections import deque
 from pathlib import Path
 
+from scoot.shared.clipping import clip
 from scoot.shared.policy import (
     ProtectedPaths,
     match_problem,
@@ -49,14 +50,14 @@ def grep_file(cwd: str, pattern: str, path: str, context: int, deadline: float) 
                     if context and output and before and before[0][0] > last_printed + 1:
                         output.append("--")
                     for old_number, old_line in before:
-                        output.append(f"{old_number}- {_clip_line(old_line)}")
-                    output.append(f"{number}: {_clip_line(line)}")
+                        output.append(f"{old_number}- {clip(old_line, MAX_LINE_CHARS)}")
+                    output.append(f"{number}: {clip(line, MAX_LINE_CHARS)}")
                     before.clear()
                     last_printed = number
                     after_left = context
                 continue
             if after_left and matches <= MAX_GREP_MATCHES:
-                output.append(f"{number}- {_clip_line(line)}")
+                output.append(f"{number}- {clip(line, MAX_LINE_CHARS)}")
                 last_printed = number
                 after_left -= 1
             elif context:
@@ -66,12 +67,6 @@ def grep_file(cwd: str, pattern: str, path: str, context: int, deadline: float) 
     if matches > MAX_GREP_MATCHES:
         output.append(f"[{matches - MAX_GREP_MATCHES} more matches not shown]")
     return "\n".join(output)
-
-
-def _clip_line(line: str) -> str:
-    if len(line) <= MAX_LINE_CHARS:
-        return line
-    return f"{line[:MAX_LINE_CHARS]}... [{len(line) - MAX_LINE_CHARS} more chars]"
 
 
 def glob_files(
