@@ -45,7 +45,7 @@ def open_instance(
         home_warnings = ensure_tree(home)
     else:
         check_home(home)
-    loaded = load_config(home, env)
+    loaded = load_config(home, env, keep_parse=create)
     schedule = loaded.config.schedule
     jobset = validate_jobs(
         schedule.jobs,
