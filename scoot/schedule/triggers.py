@@ -37,7 +37,7 @@ class TriggerError(ValueError):
     """A trigger or planner argument that cannot be used; the message is one line."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Trigger:
     """When a job fires: exactly one of every_sec, at_unix or a cron expression.
 
