@@ -67,45 +67,80 @@ def build_config(
     values are warnings.
     """
     warnings: list[str] = []
-    values: dict[str, dict[str, Any]] = {s: {} for s in SECTION_CLASSES}
     errors: list[str] = []
+    values, named, notify = _file_values(data, source_label, warnings, errors)
+    if errors:
+        raise ConfigError(errors[0] + "; fix that key in the config file")
+    applied = _apply_environment(environ, values, warnings)
+    config = Config(
+        **{s: SECTION_CLASSES[s](**v) for s, v in values.items()}, backends=named, notify=notify
+    )
+    from scoot.shared.spend.backends import reference_problems
+
+    problems = reference_problems(all_backends(config))
+    if problems:
+        raise ConfigError(f"{source_label}: {problems[0]}; fix that key in the config file")
+    return config, warnings, applied
+
+
+SectionValues = dict[str, dict[str, Any]]
+
+
+def _file_values(
+    data: dict[str, Any], label: str, warnings: list[str], errors: list[str]
+) -> tuple[SectionValues, dict[str, BackendConfig], NotifySettings]:
+    """The file's values by section, its named backends and [notify]; problems appended."""
+    values: SectionValues = {s: {} for s in SECTION_CLASSES}
     named: dict[str, BackendConfig] = {}
     notify = NotifySettings()
     for section, body in data.items():
         if section == "backends":
-            named = _named_backends(body, source_label, errors)
-            continue
-        if section == "notify":
-            notify, found, error = parse_notify(body, source_label)
+            named = _named_backends(body, label, errors)
+        elif section == "notify":
+            notify, found, error = parse_notify(body, label)
             warnings.extend(found)
             if error:
                 errors.append(error)
-            continue
-        if section not in SECTION_CLASSES:
+        elif section not in SECTION_CLASSES:
             if section not in TOLERATED_SECTIONS:
-                warnings.append(f"{source_label}: unknown section [{shown_key(section)}] ignored")
+                warnings.append(f"{label}: unknown section [{shown_key(section)}] ignored")
+        elif not isinstance(body, dict):
+            errors.append(f"{label}: [{section}] must be a table, got {body!r}")
+        else:
+            _section_values(section, body, label, values[section], warnings, errors)
+    return values, named, notify
+
+
+def _section_values(
+    section: str,
+    body: dict[str, Any],
+    label: str,
+    into: dict[str, Any],
+    warnings: list[str],
+    errors: list[str],
+) -> None:
+    known = {f.name for f in dataclasses.fields(SECTION_CLASSES[section])}
+    for written, value in body.items():
+        name = _current_key(section, written, body, label, warnings)
+        if name is None:
             continue
-        if not isinstance(body, dict):
-            errors.append(f"{source_label}: [{section}] must be a table, got {body!r}")
+        if name not in known:
+            warnings.append(
+                f"{label}: unknown key [{section}] {shown_key(name)} ignored "
+                f"(known: {', '.join(sorted(known))})"
+            )
             continue
-        known = {f.name for f in dataclasses.fields(SECTION_CLASSES[section])}
-        for written, value in body.items():
-            name = _current_key(section, written, body, source_label, warnings)
-            if name is None:
-                continue
-            if name not in known:
-                warnings.append(
-                    f"{source_label}: unknown key [{section}] {shown_key(name)} ignored "
-                    f"(known: {', '.join(sorted(known))})"
-                )
-                continue
-            checked, error = check_value(section, name, value, source_label)
-            if error:
-                errors.append(error)
-            else:
-                values[section][name] = checked
-    if errors:
-        raise ConfigError(errors[0] + "; fix that key in the config file")
+        checked, error = check_value(section, name, value, label)
+        if error:
+            errors.append(error)
+        else:
+            into[name] = checked
+
+
+def _apply_environment(
+    environ: dict[str, str], values: SectionValues, warnings: list[str]
+) -> list[str]:
+    """Set the SCOOT_* overrides into `values`; returns the variables applied."""
     applied: list[str] = []
     for section, name in overridable_fields():
         var = env_var_name(section, name)
@@ -125,15 +160,7 @@ def build_config(
             continue
         values[section][name] = checked
         applied.append(var)
-    config = Config(
-        **{s: SECTION_CLASSES[s](**v) for s, v in values.items()}, backends=named, notify=notify
-    )
-    from scoot.shared.spend.backends import reference_problems
-
-    problems = reference_problems(all_backends(config))
-    if problems:
-        raise ConfigError(f"{source_label}: {problems[0]}; fix that key in the config file")
-    return config, warnings, applied
+    return applied
 
 
 def _current_key(
