@@ -18,6 +18,7 @@ failing to write it changes nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import marshal
 import os
@@ -26,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from scoot.records.files import atomic_write_bytes
+from scoot.shared.fdio import write_all
 
 CACHE_NAME = "config.cache"
 _MAGIC = f"scoot-config-cache 1 {sys.implementation.cache_tag} {marshal.version}\n".encode()
@@ -73,9 +74,30 @@ def store_cached(state_dir: Path, source: bytes, data: dict[str, Any]) -> None:
         if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
             return  # never leave a file of ours in someone else's runtime directory
         blob = _MAGIC + hashlib.sha256(source).digest() + hashlib.sha256(payload).digest()
-        atomic_write_bytes(cache_path(state_dir), blob + payload, mode=0o600)
+        _replace(cache_path(state_dir), blob + payload)
     except OSError:
         return
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Write a temporary file and rename it over `path`: a reader sees the old copy or the new.
+
+    Not fsynced, unlike the records: after a crash the copy may be empty or torn,
+    and its digest then fails and the file is parsed, which is all a lost copy
+    costs. The start that wrote it does not wait for the disk.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    try:
+        try:
+            write_all(fd, data)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)  # a full disk leaves no temporary file behind
+        raise
 
 
 def _read_own_file(path: Path) -> bytes | None:

@@ -54,6 +54,16 @@ class Trigger:
     align: Align = "start"
 
     def __post_init__(self) -> None:
+        if (
+            self.kind == "at"
+            and type(self.at_unix) is float
+            and math.isfinite(self.at_unix)
+            and self.every_sec is None
+            and self.cron is None
+            and self.timezone is None
+            and self.align == "start"
+        ):
+            return  # the common one-shot, already as stored: nothing below would change it
         given = {
             "every": self.every_sec is not None,
             "at": self.at_unix is not None,
