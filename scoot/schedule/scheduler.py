@@ -55,6 +55,8 @@ class Scheduler:
         self.jobs: dict[str, Job] = {}
         self._heap: list[tuple[float, int, str]] = []
         self._generation: dict[str, int] = {}
+        # The due instant of each job's live heap entry: asked by job without a scan.
+        self._due: dict[str, float] = {}
         # Whether this process runs (or has queued) a job; the supervisor sets its own.
         self.is_running = is_running
         # Why a job's day budget forbids a start now, or None; the supervisor sets its own.
@@ -74,11 +76,15 @@ class Scheduler:
     def remove(self, job_id: str) -> None:
         self.jobs.pop(job_id, None)
         self._generation[job_id] = self._generation.get(job_id, 0) + 1
+        self._due.pop(job_id, None)
 
     def _push(self, job_id: str, due: float | None) -> None:
         generation = self._generation.get(job_id, 0) + 1
         self._generation[job_id] = generation
-        if due is not None:
+        if due is None:
+            self._due.pop(job_id, None)
+        else:
+            self._due[job_id] = due
             heapq.heappush(self._heap, (due, generation, job_id))
 
     def next_due(self) -> float | None:
@@ -96,33 +102,23 @@ class Scheduler:
             if due is None or due > now:
                 return found
             _, _, job_id = heapq.heappop(self._heap)
+            del self._due[job_id]
             found.append(job_id)
 
     def next_due_by_job(self) -> dict[str, float]:
         """Each scheduled job's next due instant; a job that can never fire again is absent."""
-        dues: dict[str, float] = {}
-        for due, generation, job_id in self._heap:
-            if job_id in self.jobs and self._generation.get(job_id) == generation:
-                dues[job_id] = min(due, dues.get(job_id, due))
-        return dues
+        return {job_id: due for job_id, due in self._due.items() if job_id in self.jobs}
 
     def next_due_of(self, job_id: str) -> float | None:
         """When `job_id` is next due, or None."""
-        generation = self._generation.get(job_id)
-        dues = [d for d, g, j in self._heap if j == job_id and g == generation]
-        return min(dues) if dues else None
+        return self._due.get(job_id) if job_id in self.jobs else None
 
     def has_future(self) -> bool:
         return self.next_due() is not None
 
     def _replan_all(self, now: float) -> None:
         """Make every scheduled job due at `now`, so the planner looks at each again."""
-        live = {
-            job_id
-            for _, generation, job_id in self._heap
-            if job_id in self.jobs and self._generation.get(job_id) == generation
-        }
-        for job_id in live:
+        for job_id in [job_id for job_id in self._due if job_id in self.jobs]:
             self._push(job_id, now)
 
     # -- decisions ------------------------------------------------------------
