@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -114,3 +115,20 @@ def test_without_a_state_directory_nothing_is_kept(tmp_path: Path) -> None:
     write(home, CONFIG)
     assert load_config(home, keep_parse=True).config.schedule.poll_ms == 250
     assert sorted(p.name for p in root.iterdir()) == ["config.toml"]
+
+
+def test_the_cli_keeps_the_copy_where_it_writes_and_only_reads_it_where_it_lists(
+    run_main, home: Home
+) -> None:
+    write(home, CONFIG)
+    code, _, err = run_main("--scoot-home", str(home.root), "config")
+    assert code == 0, err
+    kept = cache_path(home.state).read_bytes()
+    write(home, CONFIG.replace('id = "a"', 'id = "b"'))
+    code, out, err = run_main("--scoot-home", str(home.root), "schedule", "list", "--json")
+    assert code == 0, err
+    assert [job["id"] for job in json.loads(out)["jobs"]] == ["b"]  # the edit, not the copy
+    assert cache_path(home.state).read_bytes() == kept  # a listing writes nothing
+    code, _, err = run_main("--scoot-home", str(home.root), "config")
+    assert code == 0, err
+    assert cache_path(home.state).read_bytes() != kept
