@@ -273,3 +273,88 @@ def test_a_missing_cwd_makes_the_job_invalid() -> None:
     assert job is None and bad is not None
     assert bad.reason == "cwd '/srv/gone' is not a directory: create it or fix the path"
     assert asked == ["/srv/data", "/srv/gone"]
+
+
+# --- the rule table: exact messages, order, sharing ----------------------------------------
+
+W = MAX_WHOLE
+
+
+@pytest.mark.parametrize(
+    ("keys", "reason"),
+    [
+        ({"timeout_sec": 0}, f"timeout_sec must be a whole number from 1 to {W}, got 0"),
+        ({"catch_up": "x"}, 'catch_up must be "skip" or "once", got \'x\''),
+        ({"max_late_sec": -1}, f"max_late_sec must be a number from 0 to {W}, got -1"),
+        ({"cwd": 3}, "cwd must be a path, got 3"),
+        ({"nofile": "64"}, f"nofile must be a whole number from 0 to {W}, got '64'"),
+        ({"jitter_sec": -2}, f"jitter_sec must be a whole number from 0 to {W}, got -2"),
+        (
+            {"pause_after_failures": 0},
+            f"pause_after_failures must be a whole number from 1 to {W}, got 0",
+        ),
+        ({"backend": ""}, "backend must be the name of a backend, got ''"),
+        (
+            {"max_tokens_per_run": 0},
+            f"max_tokens_per_run must be a whole number from 1 to {W}, got 0",
+        ),
+        (
+            {"max_tokens_per_day": True},
+            f"max_tokens_per_day must be a whole number from 1 to {W}, got True",
+        ),
+        ({"retries": -1}, f"retries must be a whole number from 0 to {W}, got -1"),
+        (
+            {"retry_backoff_sec": 1.5},
+            f"retry_backoff_sec must be a whole number from 0 to {W}, got 1.5",
+        ),
+    ],
+)
+def test_each_rule_says_exactly_what_is_wrong(keys: dict[str, Any], reason: str) -> None:
+    assert invalid(entry(**keys)).reason == reason
+
+
+def test_the_first_broken_rule_in_table_order_is_the_one_reported() -> None:
+    raw = entry(retries=-1, cpu_sec=-1, timeout_sec=0, backend="")
+    assert invalid(raw).reason.startswith("timeout_sec must be")
+    assert invalid(entry(retries=-1, cpu_sec=-1)).reason.startswith("cpu_sec must be")
+    assert invalid(entry(retries=-1, backend="")).reason.startswith("backend must be")
+
+
+def test_an_unknown_backend_and_a_bad_default_are_reported_per_job() -> None:
+    job, bad, _ = validate_job(entry(backend="spare"), 1, backends=frozenset({"default"}))
+    assert job is None and bad is not None
+    assert bad.reason == (
+        "backend 'spare' is not configured (known: default); add [backends.spare]"
+    )
+    # The defaults are checked like given values: a default no backend serves fails each job.
+    jobset = validate_jobs([entry(id="a"), entry(id="b")], backends=frozenset({"x"}))
+    assert [b.reason for b in jobset.invalid] == [
+        "backend 'default' is not configured (known: x); add [backends.default]"
+    ] * 2
+
+
+def test_null_in_a_json_config_unsets_only_the_optional_keys() -> None:
+    job = valid(entry() | {"timeout_sec": None, "cwd": None})
+    assert (job.timeout_sec, job.cwd) == (None, None)
+    assert invalid(entry() | {"retries": None}).reason.startswith("retries must be")
+
+
+def test_jobs_with_one_cron_text_share_one_parsed_trigger() -> None:
+    jobset = validate_jobs(
+        [
+            entry(id="a", every_sec=None, cron="*/5 * * * *"),
+            entry(id="b", every_sec=None, cron="*/5 * * * *"),
+            entry(id="c", every_sec=None, cron="*/5 * * * *", timezone="Europe/Berlin"),
+        ]
+    )
+    a, b, c = jobset.jobs
+    assert a.trigger is b.trigger
+    assert c.trigger is not a.trigger and c.trigger.timezone == "Europe/Berlin"
+    assert a.mode is b.mode  # one resolution per requested mode
+
+
+def test_jobs_hold_no_per_instance_dict() -> None:
+    # Ten thousand jobs in one daemon: slots, not a __dict__ per job and per trigger.
+    job = valid(entry())
+    assert not hasattr(job, "__dict__") and not hasattr(job.trigger, "__dict__")
+    assert job.limits == {} and valid(entry(nofile=3)).limits == {"nofile": 3}

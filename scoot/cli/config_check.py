@@ -27,9 +27,12 @@ def check_config(home_option: str | None) -> dict[str, Any]:
             "write one, or run `scoot setup`"
         )
     instance = open_instance(home_option, create=False)
-    raw_jobs = instance.config.schedule.jobs
     # Unknown sections and keys of the file itself; SCOOT_* variables are not the file's fault.
     data, _ = read_config_file(home)
+    schedule = data.get("schedule")
+    raw_jobs = schedule.get("jobs", []) if isinstance(schedule, dict) else []
+    if not isinstance(raw_jobs, list):
+        raw_jobs = []
     _, file_warnings, _ = build_config(data, str(path), {})
     problems = [f"{text}" for text in file_warnings]
     for index, entry in enumerate(raw_jobs, start=1):

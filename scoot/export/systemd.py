@@ -197,12 +197,12 @@ def every_calendars(interval: int) -> list[str]:
         hours_by_pattern[shape].add(hour)
     lines: list[tuple[int, int, int, str]] = []
     for shape, hours in hours_by_pattern.items():
-        for seconds, minutes in shape:
-            first = (min(hours), min(minutes), min(seconds))
+        for second_set, minute_set in shape:
+            first = (min(hours), min(minute_set), min(second_set))
             text = (
                 f"*-*-* {_systemd_values(sorted(hours), 0, 23)}:"
-                f"{_systemd_values(sorted(minutes), 0, 59)}:"
-                f"{_systemd_values(sorted(seconds), 0, 59)} UTC"
+                f"{_systemd_values(sorted(minute_set), 0, 59)}:"
+                f"{_systemd_values(sorted(second_set), 0, 59)} UTC"
             )
             lines.append((*first, text))
     if len(lines) > MAX_CALENDAR_LINES:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from dataclasses import dataclass
@@ -14,7 +15,10 @@ from scoot.schedule.jobs import JobSet, validate_jobs
 
 @dataclass(frozen=True)
 class Instance:
-    """A runtime directory with its configuration loaded and its jobs validated."""
+    """A runtime directory with its configuration loaded and its jobs validated.
+
+    The jobs are `jobset`; `config.schedule.jobs` is empty here (see _without_raw_jobs).
+    """
 
     home: Home
     loaded: LoadedConfig
@@ -45,7 +49,7 @@ def open_instance(
         home_warnings = ensure_tree(home)
     else:
         check_home(home)
-    loaded = load_config(home, env)
+    loaded = load_config(home, env, keep_parse=create)
     schedule = loaded.config.schedule
     jobset = validate_jobs(
         schedule.jobs,
@@ -54,7 +58,18 @@ def open_instance(
         backends=frozenset(all_backends(loaded.config)),
     )
     jobset = bind_jobs(jobset, loaded.config.notify, home.root)
-    return Instance(home, loaded, jobset, tuple(home_warnings))
+    return Instance(home, _without_raw_jobs(loaded), jobset, tuple(home_warnings))
+
+
+def _without_raw_jobs(loaded: LoadedConfig) -> LoadedConfig:
+    """The config less its raw job tables: once validated, the jobs live in the JobSet.
+
+    Ten thousand parsed tables are megabytes that a daemon would carry for its
+    whole life; freed here, the memory serves what comes next.
+    """
+    config = loaded.config
+    schedule = dataclasses.replace(config.schedule, jobs=())
+    return dataclasses.replace(loaded, config=dataclasses.replace(config, schedule=schedule))
 
 
 def print_warnings(warnings: tuple[str, ...] | list[str]) -> None:

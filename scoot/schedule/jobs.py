@@ -1,54 +1,43 @@
-"""Scheduled jobs: validation of `[[schedule.jobs]]` entries into runnable jobs (pure)."""
+"""Scheduled jobs: validation of `[[schedule.jobs]]` entries into runnable jobs (pure).
+
+One pass over the entries. The id, goal, trigger and mode come first; the
+optional keys follow as a table of rules (scoot.schedule.job_fields). What
+entries share is built once per pass, not once per job: a trigger per distinct
+cron text, every_sec interval or at instant, a mode per requested mode.
+"""
 
 from __future__ import annotations
 
 import math
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal
 
-from scoot.instance.config import MAX_WHOLE
+from scoot.instance.sections import MAX_WHOLE
 from scoot.notify.jobkeys import JOB_KEYS as NOTIFY_KEYS
 from scoot.notify.jobkeys import notify_fields
 from scoot.schedule.cron import CronError
+from scoot.schedule.job_fields import FIELD_RULES, RULE_KEYS, checked_fields
 from scoot.schedule.triggers import Trigger
 from scoot.schedule.zoned import ZoneError
-from scoot.shared.limits import LIMIT_KEYS
 from scoot.shared.policy import ModeResolution, effective_unattended_mode
 
 JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
-SPEND_KEYS = ("backend", "max_tokens_per_run", "max_tokens_per_day", "retries", "retry_backoff_sec")
 DEFAULT_RETRY_BACKOFF_SEC = 30
-KNOWN_KEYS = frozenset(
-    {
-        "id",
-        "goal",
-        "every_sec",
-        "at_unix",
-        "cron",
-        "mode",
-        "timeout_sec",
-        "catch_up",
-        "max_late_sec",
-        "cwd",
-        "timezone",
-        "jitter_sec",
-        "pause_after_failures",
-        "align",
-        *LIMIT_KEYS,
-        *SPEND_KEYS,
-        *NOTIFY_KEYS,
-    }
-)
 TRIGGER_KEYS = ("every_sec", "at_unix", "cron")
+KNOWN_KEYS = frozenset(
+    {"id", "goal", *TRIGGER_KEYS, "mode", "timezone", "align", *RULE_KEYS, *NOTIFY_KEYS}
+)
 # Keeps every instant a job can produce a real UTC date; durations and limits
 # share the config's bound (MAX_WHOLE) so they fit a timer or an rlimit.
 MAX_AT_UNIX = 253402300799  # 9999-12-31 23:59:59 UTC
+NO_LIMITS: Mapping[str, int] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Job:
     """A valid job: what to run, when, and with which effective power."""
 
@@ -61,10 +50,9 @@ class Job:
     catch_up: Literal["skip", "once"] = "skip"
     max_late_sec: float | None = None
     cwd: str | None = None
-    limits: dict[str, int] = field(default_factory=dict)
-    jitter_sec: int = (
-        0  # a deterministic delay in [0, jitter_sec] per instant (scoot.schedule.jitter)
-    )
+    limits: Mapping[str, int] = field(default_factory=lambda: NO_LIMITS)  # one shared when none
+    # A deterministic delay in [0, jitter_sec] per instant (scoot.schedule.jitter).
+    jitter_sec: int = 0
     pause_after_failures: int | None = None  # pause after this many failures in a row
     backend: str = "default"  # a [backends.NAME], or [backend]
     max_tokens_per_run: int | None = None
@@ -79,7 +67,7 @@ class Job:
     result_schema: Any = None  # the loaded schema (scoot.notify.jobkeys.bind_jobs)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InvalidJob:
     """A job entry that will not run, and the rule it broke."""
 
@@ -115,9 +103,65 @@ def validate_job_id(value: Any) -> str | None:
     return None
 
 
-def _trigger_of(
-    entry: dict[str, Any], default_timezone: str = "UTC"
-) -> tuple[Trigger | None, str | None]:
+TriggerResult = tuple[Trigger | None, str | None]
+
+
+class _Pass:
+    """What one validation pass knows before it sees an entry, and what entries share."""
+
+    def __init__(
+        self,
+        is_dir: Callable[[str], bool],
+        default_timezone: str,
+        default_jitter_sec: int,
+        backends: frozenset[str] | None,
+    ) -> None:
+        self.is_dir = is_dir
+        self.default_timezone = default_timezone
+        self.backends = backends
+        self.defaults: dict[str, Any] = {
+            "catch_up": "skip",
+            "jitter_sec": default_jitter_sec,
+            "backend": "default",
+        }
+        # The defaults hold for every entry that sets none: check them once. A default
+        # that breaks its rule is checked (and reported) with each entry instead.
+        every = frozenset(self.defaults)
+        self.base, problem = checked_fields({}, every, self.defaults, is_dir, backends)
+        self.recheck: frozenset[str] = frozenset(self.defaults) if problem else frozenset()
+        if problem:
+            self.base = {}
+        self._modes: dict[Any, ModeResolution] = {}
+        self._triggers: dict[tuple[Any, ...], TriggerResult] = {}
+
+    def mode(self, requested: Any) -> ModeResolution:
+        if requested is not None and not isinstance(requested, str):
+            requested = repr(requested)
+        found = self._modes.get(requested)
+        if found is None:
+            found = self._modes[requested] = effective_unattended_mode(requested)
+        return found
+
+    def trigger(self, entry: dict[str, Any]) -> TriggerResult:
+        """The entry's trigger; a cron expression is parsed once per distinct text and zone."""
+        if "cron" not in entry:
+            return _trigger_of(entry, self.default_timezone)
+        # Each value with its type: 1, 1.0 and true are equal keys but not equal values here.
+        key = tuple((k, type(entry[k]), entry[k]) for k in _SHARED_BY if k in entry)
+        try:
+            found = self._triggers.get(key)
+        except TypeError:  # an unhashable value (an array): nothing to share
+            return _trigger_of(entry, self.default_timezone)
+        if found is None:
+            found = self._triggers[key] = _trigger_of(entry, self.default_timezone)
+        return found
+
+
+# What a cron job's trigger (or the reason it has none) depends on.
+_SHARED_BY = (*TRIGGER_KEYS, "timezone", "align")
+
+
+def _trigger_of(entry: dict[str, Any], default_timezone: str = "UTC") -> TriggerResult:
     present = [key for key in TRIGGER_KEYS if key in entry]
     if not present:
         return None, "no trigger: set exactly one of every_sec, at_unix, cron"
@@ -126,16 +170,7 @@ def _trigger_of(
     key = present[0]
     value = entry[key]
     if key == "every_sec":
-        if not _is_int(value):
-            return None, f"every_sec must be a whole number of seconds >= 1, got {value!r}"
-        if not 1 <= value <= MAX_WHOLE:
-            return None, f"every_sec must be between 1 and {MAX_WHOLE}, got {value}"
-        if "timezone" in entry:
-            return None, "timezone applies to cron jobs only; every_sec is zone-free (remove it)"
-        align = entry.get("align", "start")
-        if align not in ("start", "epoch"):
-            return None, f'align must be "start" or "epoch", got {align!r}'
-        return Trigger.every(value, align), None
+        return _every_trigger(entry, value)
     if "align" in entry:
         return None, "align applies to every_sec jobs only (remove it)"
     if key == "at_unix":
@@ -159,34 +194,17 @@ def _trigger_of(
         return None, str(exc)
 
 
-def _spend_of(
-    entry: dict[str, Any], backends: frozenset[str] | None
-) -> tuple[dict[str, Any], str | None]:
-    """The job's backend, budgets and retries, or the rule one of them breaks."""
-    found: dict[str, Any] = {}
-    backend = entry.get("backend", "default")
-    if not isinstance(backend, str) or not backend:
-        return found, f"backend must be the name of a backend, got {backend!r}"
-    if backends is not None and backend not in backends:
-        known = ", ".join(sorted(backends))
-        return (
-            found,
-            f"backend {backend!r} is not configured (known: {known}); add [backends.{backend}]",
-        )
-    found["backend"] = backend
-    for key, low in (
-        ("max_tokens_per_run", 1),
-        ("max_tokens_per_day", 1),
-        ("retries", 0),
-        ("retry_backoff_sec", 0),
-    ):
-        if key not in entry:
-            continue
-        value = entry[key]
-        if not _is_int(value) or not low <= value <= MAX_WHOLE:
-            return found, f"{key} must be a whole number from {low} to {MAX_WHOLE}, got {value!r}"
-        found[key] = value
-    return found, None
+def _every_trigger(entry: dict[str, Any], value: Any) -> TriggerResult:
+    if not _is_int(value):
+        return None, f"every_sec must be a whole number of seconds >= 1, got {value!r}"
+    if not 1 <= value <= MAX_WHOLE:
+        return None, f"every_sec must be between 1 and {MAX_WHOLE}, got {value}"
+    if "timezone" in entry:
+        return None, "timezone applies to cron jobs only; every_sec is zone-free (remove it)"
+    align = entry.get("align", "start")
+    if align not in ("start", "epoch"):
+        return None, f'align must be "start" or "epoch", got {align!r}'
+    return Trigger.every(value, align), None
 
 
 def validate_job(
@@ -204,131 +222,50 @@ def validate_job(
     every run for want of its directory is inactive from the start.
     The defaults come from `[schedule] timezone` and `[schedule] jitter_sec`.
     """
+    run = _Pass(is_dir, default_timezone, default_jitter_sec, backends)
+    return _validate(entry, index, run)
+
+
+def _validate(
+    entry: Any, index: int, run: _Pass
+) -> tuple[Job | None, InvalidJob | None, list[str]]:
     warnings: list[str] = []
     if not isinstance(entry, dict):
         return None, InvalidJob(index, None, "a job must be a table"), warnings
     raw_id = entry.get("id")
-    shown_id = raw_id if isinstance(raw_id, str) else None
     problem = validate_job_id(raw_id)
-    if problem:
-        return None, InvalidJob(index, shown_id, problem), warnings
-    for key in sorted(set(entry) - KNOWN_KEYS):
-        warnings.append(
-            f"job {raw_id!r}: unknown key {key!r} ignored (known: {', '.join(sorted(KNOWN_KEYS))})"
-        )
+    if problem or not isinstance(raw_id, str):
+        shown_id = raw_id if isinstance(raw_id, str) else None
+        return None, InvalidJob(index, shown_id, problem or "missing id"), warnings
+    if not KNOWN_KEYS.issuperset(entry):
+        known = ", ".join(sorted(KNOWN_KEYS))
+        for key in sorted(set(entry) - KNOWN_KEYS):
+            warnings.append(f"job {raw_id!r}: unknown key {key!r} ignored (known: {known})")
     goal = entry.get("goal")
     if not isinstance(goal, str) or not goal.strip():
         return None, InvalidJob(index, raw_id, "missing goal: set a non-empty goal"), warnings
-    trigger, problem = _trigger_of(entry, default_timezone)
+    trigger, problem = run.trigger(entry)
     if problem or trigger is None:
         return None, InvalidJob(index, raw_id, problem or "no trigger"), warnings
-    requested = entry.get("mode")
-    if requested is not None and not isinstance(requested, str):
-        requested = repr(requested)
-    mode = effective_unattended_mode(requested)
+    mode = run.mode(entry.get("mode"))
     if mode.warning and mode.effective != "unrestricted":
         # The explicit unrestricted opt-in is shown by `schedule list` and at each run instead.
         warnings.append(f"job {raw_id!r}: {mode.warning}")
-    timeout = entry.get("timeout_sec")
-    if timeout is not None and (not _is_int(timeout) or not 1 <= timeout <= MAX_WHOLE):
-        return (
-            None,
-            InvalidJob(
-                index,
-                raw_id,
-                f"timeout_sec must be a whole number from 1 to {MAX_WHOLE}, got {timeout!r}",
-            ),
-            warnings,
+    fields = run.base
+    present = RULE_KEYS.intersection(entry)
+    if present or run.recheck:
+        checked, problem = checked_fields(
+            entry, present | run.recheck, run.defaults, run.is_dir, run.backends
         )
-    catch_up = entry.get("catch_up", "skip")
-    if catch_up not in ("skip", "once"):
-        return (
-            None,
-            InvalidJob(index, raw_id, f'catch_up must be "skip" or "once", got {catch_up!r}'),
-            warnings,
-        )
-    max_late = entry.get("max_late_sec")
-    if max_late is not None and (
-        not _is_number(max_late) or not math.isfinite(max_late) or not 0 <= max_late <= MAX_WHOLE
-    ):
-        return (
-            None,
-            InvalidJob(
-                index,
-                raw_id,
-                f"max_late_sec must be a number from 0 to {MAX_WHOLE}, got {max_late!r}",
-            ),
-            warnings,
-        )
-    cwd = entry.get("cwd")
-    if cwd is not None and (not isinstance(cwd, str) or not cwd):
-        return None, InvalidJob(index, raw_id, f"cwd must be a path, got {cwd!r}"), warnings
-    if cwd is not None and not is_dir(cwd):
-        return (
-            None,
-            InvalidJob(index, raw_id, f"cwd {cwd!r} is not a directory: create it or fix the path"),
-            warnings,
-        )
-    limits: dict[str, int] = {}
-    for key in LIMIT_KEYS:
-        if key in entry:
-            value = entry[key]
-            if not _is_int(value) or not 0 <= value <= MAX_WHOLE:
-                return (
-                    None,
-                    InvalidJob(
-                        index,
-                        raw_id,
-                        f"{key} must be a whole number from 0 to {MAX_WHOLE}, got {value!r}",
-                    ),
-                    warnings,
-                )
-            limits[key] = value
-    jitter = entry.get("jitter_sec", default_jitter_sec)
-    if not _is_int(jitter) or not 0 <= jitter <= MAX_WHOLE:
-        return (
-            None,
-            InvalidJob(
-                index,
-                raw_id,
-                f"jitter_sec must be a whole number from 0 to {MAX_WHOLE}, got {jitter!r}",
-            ),
-            warnings,
-        )
-    pause_after = entry.get("pause_after_failures")
-    if pause_after is not None and (not _is_int(pause_after) or not 1 <= pause_after <= MAX_WHOLE):
-        return (
-            None,
-            InvalidJob(
-                index,
-                raw_id,
-                f"pause_after_failures must be a whole number from 1 to {MAX_WHOLE}, "
-                f"got {pause_after!r}",
-            ),
-            warnings,
-        )
-    spend, problem = _spend_of(entry, backends)
-    if problem:
-        return None, InvalidJob(index, raw_id, problem), warnings
-    notify, problem = notify_fields(entry)
-    if problem:
-        return None, InvalidJob(index, raw_id, problem), warnings
-    job = Job(
-        id=raw_id,
-        goal=goal.strip(),
-        trigger=trigger,
-        mode=mode,
-        index=index,
-        timeout_sec=timeout,
-        catch_up=catch_up,
-        max_late_sec=float(max_late) if max_late is not None else None,
-        cwd=cwd,
-        limits=limits,
-        jitter_sec=jitter,
-        pause_after_failures=pause_after,
-        **spend,
-        **notify,
-    )
+        if problem:
+            return None, InvalidJob(index, raw_id, problem), warnings
+        fields = {**fields, **checked}
+    if not NOTIFY_KEYS.isdisjoint(entry):
+        notify, problem = notify_fields(entry)
+        if problem:
+            return None, InvalidJob(index, raw_id, problem), warnings
+        fields = {**fields, **notify}
+    job = Job(raw_id, goal.strip(), trigger, mode, index, **fields)
     return job, None, warnings
 
 
@@ -341,24 +278,19 @@ def validate_jobs(
     backends: frozenset[str] | None = None,
 ) -> JobSet:
     """Validate all entries; a later entry reusing an id is invalid, the first one stands."""
+    run = _Pass(is_dir, default_timezone, default_jitter_sec, backends)
     jobs: list[Job] = []
     invalid: list[InvalidJob] = []
     warnings: list[str] = []
     first_index: dict[str, int] = {}
     for index, entry in enumerate(raw_jobs, start=1):
-        job, bad, found = validate_job(
-            entry,
-            index,
-            is_dir,
-            default_timezone=default_timezone,
-            default_jitter_sec=default_jitter_sec,
-            backends=backends,
-        )
-        warnings.extend(found)
-        if bad is not None:
-            invalid.append(bad)
+        job, bad, found = _validate(entry, index, run)
+        if found:
+            warnings.extend(found)
+        if job is None:
+            if bad is not None:
+                invalid.append(bad)
             continue
-        assert job is not None
         if job.id in first_index:
             invalid.append(
                 InvalidJob(
@@ -375,3 +307,17 @@ def validate_jobs(
         name = repr(bad.id) if bad.id else f"#{bad.index}"
         warnings.append(f"job {name} skipped: {bad.reason}")
     return JobSet(tuple(jobs), tuple(invalid), tuple(warnings))
+
+
+__all__ = [
+    "FIELD_RULES",
+    "JOB_ID_PATTERN",
+    "KNOWN_KEYS",
+    "MAX_AT_UNIX",
+    "InvalidJob",
+    "Job",
+    "JobSet",
+    "validate_job",
+    "validate_job_id",
+    "validate_jobs",
+]

@@ -1,8 +1,10 @@
-"""What is due: the job heap, the planner's verdicts, and claims in the ledger.
+"""What is due: the job heap, the decisions, and claims in the ledger.
 
-The verdicts come from `scoot.schedule.planner.plan` (pure). This module applies
-them to the ledger in one transaction per wake-up, so an occurrence is
-claimed (and its run recorded as started) before any worker exists.
+Each due job's decision comes from `scoot.schedule.decision.decide_job` (pure,
+over `scoot.schedule.planner.plan`). This module keeps the heap of next due
+instants and applies the decisions to the ledger in one transaction per
+wake-up, so an occurrence is claimed (and its run recorded as started) before
+any worker exists.
 """
 
 from __future__ import annotations
@@ -11,14 +13,12 @@ import heapq
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
+from scoot.schedule.decision import Event, Facts, decide_job
 from scoot.schedule.jitter import jitter_ms_for
 from scoot.schedule.jobs import Job
-from scoot.schedule.ledger import InFlight, JobEntry, Ledger, decided_anchor, entry_for
+from scoot.schedule.ledger import InFlight, JobEntry, Ledger, entry_for
 from scoot.schedule.pauses import Pause, PauseStore
-from scoot.schedule.planner import Plan, plan
-from scoot.schedule.triggers import format_utc
 from scoot.supervise.procs import is_alive, start_time_of
 from scoot.supervise.runner import RunRequest
 from scoot.supervise.spec import job_session_id, new_run_id
@@ -29,7 +29,7 @@ class Verdicts:
     """What one wake-up decided: runs claimed, and the events to audit about it."""
 
     claimed: list[RunRequest] = field(default_factory=list)
-    events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
     wrote_ledger: bool = False  # a ledger transaction was committed
 
 
@@ -55,6 +55,8 @@ class Scheduler:
         self.jobs: dict[str, Job] = {}
         self._heap: list[tuple[float, int, str]] = []
         self._generation: dict[str, int] = {}
+        # The due instant of each job's live heap entry: asked by job without a scan.
+        self._due: dict[str, float] = {}
         # Whether this process runs (or has queued) a job; the supervisor sets its own.
         self.is_running = is_running
         # Why a job's day budget forbids a start now, or None; the supervisor sets its own.
@@ -74,11 +76,15 @@ class Scheduler:
     def remove(self, job_id: str) -> None:
         self.jobs.pop(job_id, None)
         self._generation[job_id] = self._generation.get(job_id, 0) + 1
+        self._due.pop(job_id, None)
 
     def _push(self, job_id: str, due: float | None) -> None:
         generation = self._generation.get(job_id, 0) + 1
         self._generation[job_id] = generation
-        if due is not None:
+        if due is None:
+            self._due.pop(job_id, None)
+        else:
+            self._due[job_id] = due
             heapq.heappush(self._heap, (due, generation, job_id))
 
     def next_due(self) -> float | None:
@@ -96,33 +102,23 @@ class Scheduler:
             if due is None or due > now:
                 return found
             _, _, job_id = heapq.heappop(self._heap)
+            del self._due[job_id]
             found.append(job_id)
 
     def next_due_by_job(self) -> dict[str, float]:
         """Each scheduled job's next due instant; a job that can never fire again is absent."""
-        dues: dict[str, float] = {}
-        for due, generation, job_id in self._heap:
-            if job_id in self.jobs and self._generation.get(job_id) == generation:
-                dues[job_id] = min(due, dues.get(job_id, due))
-        return dues
+        return {job_id: due for job_id, due in self._due.items() if job_id in self.jobs}
 
     def next_due_of(self, job_id: str) -> float | None:
         """When `job_id` is next due, or None."""
-        generation = self._generation.get(job_id)
-        dues = [d for d, g, j in self._heap if j == job_id and g == generation]
-        return min(dues) if dues else None
+        return self._due.get(job_id) if job_id in self.jobs else None
 
     def has_future(self) -> bool:
         return self.next_due() is not None
 
     def _replan_all(self, now: float) -> None:
         """Make every scheduled job due at `now`, so the planner looks at each again."""
-        live = {
-            job_id
-            for _, generation, job_id in self._heap
-            if job_id in self.jobs and self._generation.get(job_id) == generation
-        }
-        for job_id in live:
+        for job_id in [job_id for job_id in self._due if job_id in self.jobs]:
             self._push(job_id, now)
 
     # -- decisions ------------------------------------------------------------
@@ -177,115 +173,54 @@ class Scheduler:
         verdicts: Verdicts,
         pause: Pause | None = None,
     ) -> float | None:
-        fresh = entry.first_seen is None
-        if fresh:
-            entry.first_seen = now
-        verdict = plan(
-            job.trigger,
+        """Decide one due job (scoot.schedule.decision) and write the outcome into its entry."""
+        facts = Facts(
             now,
-            entry.last_instant if fresh else decided_anchor(job, entry),
-            catch_up=job.catch_up,
-            max_late_sec=job.max_late_sec,
+            pause,
+            budget_spent=lambda: self.budget_spent(job, now),
+            holder=lambda: self._holder(job, entry),
+            budget_skip_audited=job.id in self._budget_skipped,
         )
-        if pause is not None:
-            return self._skip_paused(job, entry, verdict, pause, verdicts)
-        if verdict.missed_count:
-            more = "+" if getattr(verdict, "missed_count_capped", False) else ""
-            verdicts.events.append(
-                (
-                    "job_missed",
-                    f"job {job.id} missed {verdict.missed_count}{more} scheduled "
-                    f"instant(s) (catch_up={job.catch_up})",
-                    {
-                        "job_id": job.id,
-                        "count": verdict.missed_count,
-                        "first_instant": verdict.first_missed,
-                        "last_instant": verdict.last_missed,
-                    },
-                )
-            )
-        if verdict.decided_through is not None:
-            entry.last_instant = verdict.decided_through
-        spent = self.budget_spent(job, now) if verdict.fire_instant is not None else None
-        if verdict.fire_instant is not None and spent is None:
-            self._budget_skipped.discard(job.id)
-        elif spent is not None and job.id not in self._budget_skipped:
-            # Once per exhaustion: the next instants of a spent job pass in silence.
+        decision = decide_job(job, entry, facts)
+        if decision.first_seen is not None:
+            entry.first_seen = decision.first_seen
+        if decision.last_instant is not None:
+            entry.last_instant = decision.last_instant
+        if decision.budget_skip_audited is True:
             self._budget_skipped.add(job.id)
-            verdicts.events.append(
-                (
-                    "job_skipped",
-                    f"job {job.id} skipped: {spent}; it runs again when the budget allows",
-                    {
-                        "job_id": job.id,
-                        "reason": "budget",
-                        "instant": verdict.fire_instant,
-                        "spent": spent,
-                    },
-                )
-            )
-        if verdict.fire_instant is not None and spent is None:
-            other = self._busy_elsewhere(entry)
-            if self.is_running(job.id) or other is not None:
-                holder = f"pid {other.owner_pid}" if other else "this process"
-                verdicts.events.append(
-                    (
-                        "job_skipped",
-                        f"job {job.id} skipped: previous run still running ({holder})",
-                        {"job_id": job.id, "reason": "overlap", "instant": verdict.fire_instant},
-                    )
-                )
-            else:
-                request = RunRequest(
-                    run_id=new_run_id(now),
-                    session_id=job_session_id(job.id),
-                    goal=job.goal,
-                    mode=job.mode.effective,
-                    origin="schedule",
-                    job_id=job.id,
-                    instant=verdict.fire_instant,
-                    timeout_sec=job.timeout_sec,
-                    queued_at=now,
-                    jitter_ms=jitter_ms_for(
-                        job.id, job.trigger, verdict.fire_instant, job.jitter_sec
-                    ),
-                    backend=job.backend,
-                )
-                entry.in_flight[request.run_id] = self.in_flight_for(request, now)
-                entry.last_fired = verdict.fire_instant
-                entry.last_run_id = request.run_id
-                verdicts.claimed.append(request)
-        return verdict.next_due
+        elif decision.budget_skip_audited is False:
+            self._budget_skipped.discard(job.id)
+        verdicts.events.extend(decision.events)
+        if decision.fire_instant is not None:
+            verdicts.claimed.append(self._claim(job, entry, decision.fire_instant, now))
+        return decision.next_due
 
-    def _skip_paused(
-        self, job: Job, entry: JobEntry, verdict: Plan, pause: Pause, verdicts: Verdicts
-    ) -> float | None:
-        """A paused job: every instant now decided is recorded once, as skipped, never missed."""
-        if verdict.decided_through is not None:
-            entry.last_instant = verdict.decided_through
-        count = verdict.missed_count + (1 if verdict.fire_instant is not None else 0)
-        if count:
-            latest = (
-                verdict.fire_instant if verdict.fire_instant is not None else verdict.last_missed
-            )
-            first = verdict.first_missed if verdict.missed_count else latest
-            until = f" until {format_utc(pause.until)}" if pause.until is not None else ""
-            why = f": {pause.reason}" if pause.reason else ""
-            verdicts.events.append(
-                (
-                    "job_skipped",
-                    f"job {job.id} skipped {count} instant(s): paused{until}{why}",
-                    {
-                        "job_id": job.id,
-                        "reason": "paused",
-                        "instant": latest,
-                        "count": count,
-                        "first_instant": first,
-                        "last_instant": latest,
-                    },
-                )
-            )
-        return verdict.next_due
+    def _holder(self, job: Job, entry: JobEntry) -> str | None:
+        """Who runs `job` already: another live scoot (by pid) or this process; else None."""
+        other = self._busy_elsewhere(entry)
+        if self.is_running(job.id) or other is not None:
+            return f"pid {other.owner_pid}" if other else "this process"
+        return None
+
+    def _claim(self, job: Job, entry: JobEntry, instant: float, now: float) -> RunRequest:
+        """A run of `instant`, recorded in flight in the entry (the transaction commits it)."""
+        request = RunRequest(
+            run_id=new_run_id(now),
+            session_id=job_session_id(job.id),
+            goal=job.goal,
+            mode=job.mode.effective,
+            origin="schedule",
+            job_id=job.id,
+            instant=instant,
+            timeout_sec=job.timeout_sec,
+            queued_at=now,
+            jitter_ms=jitter_ms_for(job.id, job.trigger, instant, job.jitter_sec),
+            backend=job.backend,
+        )
+        entry.in_flight[request.run_id] = self.in_flight_for(request, now)
+        entry.last_fired = instant
+        entry.last_run_id = request.run_id
+        return request
 
     def in_flight_for(self, request: RunRequest, now: float) -> InFlight:
         return InFlight(request.run_id, request.instant, now, self._owner_pid, self._owner_start)

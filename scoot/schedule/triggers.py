@@ -37,7 +37,7 @@ class TriggerError(ValueError):
     """A trigger or planner argument that cannot be used; the message is one line."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Trigger:
     """When a job fires: exactly one of every_sec, at_unix or a cron expression.
 
@@ -54,6 +54,16 @@ class Trigger:
     align: Align = "start"
 
     def __post_init__(self) -> None:
+        if (
+            self.kind == "at"
+            and type(self.at_unix) is float
+            and math.isfinite(self.at_unix)
+            and self.every_sec is None
+            and self.cron is None
+            and self.timezone is None
+            and self.align == "start"
+        ):
+            return  # the common one-shot, already as stored: nothing below would change it
         given = {
             "every": self.every_sec is not None,
             "at": self.at_unix is not None,

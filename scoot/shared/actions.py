@@ -206,8 +206,9 @@ def _single_string(raw: str | Mapping[str, Any], keys: tuple[str, ...]) -> str:
     obj = _as_object(raw)
     if obj is not None:
         for key in keys:
-            if isinstance(obj.get(key), str):
-                return obj[key]
+            value = obj.get(key)
+            if isinstance(value, str):
+                return value
     if isinstance(raw, Mapping):
         return ""
     return raw

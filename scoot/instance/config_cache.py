@@ -1,0 +1,129 @@
+"""A parsed copy of config.toml, so a start with the file unchanged skips the TOML parser.
+
+With ten thousand jobs, parsing the TOML is the largest single cost of a start;
+reading the same table back from `marshal` takes about a fiftieth of it. The
+copy lives in `<home>/state/config.cache`:
+
+    scoot-config-cache 1 <interpreter tag>\\n  <sha256 of config.toml>  <sha256 of data>  data
+
+It is used only when the config file's bytes hash to the digest it names (the
+bytes decide, not their mtime: an edit within one clock tick is still seen),
+its data is intact, it was written by this interpreter's marshal format, and
+it belongs to the user reading it. Anything else (stale, torn, foreign,
+unreadable) is ignored and the file parsed as usual, so a broken config fails
+exactly as it would without a cache. It is written only after a parse that
+succeeded, atomically, mode 0600, into a state directory the user owns;
+failing to write it changes nothing else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import marshal
+import os
+import stat
+import sys
+from pathlib import Path
+from typing import Any
+
+from scoot.shared.fdio import write_all
+
+CACHE_NAME = "config.cache"
+_MAGIC = f"scoot-config-cache 1 {sys.implementation.cache_tag} {marshal.version}\n".encode()
+_DIGEST = 32
+# Twice the config's own bound leaves room for marshal's framing of the same table.
+_MAX_CACHE_BYTES = 2 * 1024 * 1024 + len(_MAGIC) + 2 * _DIGEST
+
+
+def cache_path(state_dir: Path) -> Path:
+    return state_dir / CACHE_NAME
+
+
+def load_cached(state_dir: Path, source: bytes) -> dict[str, Any] | None:
+    """The table parsed from `source` when the cache holds it, else None."""
+    blob = _read_own_file(cache_path(state_dir))
+    if blob is None or not blob.startswith(_MAGIC):
+        return None
+    start = len(_MAGIC)
+    source_digest = blob[start : start + _DIGEST]
+    data_digest = blob[start + _DIGEST : start + 2 * _DIGEST]
+    payload = blob[start + 2 * _DIGEST :]
+    if source_digest != hashlib.sha256(source).digest():
+        return None
+    if data_digest != hashlib.sha256(payload).digest():
+        return None
+    try:
+        data = marshal.loads(payload)
+    except (EOFError, ValueError, TypeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def store_cached(state_dir: Path, source: bytes, data: dict[str, Any]) -> None:
+    """Keep `data` as the parse of `source`; quietly nothing when it cannot be kept."""
+    try:
+        # TOML dates and times are not marshal types: such a config is parsed each time.
+        payload = marshal.dumps(data)
+    except ValueError:
+        return
+    if len(payload) + len(_MAGIC) + 2 * _DIGEST > _MAX_CACHE_BYTES:
+        return
+    try:
+        info = os.stat(state_dir)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+            return  # never leave a file of ours in someone else's runtime directory
+        blob = _MAGIC + hashlib.sha256(source).digest() + hashlib.sha256(payload).digest()
+        _replace(cache_path(state_dir), blob + payload)
+    except OSError:
+        return
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Write a temporary file and rename it over `path`: a reader sees the old copy or the new.
+
+    Not fsynced, unlike the records: after a crash the copy may be empty or torn,
+    and its digest then fails and the file is parsed, which is all a lost copy
+    costs. The start that wrote it does not wait for the disk.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    try:
+        try:
+            write_all(fd, data)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)  # a full disk leaves no temporary file behind
+        raise
+
+
+def _read_own_file(path: Path) -> bytes | None:
+    """The bytes of a regular file of ours no larger than the bound, else None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if (
+            not stat.S_ISREG(info.st_mode)
+            or info.st_uid != os.geteuid()
+            or info.st_size > _MAX_CACHE_BYTES
+        ):
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while size <= _MAX_CACHE_BYTES:
+            chunk = os.read(fd, _MAX_CACHE_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks) if size <= _MAX_CACHE_BYTES else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
