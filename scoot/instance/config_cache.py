@@ -12,13 +12,13 @@ its data is intact, it was written by this interpreter's marshal format, and
 it belongs to the user reading it. Anything else (stale, torn, foreign,
 unreadable) is ignored and the file parsed as usual, so a broken config fails
 exactly as it would without a cache. It is written only after a parse that
-succeeded, atomically, mode 0600, into a state directory the user owns;
+succeeded, atomically and durably like every file the daemon writes (temp,
+fsync, rename), mode 0600, into a state directory the user owns;
 failing to write it changes nothing else.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import marshal
 import os
@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from scoot.shared.fdio import write_all
+from scoot.records.files import atomic_write_bytes
 
 CACHE_NAME = "config.cache"
 _MAGIC = f"scoot-config-cache 1 {sys.implementation.cache_tag} {marshal.version}\n".encode()
@@ -74,30 +74,9 @@ def store_cached(state_dir: Path, source: bytes, data: dict[str, Any]) -> None:
         if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
             return  # never leave a file of ours in someone else's runtime directory
         blob = _MAGIC + hashlib.sha256(source).digest() + hashlib.sha256(payload).digest()
-        _replace(cache_path(state_dir), blob + payload)
+        atomic_write_bytes(cache_path(state_dir), blob + payload)
     except OSError:
         return
-
-
-def _replace(path: Path, data: bytes) -> None:
-    """Write a temporary file and rename it over `path`: a reader sees the old copy or the new.
-
-    Not fsynced, unlike the records: after a crash the copy may be empty or torn,
-    and its digest then fails and the file is parsed, which is all a lost copy
-    costs. The start that wrote it does not wait for the disk.
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
-    try:
-        try:
-            write_all(fd, data)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)  # a full disk leaves no temporary file behind
-        raise
 
 
 def _read_own_file(path: Path) -> bytes | None:
