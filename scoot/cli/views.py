@@ -9,10 +9,10 @@ from typing import Any
 
 import orjson
 
-from scoot.cli.listing import shorten, utc
 from scoot.errors import UsageError
 from scoot.instance.home import Home
 from scoot.schedule.jobs import JOB_ID_PATTERN
+from scoot.shared.terminal import shorten, utc
 
 HISTORY_HEADER = f"{'ENDED (UTC)':<20} {'JOB':<20} {'ORIGIN':<8} {'STATUS':<11} {'TIME':>8} {'TOKENS IN/OUT':>15}  "
 # DETAIL wraps to the width left, but never into a column narrower than this.

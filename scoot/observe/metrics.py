@@ -31,8 +31,8 @@ from prometheus_client.core import (
 from prometheus_client.exposition import generate_latest
 
 from scoot import __version__
-from scoot.cli.timeline import lateness_of, ran
 from scoot.records.files import atomic_write_bytes
+from scoot.records.run_facts import lateness_of, ran
 
 # Agent runs take seconds to minutes.
 DURATION_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
