@@ -248,7 +248,7 @@ def _matching_lines(home: Home, session_id: str | None) -> Iterator[str]:
             yield line.decode("utf-8", "replace")
 
 
-def _object_or_none(raw: bytes) -> dict | None:
+def _object_or_none(raw: bytes) -> dict[str, Any] | None:
     """A record line as a dict; None for garbage or JSON that is not an object."""
     try:
         value = orjson.loads(raw)
