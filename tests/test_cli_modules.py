@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 import orjson
+import pytest
 
 from scoot.cli.commands import COMMANDS, cli
 from scoot.cli.common import echo_lines
@@ -28,7 +29,9 @@ except SystemExit:
     pass
 import orjson
 loaded = sorted(m for m in sys.modules if m.startswith("scoot.cli.") and m.endswith("_cmds"))
-heavy = sorted(m for m in ("scoot.instance.config", "scoot.supervise.supervisor") if m in sys.modules)
+watched = ("scoot.instance.config", "scoot.supervise.supervisor", "scoot.shared.policy.gate",
+           "scoot.shared.policy.denylist", "scoot.shared.policy.modes")
+heavy = sorted(m for m in watched if m in sys.modules)
 sys.stderr.write(orjson.dumps({"cmds": loaded, "heavy": heavy}).decode() + "\\n")
 """
 
@@ -59,6 +62,8 @@ def test_a_command_imports_the_modules_of_its_group_only(tmp_path: Path) -> None
     write_config(tmp_path, jobs=[{"id": "j", "goal": "g", "every_sec": 60}])
     listing = loaded_by(tmp_path, "schedule", "list")
     assert listing["cmds"] == ["scoot.cli.records_cmds", "scoot.cli.schedule_cmds"]
+    # A job's mode is resolved with the policy's modes alone, not its gate or denylist.
+    assert listing["heavy"] == ["scoot.instance.config", "scoot.shared.policy.modes"]
     # Reading sessions needs neither the config's defaults of `setup` nor the loop.
     sessions = loaded_by(tmp_path, "sessions", "list")
     assert sessions["cmds"] == ["scoot.cli.records_cmds"]
@@ -104,3 +109,18 @@ def test_lines_written_at_once_read_as_one_echo_each() -> None:
     ]
     for lines in cases:
         assert written(echo_lines, lines) == written(one_echo_each, lines), lines
+
+
+def test_every_name_of_the_policy_package_resolves_to_its_submodule() -> None:
+    import importlib
+
+    import scoot.shared.policy as policy
+
+    names = policy._WHERE
+    assert {"decide", "explain", "MODES", "catastrophic_command", "ProtectedPaths"} <= set(names)
+    for name, module in names.items():
+        owner = importlib.import_module(f"scoot.shared.policy.{module}")
+        assert getattr(policy, name) is getattr(owner, name), name
+    assert set(names) <= set(dir(policy))
+    with pytest.raises(AttributeError, match="no_such_name"):
+        policy.no_such_name  # noqa: B018
