@@ -61,7 +61,9 @@ def test_each_top_level_command_is_named_once_with_its_module() -> None:
 def test_a_command_imports_the_modules_of_its_group_only(tmp_path: Path) -> None:
     write_config(tmp_path, jobs=[{"id": "j", "goal": "g", "every_sec": 60}])
     listing = loaded_by(tmp_path, "schedule", "list")
-    assert listing["cmds"] == ["scoot.cli.records_cmds", "scoot.cli.schedule_cmds"]
+    assert listing["cmds"] == ["scoot.cli.schedule_cmds"]
+    history = loaded_by(tmp_path, "schedule", "history")
+    assert history["cmds"] == ["scoot.cli.records_cmds", "scoot.cli.schedule_cmds"]
     # A job's mode is resolved with the policy's modes alone, not its gate or denylist.
     assert listing["heavy"] == ["scoot.instance.config", "scoot.shared.policy.modes"]
     # Reading sessions needs neither the config's defaults of `setup` nor the loop.

@@ -14,8 +14,9 @@ from scoot.cli.help import ScootGroup
 class LazyGroup(ScootGroup):
     """A group whose commands live in modules named by `lazy` ("name": "module:attribute").
 
-    `scoot schedule list` then defines (and imports) the schedule commands alone;
-    `--help`, a misspelt command and anything reading `commands` load them all.
+    Commands added the usual way (`@group.command()`) sit beside them. `scoot schedule
+    list` then defines (and imports) the schedule commands alone; `--help`, a misspelt
+    command and anything reading `commands` load them all.
     """
 
     def __init__(self, *args: Any, lazy: Mapping[str, str], **kwargs: Any) -> None:
@@ -32,6 +33,14 @@ class LazyGroup(ScootGroup):
     @commands.setter
     def commands(self, value: MutableMapping[str, click.Command]) -> None:
         self._loaded = value
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        # Into the table itself: going through `commands` would load every lazy one.
+        # (No chain mode here, so click's check against nesting one has nothing to say.)
+        name = name or cmd.name
+        if name is None:
+            raise TypeError("Command has no name.")
+        self._loaded[name] = cmd
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         self._load(cmd_name)

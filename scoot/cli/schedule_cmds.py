@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from scoot.cli.common import echo_lines, home_of, home_option, instance_of, print_json
-from scoot.cli.help import ScootGroup
-from scoot.cli.records_cmds import schedule_history, schedule_last
+from scoot.cli.lazy import LazyGroup
 from scoot.errors import ScootError
 
 if TYPE_CHECKING:
@@ -19,14 +18,17 @@ if TYPE_CHECKING:
 NO_JOBS = "no valid jobs configured: add [[schedule.jobs]] entries to the config"
 
 
-@click.group(cls=ScootGroup)
+# The subcommands that read run records live with the other record readers.
+RECORD_COMMANDS = {
+    "history": "scoot.cli.records_cmds:schedule_history",
+    "last": "scoot.cli.records_cmds:schedule_last",
+}
+
+
+@click.group(cls=LazyGroup, lazy=RECORD_COMMANDS)
 @home_option
 def schedule() -> None:
     """List, run, trigger and review scheduled jobs."""
-
-
-schedule.add_command(schedule_history)
-schedule.add_command(schedule_last)
 
 
 @schedule.command("list")
