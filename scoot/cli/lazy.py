@@ -1,4 +1,4 @@
-"""The root group that imports a command's module only when that command is asked for."""
+"""A click group that imports a command's module only when that command is asked for."""
 
 from __future__ import annotations
 
