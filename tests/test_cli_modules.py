@@ -4,6 +4,7 @@ lines written at once read exactly as they did one echo each."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import re
 import subprocess
@@ -128,3 +129,32 @@ def test_every_name_of_the_policy_package_resolves_to_its_submodule() -> None:
     assert set(names) <= set(dir(policy))
     with pytest.raises(AttributeError, match="no_such_name"):
         policy.no_such_name  # noqa: B018
+
+
+def test_a_listing_row_in_json_holds_every_field_of_the_row() -> None:
+    from scoot.cli.listing import render_json
+    from scoot.schedule.job_rows import build_rows
+    from scoot.schedule.jobs import validate_jobs
+    from scoot.schedule.pauses import Pause
+
+    now = 1_700_000_000.0
+    raw = [
+        {"id": "a", "goal": "g", "every_sec": 300, "jitter_sec": 30, "retries": 2},
+        {"id": "b", "goal": "g", "cron": "0 12 * * mon", "mode": "unrestricted"},
+        {"id": "c", "goal": "g", "at_unix": now + 60, "max_tokens_per_day": 1000},
+        {"id": "../bad", "goal": "g", "every_sec": 5},
+    ]
+    rows = build_rows(
+        validate_jobs(raw),
+        enabled=True,
+        now=now,
+        entries={},
+        last_runs={"a": {"status": "ok", "ended_at": now - 5}},
+        pauses={"b": Pause(reason="swap", since=now - 1, until=None)},
+    )
+    shown = render_json(rows, {"enabled": True})["jobs"]
+    assert len(shown) == len(rows) == 4
+    for row, item in zip(rows, shown, strict=True):
+        assert list(item) == [*dataclasses.asdict(row), "next_fire_utc"]
+        assert {k: v for k, v in item.items() if k != "next_fire_utc"} == dataclasses.asdict(row)
+    assert shown[1]["paused"] is True and shown[0]["last_status"] == "ok"
