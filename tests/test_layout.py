@@ -10,11 +10,6 @@ ROOT = Path(__file__).resolve().parent.parent
 # Edges that break a rule today, each to be removed when its module moves as
 # docs/architecture.md describes. A new edge of the same kind fails the test.
 KNOWN_EXCEPTIONS = {
-    # The run log and the progress lines format with the listing's helpers.
-    ("scoot.records.runlog", "scoot.cli.listing"),
-    ("scoot.supervise.progress", "scoot.cli.listing"),
-    # The metrics read run lateness the way the timeline computes it.
-    ("scoot.observe.metrics", "scoot.cli.timeline"),
     # The parent pre-imports the worker's modules so each forked run starts warm.
     ("scoot.supervise.supervisor", "worker.agent"),
     ("scoot.supervise.supervisor", "worker.main"),

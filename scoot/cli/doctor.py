@@ -9,12 +9,12 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from scoot.cli.listing import printable
 from scoot.errors import ScootError
 from scoot.instance.config import effective_values, env_var_name
 from scoot.instance.home import Home, not_a_directory, permission_warnings, resolve_home
 from scoot.instance.open import Instance, open_instance
 from scoot.instance.secrets import resolve_token, token_file_path
+from scoot.shared.terminal import printable_line
 
 
 def config_report(instance: Instance) -> dict[str, Any]:
@@ -65,7 +65,7 @@ def _show(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str | dict):
-        return printable(json.dumps(value, ensure_ascii=False, default=str))
+        return printable_line(json.dumps(value, ensure_ascii=False, default=str))
     return str(value)
 
 

@@ -1,186 +1,20 @@
-"""`schedule list`: one row per configured job, computed from config, ledger and history (pure)."""
+"""`schedule list`: the rows of scoot.schedule.job_rows from config, ledger and history, as text or JSON."""
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import fields
 from typing import Any
 
 from scoot.instance.open import Instance
 from scoot.records.runs import last_run_by_job, read_runs
-from scoot.schedule.jitter import jitter_ms_for
-from scoot.schedule.jobs import InvalidJob, Job, JobSet
-from scoot.schedule.ledger import JobEntry, Ledger, decided_anchor
-from scoot.schedule.pauses import Pause, PauseStore
-from scoot.schedule.planner import plan
-from scoot.schedule.triggers import describe, is_exhausted
-from scoot.shared.clipping import ELLIPSIS, clip
-from scoot.shared.spend.budget import SpendWindow, window_from_runs
+from scoot.schedule.job_rows import JobRow, build_rows
+from scoot.schedule.ledger import JobEntry, Ledger
+from scoot.schedule.pauses import PauseStore
+from scoot.shared.spend.budget import window_from_runs
+from scoot.shared.terminal import printable_line, shorten, utc
 
 GOAL_WIDTH = 48
-
-
-@dataclass(frozen=True)
-class JobRow:
-    id: str
-    index: int
-    active: bool
-    reason: str | None
-    trigger: str | None
-    mode_requested: str | None
-    mode_effective: str | None
-    mode_coerced: bool
-    warning: str | None
-    next_fire_unix: float | None
-    next_fire_due_now: bool
-    goal: str | None
-    last_status: str | None
-    last_ended_at: float | None
-    paused: bool = False
-    paused_reason: str | None = None
-    paused_until: float | None = None
-    jitter_sec: int = 0
-    next_jitter_ms: int = 0  # the next fire starts this long after its instant
-    backend: str | None = None
-    tokens_24h: int | None = None  # this job's tokens in the last 24 hours
-    max_tokens_per_day: int | None = None
-    max_tokens_per_run: int | None = None
-    retries: int = 0
-
-
-def utc(ts: Any) -> str:
-    """A Unix time as a UTC date; "?" for what no date can show (a hand-edited record)."""
-    if isinstance(ts, bool) or not isinstance(ts, int | float):
-        return "?"
-    try:
-        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
-    except (OverflowError, OSError, ValueError):
-        return "?"
-
-
-def row_for_job(
-    job: Job,
-    *,
-    enabled: bool,
-    now: float,
-    entry: JobEntry | None,
-    last_run: dict[str, Any] | None,
-    pause: Pause | None = None,
-    tokens_24h: int | None = None,
-) -> JobRow:
-    # What the scheduler will count as decided, so the view agrees with the next decision.
-    last_instant = (
-        decided_anchor(job, entry) if entry and entry.trigger == job.trigger.key else None
-    )
-    reason: str | None = None
-    next_fire: float | None = None
-    due_now = False
-    if is_exhausted(job.trigger, last_instant):
-        reason = "one-shot already fired"
-    else:
-        verdict = plan(
-            job.trigger,
-            now,
-            last_instant,
-            catch_up=job.catch_up,
-            max_late_sec=job.max_late_sec,
-        )
-        if verdict.fire_instant is not None:
-            next_fire, due_now = verdict.fire_instant, True
-        else:
-            next_fire = verdict.next_due
-        if next_fire is None:
-            reason = "one-shot already past its max_late_sec"
-    if reason is None and not enabled:
-        reason = "schedule disabled"
-    active = reason is None
-    paused = pause is not None and pause.active(now)
-    next_jitter = 0
-    if active and next_fire is not None:
-        next_jitter = jitter_ms_for(job.id, job.trigger, next_fire, job.jitter_sec)
-    return JobRow(
-        id=job.id,
-        index=job.index,
-        active=active,
-        reason=reason,
-        trigger=describe(job.trigger),
-        mode_requested=job.mode.requested,
-        mode_effective=job.mode.effective,
-        mode_coerced=job.mode.coerced,
-        warning=job.mode.warning,
-        next_fire_unix=next_fire if active else None,
-        next_fire_due_now=due_now and active,
-        goal=job.goal,
-        last_status=(last_run or {}).get("status"),
-        last_ended_at=(last_run or {}).get("ended_at"),
-        paused=paused,
-        paused_reason=pause.reason if paused and pause else None,
-        paused_until=pause.until if paused and pause else None,
-        jitter_sec=job.jitter_sec,
-        next_jitter_ms=next_jitter,
-        backend=job.backend,
-        tokens_24h=tokens_24h,
-        max_tokens_per_day=job.max_tokens_per_day,
-        max_tokens_per_run=job.max_tokens_per_run,
-        retries=job.retries,
-    )
-
-
-def row_for_invalid(bad: InvalidJob) -> JobRow:
-    return JobRow(
-        id=bad.id or f"#{bad.index}",
-        index=bad.index,
-        active=False,
-        reason=f"invalid: {bad.reason}",
-        trigger=None,
-        mode_requested=None,
-        mode_effective=None,
-        mode_coerced=False,
-        warning=None,
-        next_fire_unix=None,
-        next_fire_due_now=False,
-        goal=None,
-        last_status=None,
-        last_ended_at=None,
-    )
-
-
-def build_rows(
-    jobset: JobSet,
-    *,
-    enabled: bool,
-    now: float,
-    entries: dict[str, JobEntry],
-    last_runs: dict[str, dict[str, Any]],
-    pauses: dict[str, Pause] | None = None,
-    spend: SpendWindow | None = None,
-) -> list[JobRow]:
-    rows = [
-        row_for_job(
-            job,
-            enabled=enabled,
-            now=now,
-            entry=entries.get(job.id),
-            last_run=last_runs.get(job.id),
-            pause=(pauses or {}).get(job.id),
-            tokens_24h=spend.job_tokens(job.id, now) if spend is not None else None,
-        )
-        for job in jobset.jobs
-    ]
-    rows.extend(row_for_invalid(bad) for bad in jobset.invalid)
-    return sorted(rows, key=lambda row: row.index)
-
-
-def printable(text: str) -> str:
-    """Text as one terminal-safe line: control characters shown as escapes, not obeyed."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
-
-
-def shorten(text: str, width: int) -> str:
-    flat = printable(" ".join(text.split()))
-    return clip(flat, width, mark=ELLIPSIS, fit=True)
+ROW_FIELDS = tuple(field.name for field in fields(JobRow))
 
 
 def render_text(rows: list[JobRow], header: dict[str, Any]) -> list[str]:
@@ -201,7 +35,7 @@ def render_text(rows: list[JobRow], header: dict[str, Any]) -> list[str]:
         return lines
     for row in rows:
         status = ("PAUSED" if row.paused else "ACTIVE") if row.active else "INACTIVE"
-        head = f"{status:<8} {printable(row.id)}"
+        head = f"{status:<8} {printable_line(row.id)}"
         if row.trigger:
             head += f"  {row.trigger}"
         if row.mode_effective:
@@ -213,7 +47,7 @@ def render_text(rows: list[JobRow], header: dict[str, Any]) -> list[str]:
             lines.append(f"         reason: {row.reason}")
         if row.paused:
             until = utc(row.paused_until) if row.paused_until is not None else "resumed by hand"
-            why = printable(row.paused_reason) if row.paused_reason else "no reason given"
+            why = printable_line(row.paused_reason) if row.paused_reason else "no reason given"
             lines.append(f"         paused: {why} (until {until}); instants are skipped")
         if row.next_fire_unix is not None:
             when = utc(row.next_fire_unix)
@@ -274,7 +108,9 @@ def spend_text(budget: dict[str, Any]) -> str:
 def render_json(rows: list[JobRow], header: dict[str, Any]) -> dict[str, Any]:
     jobs = []
     for row in rows:
-        item = asdict(row)
+        # Every field is a plain value, so a shallow copy is the whole row; asdict's
+        # deep copy cost 15 times as much over ten thousand jobs.
+        item = {name: getattr(row, name) for name in ROW_FIELDS}
         item["next_fire_utc"] = utc(row.next_fire_unix) if row.next_fire_unix is not None else None
         jobs.append(item)
     return {"schedule": header, "jobs": jobs}

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from scoot import __version__
-from scoot.cli.timeline import DAY_SEC, lateness_of, ran, run_time, runs_by_job, style_of
+from scoot.cli.timeline import DAY_SEC, runs_by_job, style_of
+from scoot.records.run_facts import lateness_of, ran, run_time
 
 CHART_W = 960
 TIMELINE_H = 28

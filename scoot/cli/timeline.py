@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from scoot.cli.listing import shorten, utc
+from scoot.records.run_facts import run_time
+from scoot.shared.terminal import shorten, utc
 
 DAY_SEC = 86400.0
 
@@ -30,36 +31,6 @@ OTHER = StatusStyle("?", "36", "#2a8bb8")
 
 def style_of(status: Any) -> StatusStyle:
     return STYLES.get(str(status), OTHER)
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return None
-
-
-def ran(record: dict[str, Any]) -> bool:
-    """Whether a worker ran (a never-started run has no exit, no signal and no time)."""
-    return not (
-        record.get("exit_code") is None
-        and record.get("signal") is None
-        and not record.get("duration_ms")
-    )
-
-
-def lateness_of(record: dict[str, Any]) -> float | None:
-    """How long after its scheduled instant a scheduled run started."""
-    instant = _number(record.get("instant"))
-    started = _number(record.get("started_at"))
-    if record.get("origin") != "schedule" or instant is None or started is None:
-        return None
-    return max(0.0, started - instant)
-
-
-def run_time(row: dict[str, Any]) -> float | None:
-    """When a run started (when it ended, for a record without a start)."""
-    started = _number(row.get("started_at"))
-    return started if started is not None else _number(row.get("ended_at"))
 
 
 def runs_by_job(

@@ -9,10 +9,9 @@ from typing import Any
 
 import orjson
 
-from scoot.cli.listing import shorten, utc
 from scoot.errors import UsageError
 from scoot.instance.home import Home
-from scoot.schedule.jobs import JOB_ID_PATTERN
+from scoot.shared.terminal import shorten, utc
 
 HISTORY_HEADER = f"{'ENDED (UTC)':<20} {'JOB':<20} {'ORIGIN':<8} {'STATUS':<11} {'TIME':>8} {'TOKENS IN/OUT':>15}  "
 # DETAIL wraps to the width left, but never into a column narrower than this.
@@ -157,6 +156,10 @@ def render_activity(report: dict[str, Any], *, now: float) -> list[str]:
 
 
 def _check_session_id(session_id: str) -> None:
+    # Here, not at the top: `daemon status` renders with this module and never
+    # needs the job validation (and the config it imports).
+    from scoot.schedule.jobs import JOB_ID_PATTERN
+
     if not JOB_ID_PATTERN.fullmatch(session_id) or session_id in (".", ".."):
         raise UsageError(f"invalid session id {session_id!r}: use 1 to 64 of A-Z a-z 0-9 . _ -")
 
@@ -248,7 +251,7 @@ def _matching_lines(home: Home, session_id: str | None) -> Iterator[str]:
             yield line.decode("utf-8", "replace")
 
 
-def _object_or_none(raw: bytes) -> dict | None:
+def _object_or_none(raw: bytes) -> dict[str, Any] | None:
     """A record line as a dict; None for garbage or JSON that is not an object."""
     try:
         value = orjson.loads(raw)

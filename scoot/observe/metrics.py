@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from scoot.cli.timeline import lateness_of, ran
 from scoot.observe.families import (
     EventCounts,
     LiveView,
@@ -34,6 +33,7 @@ from scoot.observe.families import (
     tally_families,
 )
 from scoot.records.files import atomic_write_bytes
+from scoot.records.run_facts import lateness_of, ran
 
 if TYPE_CHECKING:
     from prometheus_client.core import Metric

@@ -5,8 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from scoot.cli.listing import shorten
-from scoot.shared.terminal import printable
+from scoot.shared.terminal import printable, shorten
 from scoot.supervise.runner import Outcome, RunRequest
 
 

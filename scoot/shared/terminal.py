@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import TextIO
+import time
+from typing import Any, TextIO
+
+from scoot.shared.clipping import ELLIPSIS, clip
 
 # C0 controls but tab and newline, DEL, C1 controls, and the bidirectional
 # overrides and isolates that reorder what a line appears to say.
@@ -34,3 +37,27 @@ def for_stream(text: str, stream: TextIO | None = None) -> str:
     except (AttributeError, ValueError):
         tty = False
     return printable(text) if tty else text
+
+
+def printable_line(text: str) -> str:
+    """Text as one terminal-safe line: every unprintable character (newline and tab
+    too) shown as its escape, not obeyed."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+def shorten(text: str, width: int) -> str:
+    """`text` on one safe line of at most `width` characters, an ellipsis marking a cut."""
+    flat = printable_line(" ".join(text.split()))
+    return clip(flat, width, mark=ELLIPSIS, fit=True)
+
+
+def utc(ts: Any) -> str:
+    """A Unix time as a UTC date; "?" for what no date can show (a hand-edited record)."""
+    if isinstance(ts, bool) or not isinstance(ts, int | float):
+        return "?"
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
+    except (OverflowError, OSError, ValueError):
+        return "?"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from scoot.cli.listing import row_for_job, utc
+from scoot.schedule.job_rows import row_for_job
 from scoot.schedule.jobs import InvalidJob, Job
 from scoot.schedule.ledger import Ledger
+from scoot.shared.terminal import utc
 from scoot.supervise.supervisor import Hooks, Supervisor
 
 # How often a waiting `schedule run` says what it waits for; rare enough for a log file.
