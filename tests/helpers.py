@@ -20,8 +20,6 @@ from scoot.records.audit import AuditLog, Redactor, SessionLog
 from scoot.records.recorder import Recorder
 from scoot.records.runlog import RunLog
 from scoot.supervise.launch import WorkerBody
-from scoot.supervise.runner import RunRequest
-from scoot.supervise.spec import new_run_id
 from scoot.supervise.supervisor import Settings, Supervisor
 
 SCOOT = shutil.which("scoot") or f"{sys.executable} -m scoot"
@@ -226,14 +224,14 @@ def supervise(
     )
     for number, goal in enumerate(goals):
         supervisor.submit(
-            RunRequest(
-                run_id=new_run_id(),
-                session_id=f"s-{number}",
-                goal=goal,
+            supervisor.requests.for_goal(
+                goal,
                 mode=mode,
                 origin="trigger",
-                job_id=f"job-{number}",
+                session_id=f"s-{number}",
+                now=time.time(),
                 timeout_sec=timeout_sec,
+                job_id=f"job-{number}",
             )
         )
     try:

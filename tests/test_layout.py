@@ -16,9 +16,9 @@ KNOWN_EXCEPTIONS = {
     # The metrics read run lateness the way the timeline computes it.
     ("scoot.observe.metrics", "scoot.cli.timeline"),
     # The parent pre-imports the worker's modules so each forked run starts warm.
-    ("scoot.supervise.supervisor", "worker.agent"),
-    ("scoot.supervise.supervisor", "worker.main"),
-    ("scoot.supervise.supervisor", "worker.sandbox"),
+    ("scoot.supervise.preload", "worker.agent"),
+    ("scoot.supervise.preload", "worker.main"),
+    ("scoot.supervise.preload", "worker.sandbox"),
 }
 
 

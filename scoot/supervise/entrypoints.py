@@ -10,6 +10,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from scoot.errors import ScootError, UsageError
@@ -38,10 +39,10 @@ from scoot.supervise.progress import (
     plural,
 )
 from scoot.supervise.recovery import recover
-from scoot.supervise.runner import RunRequest
+from scoot.supervise.requests import RequestMaker
 from scoot.supervise.signals import SignalQueue
-from scoot.supervise.spec import cli_session_id, job_session_id, new_run_id
-from scoot.supervise.supervisor import Hooks, Settings, Summary, Supervisor
+from scoot.supervise.spec import cli_session_id
+from scoot.supervise.supervisor import Hooks, Reloaded, Settings, Summary, Supervisor
 
 DISABLED_HINT = (
     "[scoot] scheduling is disabled: set [schedule] enabled = true in {config} "
@@ -194,10 +195,8 @@ def record_interrupted(ledger: Ledger, recorder: Recorder, runlog: RunLog) -> in
         return 0
 
 
-def make_reloader(
-    home_option: str | None, runlog: RunLog
-) -> Callable[[], tuple[object, tuple] | None]:
-    def reload() -> tuple[object, tuple] | None:
+def make_reloader(home_option: str | None, runlog: RunLog) -> Callable[[], Reloaded | None]:
+    def reload() -> Reloaded | None:
         try:
             instance = open_instance(home_option)
         except ScootError as exc:
@@ -264,7 +263,7 @@ def run_schedule(
         _out(f"[scoot] {next_fire_text(next_fire(jobs, ledger, now), now)}")
     settings = settings_for(instance, ticks=ticks, schedule=True, daemon=daemon)
     # With nothing runnable, `schedule run` waits for a reload like the daemon does.
-    settings.exit_when_idle = settings.exit_when_idle and bool(jobs)
+    settings = replace(settings, exit_when_idle=settings.exit_when_idle and bool(jobs))
     supervisor = Supervisor(
         home=instance.home,
         config=config,
@@ -316,15 +315,10 @@ def trigger_job(instance: Instance, job_id: str) -> int:
     ledger = Ledger(instance.home.ledger, instance.home.ledger_lock)
     # Registered, not scheduled: a manual trigger fires nothing on the job's own schedule.
     scheduler = Scheduler((job,), ledger, now=None)
-    request = RunRequest(
-        run_id=new_run_id(),
-        session_id=job_session_id(job.id),
-        goal=job.goal,
-        mode=job.mode.effective,
-        origin="trigger",
-        job_id=job.id,
-        timeout_sec=job.timeout_sec,
-    )
+    settings = settings_for(instance, ticks=0, schedule=False, daemon=False)
+    requests = RequestMaker(instance.home, instance.config, os.getcwd(), settings.job_timeout_sec)
+    # A trigger waits for its job's backend and runs where its job runs.
+    request = requests.for_job(job, origin="trigger", now=time.time())
     holder = scheduler.register_manual(request, time.time())
     if holder is not None:
         raise ScootError(
@@ -337,7 +331,7 @@ def trigger_job(instance: Instance, job_id: str) -> int:
         token=token.value,
         recorder=recorder,
         runlog=runlog,
-        settings=settings_for(instance, ticks=0, schedule=False, daemon=False),
+        settings=settings,
         scheduler=scheduler,
         hooks=InterruptNotice(_err),
     )
@@ -390,14 +384,6 @@ def run_goal(
         mode = resolution.effective
     runlog = TraceLog(trace)
     token, recorder = open_records(instance, lambda text: _err(f"scoot: warning: {text}"))
-    request = RunRequest(
-        run_id=new_run_id(),
-        session_id=session_id or cli_session_id(),
-        goal=goal,
-        mode=mode,
-        origin="cli",
-        timeout_sec=timeout_sec or float(config.agent.exec_timeout_sec) or None,
-    )
     supervisor = Supervisor(
         home=instance.home,
         config=config,
@@ -413,6 +399,14 @@ def run_goal(
         hooks=InterruptNotice(_err),
         retries=retries,
         cwd=os.getcwd(),
+    )
+    request = supervisor.requests.for_goal(
+        goal,
+        mode=mode,
+        origin="cli",
+        session_id=session_id or cli_session_id(),
+        now=time.time(),
+        timeout_sec=timeout_sec or float(config.agent.exec_timeout_sec) or None,
     )
     supervisor.submit(request)
     summary = supervise(supervisor, recorder)
