@@ -68,3 +68,23 @@ def stop_cause(reason: str | None, *, daemon: bool) -> str:
     if daemon:
         return f"daemon shutdown ({signame})"
     return "Ctrl-C (SIGINT)" if signame == "SIGINT" else signame
+
+
+class Stop:
+    """A graceful stop: the first stop signal begins the grace, a second one ends it at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.deadline_mono: float | None = None  # when the grace ends
+
+    def begin(self, grace_sec: float, now_mono: float) -> bool:
+        """True for the first request; a later one only cuts the grace short."""
+        if self.requested:
+            self.deadline_mono = now_mono
+            return False
+        self.requested = True
+        self.deadline_mono = now_mono + grace_sec
+        return True
+
+    def grace_over(self, now_mono: float) -> bool:
+        return self.deadline_mono is not None and now_mono >= self.deadline_mono

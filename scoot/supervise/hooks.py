@@ -50,3 +50,20 @@ class Endpoint(Protocol):
     def expire(self) -> None: ...
 
     def close(self) -> None: ...
+
+
+class Heartbeat:
+    """When the hooks' heartbeat (systemd's watchdog, daemon.json) is next due."""
+
+    def __init__(self, hooks: Hooks) -> None:
+        self.hooks = hooks
+        self.next_mono = 0.0
+
+    def due_mono(self) -> float | None:
+        return self.next_mono if self.hooks.heartbeat_interval() else None
+
+    def beat(self, supervisor: Supervisor, now_mono: float) -> None:
+        interval = self.hooks.heartbeat_interval()
+        if interval and now_mono >= self.next_mono:
+            self.next_mono = now_mono + interval
+            self.hooks.heartbeat(supervisor)

@@ -21,7 +21,6 @@ class Poller:
 
     def __init__(
         self,
-        *,
         scheduler: Scheduler | None,
         recorder: Recorder,
         runlog: RunLog,

@@ -2,12 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from scoot.records.recorder import Recorder
 from scoot.schedule.retry import plan_retry
 from scoot.schedule.scheduler import Scheduler
 from scoot.supervise.releases import LedgerReleases
 from scoot.supervise.requests import retry_of
 from scoot.supervise.runner import Outcome, RunRequest
+
+
+class Retries:
+    """Queues nothing itself: says which retry follows an ending, once it is held and audited."""
+
+    def __init__(
+        self,
+        scheduler: Scheduler | None,
+        recorder: Recorder,
+        releases: LedgerReleases,
+        clock: Callable[[], float],
+    ) -> None:
+        self.scheduler = scheduler
+        self.recorder = recorder
+        self.releases = releases
+        self.clock = clock
+
+    def after(self, request: RunRequest, outcome: Outcome) -> RunRequest | None:
+        if self.scheduler is None:
+            return None
+        return next_attempt(
+            request,
+            outcome,
+            scheduler=self.scheduler,
+            recorder=self.recorder,
+            releases=self.releases,
+            now=self.clock(),
+        )
 
 
 def next_attempt(

@@ -1,9 +1,11 @@
-"""The queue of requests waiting to start: when each may start and which goes next (pure)."""
+"""The queue of requests waiting to start: when each may start and which goes next."""
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable
 
+from scoot.records.recorder import Recorder
 from scoot.supervise.runner import RunRequest
 
 
@@ -49,3 +51,61 @@ def next_start(
     """The earliest start (wall clock) among requests whose backend has room, if any."""
     starts = [start_at(request) for request in queue if backend_free(request)]
     return min(starts) if starts else None
+
+
+class RunQueue:
+    """Requests waiting to start, in arrival order; each waiting for its backend is audited once."""
+
+    def __init__(
+        self,
+        recorder: Recorder,
+        backend_free: Callable[[RunRequest], bool],
+        cap_of: Callable[[str], int],
+    ) -> None:
+        self.requests: deque[RunRequest] = deque()
+        self.recorder = recorder
+        self.backend_free = backend_free
+        self.cap_of = cap_of  # a backend's max_concurrent
+        self._noted: set[str] = set()  # run ids whose wait for a backend was audited
+        self._last_waiting: dict[str, int] = {}  # as waiting_changed last said
+
+    def has_job(self, job_id: str) -> bool:
+        return any(request.job_id == job_id for request in self.requests)
+
+    def take_ready(self, now: float) -> RunRequest | None:
+        """The next request to launch now, out of the queue; None when none may start yet."""
+        due_now = due(self.requests, now)
+        self._note_waiting(due_now)
+        ready = first_ready(due_now, self.backend_free)
+        if ready is not None:
+            self.requests.remove(ready)
+            self._noted.discard(ready.run_id)
+        return ready
+
+    def _note_waiting(self, due_now: list[RunRequest]) -> None:
+        for request in due_now:
+            if request.run_id in self._noted or self.backend_free(request):
+                continue
+            self._noted.add(request.run_id)
+            self.recorder.run_event(
+                request,
+                "job_queued",
+                f"{request.job_id or request.session_id} waits for backend {request.backend} "
+                f"(max_concurrent={self.cap_of(request.backend)})",
+                backend=request.backend,
+                instant=request.instant,
+            )
+
+    def waiting_by_backend(self, now: float) -> dict[str, int]:
+        return waiting_by_backend(self.requests, now, self.backend_free)
+
+    def next_start(self) -> float | None:
+        return next_start(self.requests, self.backend_free)
+
+    def waiting_changed(self, now: float) -> dict[str, int] | None:
+        """The runs waiting per backend, when that changed since the last call; else None."""
+        waiting = self.waiting_by_backend(now) if self.requests else {}
+        if waiting == self._last_waiting:
+            return None
+        self._last_waiting = waiting
+        return waiting

@@ -17,6 +17,7 @@ from scoot.instance.home import Home
 from scoot.records.recorder import Recorder
 from scoot.records.runlog import RunLog
 from scoot.shared.frames import AuditFrame, UsageFrame
+from scoot.supervise import deadlines
 from scoot.supervise.events import RunEnded, RunEvents, RunLaunched, RunStarting
 from scoot.supervise.launch import WorkerBody, launch_worker
 from scoot.supervise.reaper import reap_children
@@ -176,8 +177,34 @@ class RunTable:
                     run.wait_status = 0
         return [child.pid for child in reaped]
 
-    def exited(self) -> list[ActiveRun]:
-        return [run for run in self.active.values() if run.exited]
+    def finish_ended(self) -> list[tuple[RunRequest, Outcome]]:
+        """Reap, then collect and record every run whose worker has exited."""
+        self.reap()
+        ended = [run for run in self.active.values() if run.exited]
+        endings = [(run.request, self.record(run, self.collect(run))) for run in ended]
+        # Escaped descendants are reparented to us when their run's processes end; the
+        # sweep scans the process table, so it runs only then, not on every wake-up.
+        if ended:
+            self.sweep.kill_orphans()
+        return endings
+
+    def enforce_deadlines(self, stop_cause: str | None, kill_grace_sec: float) -> None:
+        """Time limits, the stop grace (`stop_cause`: it is over), then SIGKILL after the grace."""
+        deadlines.enforce(
+            self.active.values(),
+            time.monotonic(),
+            stop_cause=stop_cause,
+            kill_grace_sec=kill_grace_sec,
+            on_timeout=self._timed_out,
+        )
+
+    def _timed_out(self, run: ActiveRun) -> None:
+        self.recorder.run_event(
+            run.request,
+            "job_timeout",
+            f"run {run.request.run_id} exceeded {run.request.timeout_sec:g} s; SIGTERM sent",
+            timeout_sec=run.request.timeout_sec,
+        )
 
     def collect(self, run: ActiveRun) -> Outcome:
         """Leave the table: its last frames and output, its slot, its left-behind processes."""
