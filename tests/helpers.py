@@ -195,10 +195,12 @@ def supervise(
     *,
     mode: str = "readonly",
     timeout_sec: float = 5,
+    before_run: Callable[[Supervisor], None] | None = None,
     **settings: Any,
 ) -> tuple[Supervisor, list[str]]:
     """Run one forked worker per goal with `body`, through the real launch and run control.
 
+    `before_run` sees the supervisor with its requests queued, before its loop starts.
     Returns the supervisor (its summary holds the outcomes) and the run log lines.
     """
     write_config(home_dir)
@@ -234,6 +236,8 @@ def supervise(
                 job_id=f"job-{number}",
             )
         )
+    if before_run is not None:
+        before_run(supervisor)
     try:
         supervisor.run()
     finally:
