@@ -220,3 +220,31 @@ def test_a_new_subscriber_hears_each_run_start_to_end_with_its_record(tmp_path: 
     # The loop ran each request as it was submitted: the very same object, unchanged.
     ran = {id(request) for request, _ in supervisor.summary.outcomes}
     assert ran == {id(request) for request in submitted}
+
+
+def test_a_freed_slot_goes_to_the_queue_before_the_ended_run_is_recorded(tmp_path: Path) -> None:
+    heard: list[tuple[str, str]] = []
+    goals = ["first", "second", "third"]
+
+    def subscribe(supervisor: Supervisor) -> None:
+        supervisor.events.subscribe(lambda e: heard.append((type(e).__name__, e.request.goal)))
+
+    supervisor, _ = supervise(
+        tmp_path / "home", ok_body, goals, max_concurrent=1, before_run=subscribe
+    )
+    # One slot: each run launches only once the one before it has exited, and
+    # before that one's ending is written; every run is still whole and in order.
+    assert heard == [
+        ("RunStarting", "first"),
+        ("RunLaunched", "first"),
+        ("RunStarting", "second"),
+        ("RunLaunched", "second"),
+        ("RunEnded", "first"),
+        ("RunStarting", "third"),
+        ("RunLaunched", "third"),
+        ("RunEnded", "second"),
+        ("RunEnded", "third"),
+    ]
+    lines = read_jsonl(tmp_path / "home" / "state" / "runs.jsonl")
+    assert sorted(line["answer"] for line in lines) == sorted(goals)
+    assert [outcome.status for _, outcome in supervisor.summary.outcomes] == ["ok"] * 3

@@ -177,16 +177,16 @@ class RunTable:
                     run.wait_status = 0
         return [child.pid for child in reaped]
 
-    def finish_ended(self) -> list[tuple[RunRequest, Outcome]]:
-        """Reap, then collect and record every run whose worker has exited."""
+    def collect_ended(self) -> list[tuple[ActiveRun, Outcome]]:
+        """Reap, then take every run whose worker has exited out of the table (not recorded yet)."""
         self.reap()
         ended = [run for run in self.active.values() if run.exited]
-        endings = [(run.request, self.record(run, self.collect(run))) for run in ended]
+        collected = [(run, self.collect(run)) for run in ended]
         # Escaped descendants are reparented to us when their run's processes end; the
         # sweep scans the process table, so it runs only then, not on every wake-up.
         if ended:
             self.sweep.kill_orphans()
-        return endings
+        return collected
 
     def enforce_deadlines(self, stop_cause: str | None, kill_grace_sec: float) -> None:
         """Time limits, the stop grace (`stop_cause`: it is over), then SIGKILL after the grace."""

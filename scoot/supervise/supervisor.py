@@ -2,9 +2,11 @@
 
 One thread, one selector over the workers' pipes and a signal wakeup fd, in
 the arbiter style: signal handlers only queue and wake; each pass handles the
-queued signals, finishes the runs that ended, enforces deadlines, polls the
-scheduler, launches what fits, then sleeps until the earliest of the next due
-instant, the next poll, a run's deadline, a worker event or a signal.
+queued signals, takes the runs that ended out of the run table, enforces
+deadlines, launches what is queued into the freed slots, then records the
+ended runs, polls the scheduler and launches what it claimed, then sleeps
+until the earliest of the next due instant, the next poll, a run's deadline,
+a worker event or a signal.
 
 The Supervisor decides; its parts act: the loop's mechanics (loop.py), the run
 table (runtable.py: launch, frames, the reaper, endings), the run queue,
@@ -39,7 +41,7 @@ from scoot.supervise.releases import LedgerReleases
 from scoot.supervise.reload import announce, classify, live_schedule, replace_jobs
 from scoot.supervise.requests import RequestMaker
 from scoot.supervise.retries import Retries
-from scoot.supervise.runner import ActiveRun, RunRequest
+from scoot.supervise.runner import ActiveRun, Outcome, RunRequest
 from scoot.supervise.runqueue import RunQueue
 from scoot.supervise.runtable import RunTable
 from scoot.supervise.settings import Settings, Summary
@@ -50,6 +52,8 @@ __all__ = ["Endpoint", "Hooks", "Settings", "Summary", "Supervisor", "stall_leng
 
 # With runs in flight the loop looks at them at least this often, even if a SIGCHLD was coalesced.
 RUN_CHECK_SEC = 0.5
+
+NOT_STARTED_AT_STOP = "stopped before it could start (shutdown)"
 
 # (config, jobs) from a reload, or None when the new config is unusable.
 Reloaded = tuple[Config, tuple[Job, ...]]
@@ -161,8 +165,7 @@ class Supervisor:
         self.firing = False
         self._stop_reason = reason
         while self.queue:
-            reason_text = "stopped before it could start (shutdown)"
-            self.runs.never_started(self.queue.popleft(), "interrupted", reason_text)
+            self.runs.never_started(self.queue.popleft(), "interrupted", NOT_STARTED_AT_STOP)
         self.hooks.stopping(self, self.settings.shutdown_grace_sec)
 
     def run(self) -> Summary:
@@ -194,8 +197,11 @@ class Supervisor:
         while True:
             self.loop.note_stall()
             self.loop.dispatch_signals(self)
-            self._finish_ended()
+            ended = self.runs.collect_ended()
             self._enforce_deadlines()
+            # The slots the ended runs freed go to what is queued first; their records follow.
+            self._launch_queued()
+            self._record(ended)
             if self.firing:
                 self._poll()
             self._launch_queued()
@@ -251,8 +257,8 @@ class Supervisor:
             self._apply_config(*loaded)
         self.hooks.reloaded(self)
 
-    def handle_chld(self) -> None:
-        """Nothing to do here: the reaper runs at every pass."""
+    def handle_chld(self) -> None:  # the wake-up was all it took: the reaper runs every pass
+        pass
 
     def _apply_config(self, config: Config, jobs: tuple[Job, ...]) -> None:
         assert self.scheduler is not None
@@ -267,9 +273,10 @@ class Supervisor:
         announce(self.recorder, self.runlog, job_changes, changes)
 
     # -- runs -----------------------------------------------------------------
-    def _finish_ended(self) -> None:
-        for request, outcome in self.runs.finish_ended():
-            again = None if self.stop.requested else self.retries.after(request, outcome)
+    def _record(self, ended: list[tuple[ActiveRun, Outcome]]) -> None:
+        for run, outcome in ended:
+            recorded = self.runs.record(run, outcome)
+            again = None if self.stop.requested else self.retries.after(run.request, recorded)
             if again is not None:
                 self.queue.append(again)
 
