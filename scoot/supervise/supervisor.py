@@ -199,9 +199,9 @@ class Supervisor:
             self.loop.dispatch_signals(self)
             ended = self.runs.collect_ended()
             self._enforce_deadlines()
-            # The slots the ended runs freed go to what is queued first; their records follow.
-            self._launch_queued()
-            self._record(ended)
+            if ended:  # the slots they freed go to what is queued first; their records follow
+                self._launch_queued()
+                self._record(ended)
             if self.firing:
                 self._poll()
             self._launch_queued()
