@@ -72,19 +72,31 @@ class RunQueue:
     def has_job(self, job_id: str) -> bool:
         return any(request.job_id == job_id for request in self.requests)
 
+    def _free_now(self) -> Callable[[RunRequest], bool]:
+        """backend_free, asked once per backend: nothing launches while the queue is read."""
+        known: dict[str, bool] = {}
+
+        def free(request: RunRequest) -> bool:
+            if request.backend not in known:
+                known[request.backend] = self.backend_free(request)
+            return known[request.backend]
+
+        return free
+
     def take_ready(self, now: float) -> RunRequest | None:
         """The next request to launch now, out of the queue; None when none may start yet."""
+        free = self._free_now()
         due_now = due(self.requests, now)
-        self._note_waiting(due_now)
-        ready = first_ready(due_now, self.backend_free)
+        self._note_waiting(due_now, free)
+        ready = first_ready(due_now, free)
         if ready is not None:
             self.requests.remove(ready)
             self._noted.discard(ready.run_id)
         return ready
 
-    def _note_waiting(self, due_now: list[RunRequest]) -> None:
+    def _note_waiting(self, due_now: list[RunRequest], free: Callable[[RunRequest], bool]) -> None:
         for request in due_now:
-            if request.run_id in self._noted or self.backend_free(request):
+            if request.run_id in self._noted or free(request):
                 continue
             self._noted.add(request.run_id)
             self.recorder.run_event(
@@ -97,10 +109,10 @@ class RunQueue:
             )
 
     def waiting_by_backend(self, now: float) -> dict[str, int]:
-        return waiting_by_backend(self.requests, now, self.backend_free)
+        return waiting_by_backend(self.requests, now, self._free_now())
 
     def next_start(self) -> float | None:
-        return next_start(self.requests, self.backend_free)
+        return next_start(self.requests, self._free_now())
 
     def waiting_changed(self, now: float) -> dict[str, int] | None:
         """The runs waiting per backend, when that changed since the last call; else None."""

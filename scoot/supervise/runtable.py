@@ -70,8 +70,11 @@ class RunTable:
     def __len__(self) -> int:
         return len(self.active)
 
-    def backends(self) -> list[str]:
-        return [run.request.backend for run in self.active.values()]
+    def backend_free(self, request: RunRequest) -> bool:
+        """Whether its backend's max_concurrent leaves room beside the runs in flight."""
+        return self.spending.backend_free(
+            request, [r.request.backend for r in self.active.values()]
+        )
 
     def runs_job(self, job_id: str) -> bool:
         return any(run.request.job_id == job_id for run in self.active.values())

@@ -111,7 +111,7 @@ class Supervisor:
             worker_body=worker_body,
             clock=clock,
         )
-        self.pending = RunQueue(recorder, self._backend_free, self.spending.cap_of)
+        self.pending = RunQueue(recorder, self.runs.backend_free, self.spending.cap_of)
         self.retries = Retries(scheduler, recorder, self.releases, clock)
         self.poller = Poller(scheduler, recorder, runlog, self.releases, self.observers.emit, clock)
         if scheduler is not None:
@@ -205,6 +205,7 @@ class Supervisor:
             if self.firing:
                 self._poll()
             self._launch_queued()
+            self._tell_waiting()
             self.releases.release(force=False)
             self.heartbeat.beat(self, time.monotonic())
             self.loop.expire()
@@ -294,9 +295,6 @@ class Supervisor:
             self.firing = False
             self._stop_reason = "ticks"
 
-    def _backend_free(self, request: RunRequest) -> bool:
-        return self.spending.backend_free(request, self.runs.backends())
-
     def _launch_queued(self) -> None:
         now = self.clock()
         while (
@@ -306,6 +304,8 @@ class Supervisor:
             if ready is None:
                 break  # claimed ahead of its start, or its backend is full; the loop wakes for it
             self.runs.launch(ready)
+
+    def _tell_waiting(self) -> None:
         waiting = self.pending.waiting_changed(self.clock())
         if waiting is not None:
             self.hooks.backend_waits(self, waiting)
