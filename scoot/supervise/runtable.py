@@ -44,7 +44,7 @@ class RunTable:
         summary: Summary,
         releases: LedgerReleases,
         as_subreaper: bool,
-        retries: int | None,
+        model_retries: int | None,
         worker_body: WorkerBody | None,
         clock: Callable[[], float],
     ) -> None:
@@ -56,7 +56,7 @@ class RunTable:
         self.spending = spending
         self.summary = summary
         self.releases = releases
-        self.retries = retries  # the model call retries `-e --retries` asked for
+        self.model_retries = model_retries  # what `-e --retries` asked of each model call
         self.worker_body = worker_body
         self.clock = clock
         self.active: dict[int, ActiveRun] = {}
@@ -124,7 +124,7 @@ class RunTable:
             token=spending.token,
             cwd=request.cwd,
             limits=dict(request.limits),
-            retries=self.retries,
+            retries=self.model_retries,
             backend_name=request.backend,
             allowance=allowance,
             token_for=spending.token_for,

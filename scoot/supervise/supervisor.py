@@ -107,12 +107,12 @@ class Supervisor:
             summary=self.summary,
             releases=self.releases,
             as_subreaper=settings.reap_orphans,
-            retries=retries,
+            model_retries=retries,
             worker_body=worker_body,
             clock=clock,
         )
         self.pending = RunQueue(recorder, self.runs.backend_free, self.spending.cap_of)
-        self.retries = Retries(scheduler, recorder, self.releases, clock)
+        self.job_retries = Retries(scheduler, recorder, self.releases, clock)
         self.poller = Poller(scheduler, recorder, runlog, self.releases, self.observers.emit, clock)
         if scheduler is not None:
             scheduler.is_running = self.is_job_running
@@ -277,7 +277,7 @@ class Supervisor:
     def _record(self, ended: list[tuple[ActiveRun, Outcome]]) -> None:
         for run, outcome in ended:
             recorded = self.runs.record(run, outcome)
-            again = None if self.stop.requested else self.retries.after(run.request, recorded)
+            again = None if self.stop.requested else self.job_retries.after(run.request, recorded)
             if again is not None:
                 self.queue.append(again)
 
