@@ -248,3 +248,11 @@ def test_a_freed_slot_goes_to_the_queue_before_the_ended_run_is_recorded(tmp_pat
     lines = read_jsonl(tmp_path / "home" / "state" / "runs.jsonl")
     assert sorted(line["answer"] for line in lines) == sorted(goals)
     assert [outcome.status for _, outcome in supervisor.summary.outcomes] == ["ok"] * 3
+
+
+def test_a_requests_limits_cannot_be_changed_in_place(tmp_path: Path) -> None:
+    maker, by_id = maker_for(tmp_path / "home", [{"id": "j", "goal": "g", "every_sec": 60}])
+    request = maker.for_job(by_id["j"], origin="schedule", now=1000.0)
+    with pytest.raises(TypeError):
+        request.limits["nofile"] = 1  # type: ignore[index]
+    assert request.limits["nofile"] == 64

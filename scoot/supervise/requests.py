@@ -9,6 +9,7 @@ backend and budget. Nothing later rewrites it; a retry is a new request.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 
 from scoot.instance.config import Config
 from scoot.instance.home import Home
@@ -73,7 +74,7 @@ class RequestMaker:
             # A job without cwd never inherits the daemon's (/ or $HOME): it gets its own.
             cwd=job.cwd or str(self.home.workspace(job.id)),
             own_workspace=not job.cwd,
-            limits=limits_for(self.config, job),
+            limits=MappingProxyType(limits_for(self.config, job)),
             timeout_sec=float(timeout),
             backend=job.backend,
             budget=limits_of(job, self.config.budget),
@@ -111,7 +112,7 @@ class RequestMaker:
             origin=origin,
             cwd=self.cwd if cli else str(self.home.workspace(job_id or "adhoc")),
             own_workspace=not cli,
-            limits=limits_for(self.config, None),
+            limits=MappingProxyType(limits_for(self.config, None)),
             timeout_sec=timeout_sec,
             backend="default",
             budget=limits_of(None, self.config.budget),
