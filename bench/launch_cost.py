@@ -107,9 +107,9 @@ def summarise(name: str, samples: list[float]) -> float:
 
 
 def main() -> None:
-    from scoot.supervise.supervisor import _preload_worker
+    from scoot.supervise.preload import preload_worker
 
-    _preload_worker()  # what the supervisor does before its loop
+    preload_worker()  # what the supervisor does before its loop
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=50)

@@ -21,7 +21,7 @@ import orjson
 
 from scoot.records.files import tail_objects
 from scoot.shared.spend.budget import Limits, SpendWindow, spent_reason, window_from_runs
-from scoot.supervise.supervisor import SPEND_TAIL_BYTES
+from scoot.supervise.spending import SPEND_TAIL_BYTES
 
 
 def median_ms(work, repeat: int = 5) -> float:

@@ -20,8 +20,6 @@ from scoot.records.audit import AuditLog, Redactor, SessionLog
 from scoot.records.recorder import Recorder
 from scoot.records.runlog import RunLog
 from scoot.supervise.launch import WorkerBody
-from scoot.supervise.runner import RunRequest
-from scoot.supervise.spec import new_run_id
 from scoot.supervise.supervisor import Settings, Supervisor
 
 SCOOT = shutil.which("scoot") or f"{sys.executable} -m scoot"
@@ -197,10 +195,12 @@ def supervise(
     *,
     mode: str = "readonly",
     timeout_sec: float = 5,
+    before_run: Callable[[Supervisor], None] | None = None,
     **settings: Any,
 ) -> tuple[Supervisor, list[str]]:
     """Run one forked worker per goal with `body`, through the real launch and run control.
 
+    `before_run` sees the supervisor with its requests queued, before its loop starts.
     Returns the supervisor (its summary holds the outcomes) and the run log lines.
     """
     write_config(home_dir)
@@ -226,16 +226,18 @@ def supervise(
     )
     for number, goal in enumerate(goals):
         supervisor.submit(
-            RunRequest(
-                run_id=new_run_id(),
-                session_id=f"s-{number}",
-                goal=goal,
+            supervisor.requests.for_goal(
+                goal,
                 mode=mode,
                 origin="trigger",
-                job_id=f"job-{number}",
+                session_id=f"s-{number}",
+                now=time.time(),
                 timeout_sec=timeout_sec,
+                job_id=f"job-{number}",
             )
         )
+    if before_run is not None:
+        before_run(supervisor)
     try:
         supervisor.run()
     finally:

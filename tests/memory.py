@@ -6,6 +6,7 @@ the queue stays short and any growth comes from what the supervisor keeps.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,8 +16,6 @@ from scoot.instance.open import open_instance
 from scoot.records.audit import AuditLog, Redactor, SessionLog
 from scoot.records.recorder import Recorder
 from scoot.records.runlog import RunLog
-from scoot.supervise.runner import RunRequest
-from scoot.supervise.spec import new_run_id
 from scoot.supervise.supervisor import Hooks, Settings, Supervisor
 from tests.helpers import write_config
 from worker.main import FrameWriter, read_spec
@@ -46,14 +45,14 @@ class Feeder(Hooks):
         while len(supervisor.queue) < QUEUE_DEPTH and self.submitted < self.total:
             self.submitted += 1
             supervisor.submit(
-                RunRequest(
-                    run_id=new_run_id(),
-                    session_id=f"soak-{self.submitted % 50}",
-                    goal=f"goal {self.submitted}",
+                supervisor.requests.for_goal(
+                    f"goal {self.submitted}",
                     mode="readonly",
                     origin="trigger",
-                    job_id=f"job-{self.submitted % 50}",
+                    session_id=f"soak-{self.submitted % 50}",
+                    now=time.time(),
                     timeout_sec=30,
+                    job_id=f"job-{self.submitted % 50}",
                 )
             )
         finished = supervisor.summary.finished

@@ -11,9 +11,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # docs/architecture.md describes. A new edge of the same kind fails the test.
 KNOWN_EXCEPTIONS = {
     # The parent pre-imports the worker's modules so each forked run starts warm.
-    ("scoot.supervise.supervisor", "worker.agent"),
-    ("scoot.supervise.supervisor", "worker.main"),
-    ("scoot.supervise.supervisor", "worker.sandbox"),
+    ("scoot.supervise.preload", "worker.agent"),
+    ("scoot.supervise.preload", "worker.main"),
+    ("scoot.supervise.preload", "worker.sandbox"),
 }
 
 

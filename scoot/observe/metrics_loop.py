@@ -80,7 +80,7 @@ def fire_clear_of(supervisor: Supervisor) -> Callable[[float], bool]:
     def clear(cost: float) -> bool:
         dues: list[float] = []
         scheduler = supervisor.scheduler
-        if scheduler is not None and supervisor.scheduling:
+        if scheduler is not None and supervisor.firing:
             due = scheduler.next_due()
             if due is not None:
                 dues.append(due - supervisor.settings.claim_lead_sec)

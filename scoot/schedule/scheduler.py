@@ -20,15 +20,16 @@ from scoot.schedule.jobs import Job
 from scoot.schedule.ledger import InFlight, JobEntry, Ledger, entry_for
 from scoot.schedule.pauses import Pause, PauseStore
 from scoot.supervise.procs import is_alive, start_time_of
+from scoot.supervise.requests import Claim
 from scoot.supervise.runner import RunRequest
-from scoot.supervise.spec import job_session_id, new_run_id
+from scoot.supervise.spec import new_run_id
 
 
 @dataclass
 class Verdicts:
     """What one wake-up decided: runs claimed, and the events to audit about it."""
 
-    claimed: list[RunRequest] = field(default_factory=list)
+    claimed: list[Claim] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     wrote_ledger: bool = False  # a ledger transaction was committed
 
@@ -202,27 +203,21 @@ class Scheduler:
             return f"pid {other.owner_pid}" if other else "this process"
         return None
 
-    def _claim(self, job: Job, entry: JobEntry, instant: float, now: float) -> RunRequest:
+    def _claim(self, job: Job, entry: JobEntry, instant: float, now: float) -> Claim:
         """A run of `instant`, recorded in flight in the entry (the transaction commits it)."""
-        request = RunRequest(
+        claim = Claim(
+            job=job,
             run_id=new_run_id(now),
-            session_id=job_session_id(job.id),
-            goal=job.goal,
-            mode=job.mode.effective,
-            origin="schedule",
-            job_id=job.id,
             instant=instant,
-            timeout_sec=job.timeout_sec,
-            queued_at=now,
             jitter_ms=jitter_ms_for(job.id, job.trigger, instant, job.jitter_sec),
-            backend=job.backend,
+            claimed_at=now,
         )
-        entry.in_flight[request.run_id] = self.in_flight_for(request, now)
+        entry.in_flight[claim.run_id] = self.in_flight_for(claim, now)
         entry.last_fired = instant
-        entry.last_run_id = request.run_id
-        return request
+        entry.last_run_id = claim.run_id
+        return claim
 
-    def in_flight_for(self, request: RunRequest, now: float) -> InFlight:
+    def in_flight_for(self, request: RunRequest | Claim, now: float) -> InFlight:
         return InFlight(request.run_id, request.instant, now, self._owner_pid, self._owner_start)
 
     def release(self, finished: list[RunRequest]) -> None:

@@ -13,8 +13,8 @@ from scoot.errors import ScootError
 from scoot.instance.home import Home
 from scoot.instance.open import Instance
 from scoot.records.files import tail_objects
-from scoot.records.outage import Outage
-from scoot.supervise.entrypoints import DISABLED_HINT, refuse_foreign_home, run_schedule
+from scoot.supervise.daemon_hooks import DaemonHooks
+from scoot.supervise.entrypoints import DISABLED_HINT, run_schedule
 from scoot.supervise.lifecycle import (
     DaemonLock,
     Liveness,
@@ -25,15 +25,11 @@ from scoot.supervise.lifecycle import (
     read_state,
     remove_stale_pid_file,
 )
+from scoot.supervise.opening import refuse_foreign_home
 from scoot.supervise.procs import is_alive
-from scoot.supervise.progress import RELOAD_HINT
 from scoot.supervise.sdnotify import Notifier
 from scoot.supervise.signals import SignalQueue
-from scoot.supervise.supervisor import Hooks, Supervisor
 
-STATE_REFRESH_SEC = 30.0
-# Run boundaries rewrite daemon.json at most this often; a burst is published at the next poll.
-STATE_MIN_INTERVAL_SEC = 0.5
 # Exit codes of `daemon status`, as LSB init scripts and `systemctl status` use them.
 STATUS_EXIT = {"running": 0, "stale": 1, "unproven": 4, "unknown": 4}
 STATUS_NOT_RUNNING = 3
@@ -44,143 +40,10 @@ def status_exit_code(verdict: str) -> int:
     return STATUS_EXIT.get(verdict, STATUS_NOT_RUNNING)
 
 
-def activity_of(supervisor: Supervisor) -> dict[str, Any]:
-    """The runs in progress, the queue and each job's next fire, as daemon.json holds them."""
-    runs = [
-        {
-            "job_id": run.request.job_id,
-            "run_id": run.request.run_id,
-            "mode": run.request.mode,
-            "origin": run.request.origin,
-            "started_at": round(run.started_at, 3),
-        }
-        for run in supervisor.active.values()
-    ]
-    queue = [
-        {
-            "job_id": request.job_id,
-            "run_id": request.run_id,
-            "instant": request.instant,
-            "queued_at": round(request.queued_at, 3) if request.queued_at else None,
-        }
-        for request in supervisor.queue
-    ]
-    scheduler = supervisor.scheduler
-    next_fires = (
-        {job: round(due, 3) for job, due in sorted(scheduler.next_due_by_job().items())}
-        if scheduler
-        else {}
-    )
-    job_ids = sorted(scheduler.jobs) if scheduler else []
-    return {
-        "runs": runs,
-        "queue": queue,
-        "next_fires": next_fires,
-        "job_ids": job_ids,
-        "waiting_for_backend": supervisor.waiting_by_backend(),
-    }
-
-
-class DaemonHooks(Hooks):
-    """Keeps daemon.json current and tells systemd (when it is watching) what happens."""
-
-    def __init__(self, state: StateFile, notifier: Notifier) -> None:
-        self.state = state
-        self.notifier = notifier
-        self._last_refresh = 0.0
-        self._supervisor: Supervisor | None = None
-        self._dirty = False
-        self._published_mono = 0.0
-        self._state_outage = Outage(state.home.state)  # one warning per outage
-
-    def _write_state(self, supervisor: Supervisor, **extra: Any) -> None:
-        """Publish the running state; a full disk is warned once per outage, not per write."""
-        try:
-            self.state.write_running(**extra)
-        except OSError as exc:
-            if self._state_outage.failed():
-                supervisor.runlog.warn(f"cannot update daemon state ({exc.strerror})")
-            return
-        if self._state_outage.succeeded():
-            supervisor.runlog.warn("daemon state is writable again")
-
-    def attach(self, supervisor: Supervisor) -> None:
-        """Publish what the loop does at run boundaries (and once at start)."""
-        self._supervisor = supervisor
-        supervisor.observe(self.on_event)
-        self.state.activity = activity_of(supervisor)
-        self._dirty = True  # the first poll publishes the next fires
-
-    def on_event(self, kind: str, _fields: dict[str, Any]) -> None:
-        if kind in ("job_start", "job_end", "job_queued"):
-            self._dirty = True
-            if time.monotonic() - self._published_mono < STATE_MIN_INTERVAL_SEC:
-                return  # the next poll publishes it
-        elif not (kind == "tick" and self._dirty):
-            return
-        supervisor = self._supervisor
-        if supervisor is None:
-            return
-        self._dirty = False
-        self._published_mono = time.monotonic()
-        self.state.activity = activity_of(supervisor)
-        self.state.jobs = len(supervisor.scheduler.jobs) if supervisor.scheduler else 0
-        self._write_state(supervisor, running=supervisor.running_count)
-
-    def _status_text(self, supervisor: Supervisor) -> str:
-        jobs = len(supervisor.scheduler.jobs) if supervisor.scheduler else 0
-        if not jobs:
-            return f"no runnable jobs; waiting: {RELOAD_HINT}"
-        return f"{jobs} jobs, {supervisor.running_count} running"
-
-    def ready(self, supervisor: Supervisor) -> None:
-        self.notifier.send(READY=1, STATUS=self._status_text(supervisor))
-
-    def heartbeat_interval(self) -> float | None:
-        watchdog = self.notifier.watchdog_interval()
-        return min(watchdog, STATE_REFRESH_SEC) if watchdog else STATE_REFRESH_SEC
-
-    def heartbeat(self, supervisor: Supervisor) -> None:
-        self.notifier.send(WATCHDOG=1, STATUS=self._status_text(supervisor))
-        now = time.monotonic()
-        if now - self._last_refresh >= STATE_REFRESH_SEC:
-            self._last_refresh = now
-            self.state.jobs = len(supervisor.scheduler.jobs) if supervisor.scheduler else 0
-            self.state.activity = activity_of(supervisor)
-            self._write_state(supervisor, running=supervisor.running_count)
-
-    def backend_waits(self, supervisor: Supervisor, waiting: dict[str, int]) -> None:
-        # Written at once, not at the next refresh: `daemon status` shows who waits.
-        self.state.activity = {**activity_of(supervisor), "waiting_for_backend": waiting}
-        self._write_state(supervisor, running=supervisor.running_count)
-
-    def reloading(self, supervisor: Supervisor) -> None:
-        self.notifier.send(
-            RELOADING=1, MONOTONIC_USEC=int(time.clock_gettime(time.CLOCK_MONOTONIC) * 1e6)
-        )
-
-    def reloaded(self, supervisor: Supervisor) -> None:
-        jobs = len(supervisor.scheduler.jobs) if supervisor.scheduler else 0
-        self.state.jobs = jobs
-        self.state.poll_ms = supervisor.config.schedule.poll_ms
-        self.state.activity = activity_of(supervisor)
-        self._write_state(supervisor, note="configuration reloaded")
-        self.notifier.send(READY=1, STATUS=self._status_text(supervisor))
-
-    def stopping(self, supervisor: Supervisor, remaining_sec: float) -> None:
-        extend = remaining_sec + supervisor.settings.kill_grace_sec + 5
-        self.notifier.send(
-            STOPPING=1,
-            STATUS=f"stopping: {supervisor.running_count} runs to finish",
-            EXTEND_TIMEOUT_USEC=int(extend * 1e6),
-        )
-
-
 def daemon_run(instance: Instance, *, ticks: int, home_option: str | None) -> int:
     home = instance.home
-    config = instance.config
     refuse_foreign_home(home)
-    if not config.schedule.enabled:
+    if not instance.config.schedule.enabled:
         print(DISABLED_HINT.format(config=instance.config_label), file=sys.stderr)
         return 1
     lock = DaemonLock(home)
@@ -190,62 +53,78 @@ def daemon_run(instance: Instance, *, ticks: int, home_option: str | None) -> in
     signals = SignalQueue()
     signals.install()
     try:
-        before = probe(home)
-        if before.recorded_running:
-            pid = before.pid
-            print(
-                f"[scoot] warning: previous daemon (pid={pid}) did not stop cleanly; "
-                "recovering (state reset, in-flight runs marked interrupted)",
-                file=sys.stderr,
-                flush=True,
-            )
-        elif before.pid_file_pid is not None:
-            remove_stale_pid_file(home)
-        _set_title(f"scoot: daemon {home.root}")
-        state = StateFile(
-            home,
-            poll_ms=config.schedule.poll_ms,
-            jobs=len(instance.jobset.jobs),
-            schedule_enabled=True,
-        )
-        note = "recovered from an unclean stop" if before.recorded_running else ""
-        try:
-            state.write_running(note=note)
-        except OSError as exc:
-            raise ScootError(f"cannot write {home.daemon_state}: {exc.strerror}") from None
-        hooks = DaemonHooks(state, Notifier.from_env())
-        stop_reason = "error"
-        try:
-            print(
-                f"[scoot] daemon started (pid={os.getpid()}, jobs={len(instance.jobset.jobs)}, "
-                f"poll_ms={config.schedule.poll_ms}, home={home.root})",
-                flush=True,
-            )
-            summary, code = run_schedule(
-                instance,
-                ticks=ticks,
-                home_option=home_option,
-                hooks=hooks,
-                daemon=True,
-                signals=signals,
-                observe=hooks.attach,
-            )
-            stop_reason = summary.stop_reason if summary else "loop_end"
-            if stop_reason in ("SIGTERM", "SIGINT"):
-                stop_reason = f"signal:{stop_reason}"
-                code = 0
-        finally:
-            try:
-                state.write_stopped(stop_reason)
-            except OSError as exc:
-                print(
-                    f"[scoot] warning: cannot write stopped state: {exc.strerror}", file=sys.stderr
-                )
-            print(f"[scoot] daemon stopped ({stop_reason})", flush=True)
-        return code
+        state = _start_state(instance)
+        return _serve(instance, state, ticks=ticks, home_option=home_option, signals=signals)
     finally:
         _stop_listening(signals)
         lock.release()
+
+
+def _start_state(instance: Instance) -> StateFile:
+    """Recover from a previous daemon's unclean stop, then record this one as running."""
+    home = instance.home
+    before = probe(home)
+    if before.recorded_running:
+        print(
+            f"[scoot] warning: previous daemon (pid={before.pid}) did not stop cleanly; "
+            "recovering (state reset, in-flight runs marked interrupted)",
+            file=sys.stderr,
+            flush=True,
+        )
+    elif before.pid_file_pid is not None:
+        remove_stale_pid_file(home)
+    _set_title(f"scoot: daemon {home.root}")
+    state = StateFile(
+        home,
+        poll_ms=instance.config.schedule.poll_ms,
+        jobs=len(instance.jobset.jobs),
+        schedule_enabled=True,
+    )
+    note = "recovered from an unclean stop" if before.recorded_running else ""
+    try:
+        state.write_running(note=note)
+    except OSError as exc:
+        raise ScootError(f"cannot write {home.daemon_state}: {exc.strerror}") from None
+    return state
+
+
+def _serve(
+    instance: Instance,
+    state: StateFile,
+    *,
+    ticks: int,
+    home_option: str | None,
+    signals: SignalQueue,
+) -> int:
+    """The scheduler loop with the daemon's hooks; the stopped state is written however it ends."""
+    hooks = DaemonHooks(state, Notifier.from_env())
+    stop_reason = "error"
+    try:
+        print(
+            f"[scoot] daemon started (pid={os.getpid()}, jobs={len(instance.jobset.jobs)}, "
+            f"poll_ms={instance.config.schedule.poll_ms}, home={instance.home.root})",
+            flush=True,
+        )
+        summary, code = run_schedule(
+            instance,
+            ticks=ticks,
+            home_option=home_option,
+            hooks=hooks,
+            daemon=True,
+            signals=signals,
+            observe=hooks.attach,
+        )
+        stop_reason = summary.stop_reason if summary else "loop_end"
+        if stop_reason in ("SIGTERM", "SIGINT"):
+            stop_reason = f"signal:{stop_reason}"
+            code = 0
+    finally:
+        try:
+            state.write_stopped(stop_reason)
+        except OSError as exc:
+            print(f"[scoot] warning: cannot write stopped state: {exc.strerror}", file=sys.stderr)
+        print(f"[scoot] daemon stopped ({stop_reason})", flush=True)
+    return code
 
 
 # Signals that ask a daemon to stop or reload: once it has stopped, more of them change nothing.
@@ -399,11 +278,20 @@ def daemon_stop(
         f"[scoot] sent SIGTERM to daemon pid {pid}; waiting up to {timeout_sec:g} s "
         "for it to finish its runs and exit"
     )
+    return _wait_for_exit(
+        home, pid, started if isinstance(started, float) else None, timeout_sec, say
+    )
+
+
+def _wait_for_exit(
+    home: Home, pid: int, started: float | None, timeout_sec: float, say: Callable[[str], None]
+) -> tuple[int, str]:
+    """Until the signalled daemon has exited, saying so every STOP_PROGRESS_SEC."""
     began = time.monotonic()
     deadline = began + timeout_sec
     next_note = began + STOP_PROGRESS_SEC
     while time.monotonic() < deadline:
-        if not is_alive(pid, started if isinstance(started, float) else None):
+        if not is_alive(pid, started):
             return 0, f"daemon pid {pid} stopped"
         if time.monotonic() >= next_note:
             next_note += STOP_PROGRESS_SEC

@@ -10,17 +10,14 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from scoot.errors import ScootError, UsageError
-from scoot.instance.home import Home
 from scoot.instance.open import Instance, open_instance, print_warnings
-from scoot.instance.secrets import Token, resolve_token
 from scoot.notify.notifier import Notifier
 from scoot.notify.recovered import lost_run_ids, recovered_endings
-from scoot.records.audit import AuditLog, Redactor, SessionLog
 from scoot.records.recorder import Recorder
-from scoot.records.retention import gaps_path_for
 from scoot.records.runlog import RunLog, TraceLog
 from scoot.schedule.jobs import JOB_ID_PATTERN
 from scoot.schedule.ledger import Ledger
@@ -28,6 +25,7 @@ from scoot.schedule.pauses import PauseStore
 from scoot.schedule.scheduler import Scheduler
 from scoot.shared.policy import effective_unattended_mode, is_known_mode
 from scoot.shared.terminal import for_stream
+from scoot.supervise.opening import open_records, refuse_foreign_home
 from scoot.supervise.progress import (
     InterruptNotice,
     WaitingLines,
@@ -38,10 +36,10 @@ from scoot.supervise.progress import (
     plural,
 )
 from scoot.supervise.recovery import recover
-from scoot.supervise.runner import RunRequest
+from scoot.supervise.requests import RequestMaker
 from scoot.supervise.signals import SignalQueue
-from scoot.supervise.spec import cli_session_id, job_session_id, new_run_id
-from scoot.supervise.supervisor import Hooks, Settings, Summary, Supervisor
+from scoot.supervise.spec import cli_session_id
+from scoot.supervise.supervisor import Hooks, Reloaded, Settings, Summary, Supervisor
 
 DISABLED_HINT = (
     "[scoot] scheduling is disabled: set [schedule] enabled = true in {config} "
@@ -55,68 +53,6 @@ def _out(text: str) -> None:
 
 def _err(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
-
-
-def trusted_owner(owner_uid: int, euid: int) -> bool:
-    """Whose runtime directory may decide what runs as `euid`: its own, or root's."""
-    return owner_uid in (euid, 0)
-
-
-def refuse_foreign_home(home: Home) -> None:
-    """Refuse to run jobs from a runtime directory that another user owns.
-
-    Its config decides what runs, and with which powers: running it would
-    let that user act as us (as root, if we are root). Read-only commands
-    only warn about it.
-    """
-    try:
-        owner = home.root.stat().st_uid
-    except OSError:
-        return  # not there yet; creating it reports what is wrong
-    euid = os.geteuid()
-    if not trusted_owner(owner, euid):
-        raise ScootError(
-            f"refusing to run jobs from {home.root}: it belongs to uid {owner}, whose config "
-            f"would run as uid {euid}; run scoot as uid {owner}, or `chown -R {euid} "
-            f"{home.root}` if you trust what it holds"
-        )
-
-
-def make_recorder(instance: Instance, token: str | None, warn: Callable[[str], None]) -> Recorder:
-    config = instance.config
-    redactor = Redactor([token])
-    audit_path = instance.home.audit_log if config.audit.to_file else None
-    max_bytes = config.audit.max_file_mb * 1024 * 1024
-    keep = config.audit.max_retained_generations
-    audit = AuditLog(
-        audit_path,
-        redactor,
-        level=config.audit.level,
-        on_error=warn,
-        max_bytes=max_bytes,
-        keep=keep,
-    )
-    sessions = SessionLog(
-        instance.home.sessions,
-        redactor,
-        max_bytes=max_bytes,
-        keep=keep,
-        gaps=gaps_path_for(instance.home.audit_log),
-    )
-    return Recorder(instance.home, audit, sessions, warn=warn)
-
-
-def open_records(instance: Instance, warn: Callable[[str], None]) -> tuple[Token, Recorder]:
-    """The token (its problems warned) and the single writer of this process's records."""
-    token = resolve_token(instance.home, instance.config.backend)
-    for text in token.warnings:
-        warn(text)
-    if token.source.startswith("env"):
-        # Held in memory from here on; the environment block would outlive the need.
-        from scoot.shared.hardening import scrub_environ
-
-        scrub_environ(instance.config.backend.api_key_env)
-    return token, make_recorder(instance, token.value, warn)
 
 
 def supervise(
@@ -194,10 +130,8 @@ def record_interrupted(ledger: Ledger, recorder: Recorder, runlog: RunLog) -> in
         return 0
 
 
-def make_reloader(
-    home_option: str | None, runlog: RunLog
-) -> Callable[[], tuple[object, tuple] | None]:
-    def reload() -> tuple[object, tuple] | None:
+def make_reloader(home_option: str | None, runlog: RunLog) -> Callable[[], Reloaded | None]:
+    def reload() -> Reloaded | None:
         try:
             instance = open_instance(home_option)
         except ScootError as exc:
@@ -221,10 +155,56 @@ def run_schedule(
 ) -> tuple[Summary | None, int]:
     """The scheduler loop; returns the summary and the exit code."""
     refuse_foreign_home(instance.home)
-    config = instance.config
-    if not config.schedule.enabled:
+    early = _refusal(instance, ticks=ticks, daemon=daemon)
+    if early is not None:
+        return None, early
+    jobs, invalid = instance.jobset.jobs, instance.jobset.invalid
+    runlog = RunLog(_out, _err)
+    token, recorder = open_records(instance, runlog.warn)
+    ledger = Ledger(instance.home.ledger, instance.home.ledger_lock)
+    lost = _recover(instance, ledger, recorder, runlog)
+    now = time.time()
+    pauses = PauseStore(instance.home.pauses, instance.home.pauses_lock)
+    scheduler = Scheduler(jobs, ledger, now=now, pauses=pauses)
+    if jobs:
+        _out(f"[scoot] {next_fire_text(next_fire(jobs, ledger, now), now)}")
+    settings = settings_for(instance, ticks=ticks, schedule=True, daemon=daemon)
+    # With nothing runnable, `schedule run` waits for a reload like the daemon does.
+    settings = replace(settings, exit_when_idle=settings.exit_when_idle and bool(jobs))
+    supervisor = Supervisor(
+        home=instance.home,
+        config=instance.config,
+        token=token.value,
+        recorder=recorder,
+        runlog=runlog,
+        settings=settings,
+        scheduler=scheduler,
+        hooks=hooks or WaitingLines(_out),
+        reload=make_reloader(home_option, runlog),
+        signals=signals,
+    )
+    audited = _attach_metrics(supervisor)
+    if observe is not None:
+        observe(supervisor)
+    notifier = attach_notifier(supervisor, recorder, runlog, audited)
+    for ending in recovered_endings(instance.home.runs, lost):
+        notifier.observe("job_end", ending)
+    summary = supervise(supervisor, recorder, notifier)
+    if summary.stop_reason == "idle":
+        _out("[scoot] no job can fire again; exiting")
+    code = 0 if summary.all_ok else 1
+    if ticks and invalid:
+        # Under a timer or in CI, an invalid job must turn the run red.
+        _err(f"[scoot] failing: {invalid_text(invalid)} (not run); `scoot config check` says why")
+        code = 1
+    return summary, code
+
+
+def _refusal(instance: Instance, *, ticks: int, daemon: bool) -> int | None:
+    """The exit code when the loop need not start at all; None when it runs."""
+    if not instance.config.schedule.enabled:
         _err(DISABLED_HINT.format(config=instance.config_label))
-        return None, 1
+        return 1
     jobs, invalid = instance.jobset.jobs, instance.jobset.invalid
     if not daemon:
         _out(
@@ -240,13 +220,15 @@ def run_schedule(
             _err(
                 f"[scoot] failing: {invalid_text(invalid)} (not run); `scoot config check` says why"
             )
-        return None, 1 if invalid else 0
+        return 1 if invalid else 0
     if not jobs:
         # A typo must not make a silent, successful exit: wait for a fixed config.
         _err(f"[scoot] {no_runnable_text(invalid)}")
-    runlog = RunLog(_out, _err)
-    token, recorder = open_records(instance, runlog.warn)
-    ledger = Ledger(instance.home.ledger, instance.home.ledger_lock)
+    return None
+
+
+def _recover(instance: Instance, ledger: Ledger, recorder: Recorder, runlog: RunLog) -> set[str]:
+    """Runs a dead process left in flight are recorded interrupted; returns their ids."""
     try:
         lost = lost_run_ids(ledger.load())  # notified once recovery has recorded them
     except OSError as exc:
@@ -257,48 +239,20 @@ def run_schedule(
     record_interrupted(ledger, recorder, runlog)
     for text in instance.warnings:
         recorder.event("config_warning", text)
-    now = time.time()
-    pauses = PauseStore(instance.home.pauses, instance.home.pauses_lock)
-    scheduler = Scheduler(jobs, ledger, now=now, pauses=pauses)
-    if jobs:
-        _out(f"[scoot] {next_fire_text(next_fire(jobs, ledger, now), now)}")
-    settings = settings_for(instance, ticks=ticks, schedule=True, daemon=daemon)
-    # With nothing runnable, `schedule run` waits for a reload like the daemon does.
-    settings.exit_when_idle = settings.exit_when_idle and bool(jobs)
-    supervisor = Supervisor(
-        home=instance.home,
-        config=config,
-        token=token.value,
-        recorder=recorder,
-        runlog=runlog,
-        settings=settings,
-        scheduler=scheduler,
-        hooks=hooks or WaitingLines(_out),
-        reload=make_reloader(home_option, runlog),
-        signals=signals,
-    )
-    audited: Callable[[str, dict[str, Any]], None] | None = None
-    if config.metrics.listen or config.metrics.textfile:
-        from scoot.observe.metrics_loop import attach_metrics
+    return lost
 
-        metrics = attach_metrics(supervisor, config.metrics)
-        audited = metrics.on_audit
-        if config.metrics.listen:
-            _out(f"[scoot] serving metrics on http://{config.metrics.listen}/metrics")
-    if observe is not None:
-        observe(supervisor)
-    notifier = attach_notifier(supervisor, recorder, runlog, audited)
-    for ending in recovered_endings(instance.home.runs, lost):
-        notifier.observe("job_end", ending)
-    summary = supervise(supervisor, recorder, notifier)
-    if summary.stop_reason == "idle":
-        _out("[scoot] no job can fire again; exiting")
-    code = 0 if summary.all_ok else 1
-    if ticks and invalid:
-        # Under a timer or in CI, an invalid job must turn the run red.
-        _err(f"[scoot] failing: {invalid_text(invalid)} (not run); `scoot config check` says why")
-        code = 1
-    return summary, code
+
+def _attach_metrics(supervisor: Supervisor) -> Callable[[str, dict[str, Any]], None] | None:
+    """[metrics]: the live view as a run-event subscriber; returns its audit-event hook."""
+    metrics_config = supervisor.config.metrics
+    if not (metrics_config.listen or metrics_config.textfile):
+        return None
+    from scoot.observe.metrics_loop import attach_metrics
+
+    metrics = attach_metrics(supervisor, metrics_config)
+    if metrics_config.listen:
+        _out(f"[scoot] serving metrics on http://{metrics_config.listen}/metrics")
+    return metrics.on_audit
 
 
 def trigger_job(instance: Instance, job_id: str) -> int:
@@ -316,15 +270,10 @@ def trigger_job(instance: Instance, job_id: str) -> int:
     ledger = Ledger(instance.home.ledger, instance.home.ledger_lock)
     # Registered, not scheduled: a manual trigger fires nothing on the job's own schedule.
     scheduler = Scheduler((job,), ledger, now=None)
-    request = RunRequest(
-        run_id=new_run_id(),
-        session_id=job_session_id(job.id),
-        goal=job.goal,
-        mode=job.mode.effective,
-        origin="trigger",
-        job_id=job.id,
-        timeout_sec=job.timeout_sec,
-    )
+    settings = settings_for(instance, ticks=0, schedule=False, daemon=False)
+    requests = RequestMaker(instance.home, instance.config, os.getcwd(), settings.job_timeout_sec)
+    # A trigger waits for its job's backend and runs where its job runs.
+    request = requests.for_job(job, origin="trigger", now=time.time())
     holder = scheduler.register_manual(request, time.time())
     if holder is not None:
         raise ScootError(
@@ -337,7 +286,7 @@ def trigger_job(instance: Instance, job_id: str) -> int:
         token=token.value,
         recorder=recorder,
         runlog=runlog,
-        settings=settings_for(instance, ticks=0, schedule=False, daemon=False),
+        settings=settings,
         scheduler=scheduler,
         hooks=InterruptNotice(_err),
     )
@@ -390,14 +339,6 @@ def run_goal(
         mode = resolution.effective
     runlog = TraceLog(trace)
     token, recorder = open_records(instance, lambda text: _err(f"scoot: warning: {text}"))
-    request = RunRequest(
-        run_id=new_run_id(),
-        session_id=session_id or cli_session_id(),
-        goal=goal,
-        mode=mode,
-        origin="cli",
-        timeout_sec=timeout_sec or float(config.agent.exec_timeout_sec) or None,
-    )
     supervisor = Supervisor(
         home=instance.home,
         config=config,
@@ -413,6 +354,14 @@ def run_goal(
         hooks=InterruptNotice(_err),
         retries=retries,
         cwd=os.getcwd(),
+    )
+    request = supervisor.requests.for_goal(
+        goal,
+        mode=mode,
+        origin="cli",
+        session_id=session_id or cli_session_id(),
+        now=time.time(),
+        timeout_sec=timeout_sec or float(config.agent.exec_timeout_sec) or None,
     )
     supervisor.submit(request)
     summary = supervise(supervisor, recorder)

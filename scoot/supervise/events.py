@@ -180,3 +180,36 @@ class PauseCounter:
         )
         self.runlog.err(f"[scoot] job {job.id} paused after {reason}")
         self.on_paused(job.id, reason)
+
+
+class Observers:
+    """The (kind, fields) observers of `Supervisor.observe`; a failing one is warned of once."""
+
+    def __init__(self, warn: Callable[[str], None]) -> None:
+        self.observers: list[RunObserver] = []  # metrics, daemon.json, notifications
+        self.warn = warn
+        self._failing = False
+
+    def add(self, observer: RunObserver) -> None:
+        self.observers.append(observer)
+
+    def emit(self, kind: str, **fields: Any) -> None:
+        for observer in self.observers:
+            try:
+                observer(kind, fields)
+            except Exception as exc:  # an observer is never worth a fire or a record
+                if not self._failing:
+                    self._failing = True
+                    self.warn(f"run event subscriber failed on {kind}: {exc}")
+
+
+def run_events(
+    recorder: Recorder, runlog: RunLog, observers: Observers, pauses: PauseCounter
+) -> RunEvents:
+    """Records, run log, observers, pause counter: each hears every run event, in that order."""
+    events = RunEvents()
+    events.subscribe(record_to(recorder))
+    events.subscribe(tell_observers(observers.emit, pauses.clock))
+    events.subscribe(log_to(runlog))
+    events.subscribe(pauses)
+    return events

@@ -23,6 +23,7 @@ from scoot.records.recorder import Recorder
 from scoot.records.retention import generation
 from scoot.records.runlog import RunLog
 from scoot.schedule.ledger import InFlight, JobEntry, Ledger
+from scoot.shared.spend.budget import Limits
 from scoot.supervise.procs import Killed, describe_killed, is_alive, sweep_runs
 from scoot.supervise.runner import Outcome, RunRequest
 from scoot.supervise.spec import job_session_id
@@ -62,12 +63,20 @@ def recorded_endings(recorder: Recorder) -> tuple[dict[str, Any], dict[str, Any]
 
 
 def _request_for(lost: Lost) -> RunRequest:
+    """The request a lost run's records name; it never launches again, so it runs nowhere."""
     return RunRequest(
         run_id=lost.flight.run_id,
         session_id=job_session_id(lost.job_id),
         goal="",
         mode="",
         origin="schedule",
+        cwd="",
+        own_workspace=False,
+        limits={},
+        timeout_sec=None,
+        backend="default",
+        budget=Limits(),
+        queued_at=lost.flight.started_at,
         job_id=lost.job_id,
         instant=lost.flight.instant,
     )

@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from scoot.instance.config import Config
+from scoot.records.recorder import Recorder
+from scoot.records.runlog import RunLog
+from scoot.schedule.jobs import Job
+from scoot.schedule.scheduler import Scheduler
 
 # [schedule] keys the loop reads at each use: a reload applies them at once.
 LIVE_SCHEDULE_KEYS = (
@@ -73,3 +77,50 @@ def classify(old: Config, new: Config) -> ConfigChanges:
 def live_schedule(new: Config) -> dict[str, Any]:
     """The Settings fields a reload replaces, from the new [schedule]."""
     return {key: getattr(new.schedule, key) for key in LIVE_SCHEDULE_KEYS}
+
+
+@dataclass(frozen=True)
+class JobChanges:
+    total: int
+    added: int
+    removed: int
+    changed: int
+
+    def text(self) -> str:
+        return (
+            f"{self.total} jobs ({self.added} added, {self.removed} removed, "
+            f"{self.changed} changed)"
+        )
+
+
+def replace_jobs(scheduler: Scheduler, jobs: tuple[Job, ...], now: float) -> JobChanges:
+    """Swap the scheduler's jobs for the reloaded ones; an unchanged job keeps its place."""
+    new = {job.id: job for job in jobs}
+    old = dict(scheduler.jobs)
+    for job_id in old.keys() - new.keys():
+        scheduler.remove(job_id)
+    for job_id, job in new.items():
+        if old.get(job_id) != job:
+            scheduler.remove(job_id)
+            scheduler.add(job, now)
+    return JobChanges(
+        total=len(new),
+        added=len(new.keys() - old.keys()),
+        removed=len(old.keys() - new.keys()),
+        changed=sum(1 for k in new.keys() & old.keys() if new[k] != old[k]),
+    )
+
+
+def announce(recorder: Recorder, runlog: RunLog, jobs: JobChanges, changes: ConfigChanges) -> None:
+    """The config_reload audit event, the stderr line, and what waits for a restart."""
+    recorder.event(
+        "config_reload",
+        f"configuration reloaded: {jobs.text()}",
+        applied=list(changes.applied),
+        restart_needed=list(changes.restart_needed),
+    )
+    runlog.err(f"[scoot] reloaded: {jobs.text()}")
+    if changes.restart_needed:
+        runlog.warn(
+            "these changes take effect only after a restart: " + ", ".join(changes.restart_needed)
+        )

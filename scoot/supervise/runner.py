@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from scoot.shared.frames import (
@@ -20,30 +21,39 @@ from scoot.shared.frames import (
     decode_frame,
 )
 from scoot.shared.procgroup import signal_name
+from scoot.shared.spend.budget import Limits
 from scoot.supervise.launch import WorkerProcess
 
 OUTPUT_TAIL_BYTES = 16 * 1024
 READ_CHUNK = 256 * 1024
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class RunRequest:
-    """What to run: one occurrence of a job, a manual trigger, or a `-e` goal."""
+    """What to run: one occurrence of a job, a manual trigger, or a `-e` goal.
+
+    Resolved once, when it is made (scoot.supervise.requests): nothing later
+    rewrites it; a retry is a new request.
+    """
 
     run_id: str
     session_id: str
     goal: str
     mode: str  # effective mode
     origin: str  # schedule | trigger | cli
+    cwd: str  # where the worker runs
+    own_workspace: bool  # cwd is the job's own directory under <home>/work, made at launch
+    limits: Mapping[str, int]  # [sandbox] defaults overlaid with the job's own
+    timeout_sec: float | None  # None: no time limit (a `-e` goal without one)
+    backend: str  # the backend it uses, whose max_concurrent it counts against
+    budget: Limits  # its job's token budgets under [budget]
+    queued_at: float
     job_id: str | None = None
     instant: float | None = None  # the scheduled instant this run claims
-    timeout_sec: float | None = None
-    spec: dict[str, Any] = field(default_factory=dict)
-    queued_at: float | None = None
     jitter_ms: int = 0  # the start waits this long after `instant` (scoot.schedule.jitter)
     attempt: int = 1  # 2 and more: a retry of the same instant (scoot.schedule.retry)
     not_before: float | None = None  # a retry starts no earlier than this
-    backend: str = "default"  # the backend it uses, whose max_concurrent it counts against
+    result_schema: Any = None  # the job's expect_schema: told to the model, checked at the end
 
 
 @dataclass
@@ -65,8 +75,15 @@ class Outcome:
 class ActiveRun:
     """Collects a worker's frames and output until it exits, then says how it ended."""
 
-    def __init__(self, request: RunRequest, worker: WorkerProcess, started_at: float) -> None:
+    def __init__(
+        self,
+        request: RunRequest,
+        worker: WorkerProcess,
+        started_at: float,
+        allowance: Mapping[str, Any],
+    ) -> None:
         self.request = request
+        self.allowance = allowance  # the budget its spec carries: max_tokens, max_cost
         self.worker = worker
         self.started_at = started_at
         self.started_mono = time.monotonic()
@@ -100,9 +117,8 @@ class ActiveRun:
         The worker stops itself before a request once its allowance is used,
         so an answer that arrives after that was a request it must not send.
         """
-        allowance = self.request.spec.get("budget") or {}
-        max_tokens = allowance.get("max_tokens")
-        max_cost = allowance.get("max_cost")
+        max_tokens = self.allowance.get("max_tokens")
+        max_cost = self.allowance.get("max_cost")
         past = (isinstance(max_tokens, int) and self.tokens_in + self.tokens_out >= max_tokens) or (
             isinstance(max_cost, int | float) and self.priced and self.cost >= max_cost
         )

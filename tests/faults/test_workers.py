@@ -304,7 +304,7 @@ def test_workers_that_ignore_sigterm_or_say_nothing_never_delay_other_jobs(tmp_p
     from scoot.records.runlog import RunLog
     from scoot.schedule.ledger import Ledger
     from scoot.schedule.scheduler import Scheduler
-    from scoot.supervise.entrypoints import make_recorder
+    from scoot.supervise.opening import make_recorder
     from scoot.supervise.supervisor import Settings, Supervisor
 
     home = tmp_path / "home"

@@ -1,0 +1,95 @@
+"""The loop's mechanics, in the arbiter style: one selector, queued signals, timers, stalls.
+
+Signal handlers only queue the signal and wake the selector (scoot.supervise.signals);
+the owner's `handle_<name>` methods (handle_term for SIGTERM) run between passes.
+"""
+
+from __future__ import annotations
+
+import selectors
+import signal
+import time
+from collections.abc import Callable
+
+from scoot.records.recorder import Recorder
+from scoot.records.runlog import RunLog
+from scoot.supervise.hooks import Endpoint
+from scoot.supervise.signals import SignalQueue
+
+# Waking later than planned by more than this is a stall worth recording.
+STALL_AFTER_SEC = 3.0
+
+
+def stall_length(wake_by_mono: float, now_mono: float) -> float | None:
+    """How late the loop woke, when that is a stall; None otherwise."""
+    late = now_mono - wake_by_mono
+    return late if late > STALL_AFTER_SEC else None
+
+
+def sleep_for(waits: list[float], instants: list[float | None], now_mono: float) -> float:
+    """Seconds until the earliest of `waits` (from now) and `instants` (monotonic); 1 s if none."""
+    waits = waits + [instant - now_mono for instant in instants if instant is not None]
+    return max(0.0, min(waits)) if waits else 1.0
+
+
+class Loop:
+    """A selector over the signal wakeup fd, the endpoints' sockets and whatever the owner adds."""
+
+    def __init__(self, signals: SignalQueue | None, recorder: Recorder, runlog: RunLog) -> None:
+        self.recorder = recorder
+        self.runlog = runlog
+        self.selector = selectors.DefaultSelector()
+        self.signals = signals or SignalQueue()
+        self._owns_signals = signals is None  # a daemon keeps its queue until it has stopped
+        self.endpoints: list[Endpoint] = []  # served from the selector (metrics)
+        self._wake_by_mono: float | None = None  # when the current wait should end
+
+    def open(self) -> None:
+        self.signals.install()
+        self.selector.register(self.signals.read_fd, selectors.EVENT_READ, None)
+        for endpoint in self.endpoints:
+            endpoint.attach(self.selector)
+
+    def close(self) -> None:
+        for endpoint in self.endpoints:
+            endpoint.close()
+        if self._owns_signals:
+            self.signals.uninstall()
+        self.selector.close()
+
+    def dispatch_signals(self, owner: object) -> None:
+        """Each queued signal, in order, to the owner's handle_<name> method."""
+        for signum in self.signals.pop_all():
+            name = signal.Signals(signum).name
+            handler = getattr(owner, f"handle_{name[3:].lower()}", None)
+            if handler is not None:
+                handler()
+
+    def note_stall(self) -> None:
+        """Say so when the loop wakes much later than it meant to (SIGSTOP, swapping)."""
+        if self._wake_by_mono is None:
+            return
+        late = stall_length(self._wake_by_mono, time.monotonic())
+        self._wake_by_mono = None
+        if late is not None:
+            text = f"the scheduler loop stalled for {late:.1f} s (woke that late)"
+            self.recorder.event("daemon_stalled", text, stalled_sec=round(late, 3))
+            self.runlog.warn(text)
+
+    def expire(self) -> None:
+        for endpoint in self.endpoints:
+            endpoint.expire()
+
+    def deadlines(self) -> list[float | None]:
+        return [endpoint.next_deadline() for endpoint in self.endpoints]
+
+    def wait(self, timeout: float, readable: Callable[..., None]) -> None:
+        """Sleep until something is readable or `timeout` passed; `readable` gets the owner's keys."""
+        self._wake_by_mono = time.monotonic() + timeout
+        for key, mask in self.selector.select(timeout):
+            if key.data is None:
+                self.signals.drain_wakeups()
+            elif callable(key.data):  # an endpoint's socket
+                key.data(mask)
+            else:
+                readable(*key.data)  # what the owner registered: (run, which pipe)

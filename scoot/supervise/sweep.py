@@ -1,0 +1,158 @@
+"""No process of a run outlives it: its group, whatever carries its mark, and escaped orphans."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+
+import psutil
+
+from scoot.records.recorder import Recorder
+from scoot.shared.procgroup import kill_group
+from scoot.supervise.procs import Killed, child_pids, describe_killed, subtrees, sweep_runs
+from scoot.supervise.runner import ActiveRun
+
+PR_SET_CHILD_SUBREAPER = 36
+# How long the orphan sweep waits for the processes it killed to be reaped.
+ORPHAN_REAP_SEC = 2.0
+
+
+class ProcessSweep:
+    """Ends what a finished run left behind; as child subreaper, also what escaped its group.
+
+    `reap` is the run table's one reaper; `is_worker` says whether a pid is a
+    live worker (never swept).
+    """
+
+    def __init__(
+        self,
+        *,
+        as_subreaper: bool,
+        recorder: Recorder,
+        reap: Callable[[], list[int]],
+        is_worker: Callable[[int], bool],
+    ) -> None:
+        self.as_subreaper = as_subreaper
+        self.recorder = recorder
+        self.reap = reap
+        self.is_worker = is_worker
+        self.own_children: set[int] = set()  # children that predate the loop are not orphans
+
+    def start(self) -> None:
+        if not self.as_subreaper:
+            return
+        try:
+            self.own_children = {p.pid for p in psutil.Process().children()}
+        except psutil.Error:
+            self.own_children = set()
+        _become_subreaper()
+
+    def adopt(self, pid: int) -> None:
+        """A helper process of this one (the notification courier): never swept as an orphan."""
+        self.own_children.add(pid)
+
+    def _reap(self) -> None:
+        self.reap()
+
+    def _stray(self, pid: int) -> bool:
+        return not self.is_worker(pid) and pid not in self.own_children
+
+    def end_processes_of(self, run: ActiveRun) -> None:
+        """Its group, then whatever carries its mark; audited when anything was left."""
+        killed = _kill_group(run.pid)
+        killed += sweep_runs({run.request.run_id}, self._candidates, reap=self._reap)
+        if killed:
+            self.recorder.run_event(
+                run.request,
+                "stragglers_killed",
+                f"killed {describe_killed(killed)} left behind by run {run.request.run_id}",
+                count=len(killed),
+                pids=[k.pid for k in killed],
+                names=[k.name for k in killed],
+            )
+
+    def _candidates(self) -> list[psutil.Process]:
+        """Where an ended run's processes can be.
+
+        As subreaper: below us, and not below a live worker. When a worker
+        exits, the kernel re-parents what it leaves to us before we reap it,
+        so the trees of our other children are all there is to look at
+        (usually none: nothing is read). Otherwise: anywhere.
+        """
+        if not self.as_subreaper:
+            return list(psutil.process_iter())
+        children = child_pids(os.getpid())
+        if children is not None:
+            found = subtrees([pid for pid in children if self._stray(pid)])
+            if found is not None:
+                return found
+        try:
+            return psutil.Process().children(recursive=True)
+        except psutil.Error:
+            return []
+
+    def kill_orphans(self) -> None:
+        """As subreaper we inherit descendants that escaped a run's group: end them."""
+        if not self.as_subreaper:
+            return
+        try:
+            children = psutil.Process().children()
+        except psutil.Error:
+            return
+        killed: list[int] = []
+        for child in children:
+            if not self._stray(child.pid):
+                continue
+            try:
+                if child.status() == psutil.STATUS_ZOMBIE:
+                    continue  # ended already: the reaper collects it
+                os.kill(child.pid, signal.SIGKILL)
+            except (psutil.Error, OSError):
+                continue
+            killed.append(child.pid)
+            self.recorder.event(
+                "stragglers_killed",
+                f"killed process {child.pid} that escaped its run's process group",
+                pid=child.pid,
+                count=1,
+            )
+        self._collect(killed)
+
+    def _collect(self, pids: list[int]) -> None:
+        """Reap what was just killed, so no zombie of it outlives the sweep."""
+        left = set(pids)
+        deadline = time.monotonic() + ORPHAN_REAP_SEC
+        while left:
+            left -= set(self.reap())
+            if not left or time.monotonic() >= deadline:
+                return
+            time.sleep(0.002)
+
+
+def _kill_group(pgid: int) -> list[Killed]:
+    """SIGKILL whatever is left in a finished run's process group; return what."""
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return []
+    members = []
+    for proc in psutil.process_iter(["pid", "name"]):
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
+                members.append(Killed(proc.pid, proc.info["name"] or "?", ""))
+        except (OSError, psutil.Error):
+            continue
+    kill_group(pgid)
+    return members
+
+
+def _become_subreaper() -> None:
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
