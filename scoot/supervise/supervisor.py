@@ -19,8 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-import psutil
-
 from scoot.instance.config import BackendConfig, Config, all_backends
 from scoot.instance.home import Home
 from scoot.records.files import tail_objects
@@ -51,7 +49,17 @@ from scoot.supervise.events import (
     tell_observers,
 )
 from scoot.supervise.launch import WorkerBody, launch_worker
-from scoot.supervise.procs import Killed, child_pids, describe_killed, subtrees, sweep_runs
+from scoot.supervise.procs import (
+    Killed,
+    all_pids,
+    child_pids,
+    children_of,
+    describe_killed,
+    group_members,
+    read_stat,
+    subtrees,
+    sweep_runs,
+)
 from scoot.supervise.releases import LedgerReleases
 from scoot.supervise.reload import ConfigChanges, classify, live_schedule
 from scoot.supervise.runner import ActiveRun, Outcome, RunRequest
@@ -326,10 +334,7 @@ class Supervisor:
         for endpoint in self.endpoints:
             endpoint.attach(self.selector)
         if self.settings.reap_orphans:
-            try:
-                self._own_children = {p.pid for p in psutil.Process().children()}
-            except psutil.Error:
-                self._own_children = set()
+            self._own_children = set(children_of(os.getpid()))
             _become_subreaper()
         try:
             self.hooks.ready(self)
@@ -846,7 +851,7 @@ class Supervisor:
                 names=[k.name for k in killed],
             )
 
-    def _sweep_candidates(self) -> list[psutil.Process]:
+    def _sweep_candidates(self) -> list[int]:
         """Where an ended run's processes can be.
 
         As subreaper: below us, and not below a live worker. When a worker
@@ -855,7 +860,7 @@ class Supervisor:
         (usually none: nothing is read). Otherwise: anywhere.
         """
         if not self.settings.reap_orphans:
-            return list(psutil.process_iter())
+            return all_pids()
         me = os.getpid()
         children = child_pids(me)
         if children is not None:
@@ -863,47 +868,37 @@ class Supervisor:
             found = subtrees(strays)
             if found is not None:
                 return found
-        try:
-            return psutil.Process().children(recursive=True)
-        except psutil.Error:
-            return []
+        return all_pids()
 
     def _reap_strays(self) -> None:
         """Collect killed processes that were re-parented to us (never a live worker)."""
-        try:
-            children = psutil.Process().children()
-        except psutil.Error:
-            return
-        for child in children:
-            if child.pid in self.active or child.pid in self._own_children:
+        for child in children_of(os.getpid()):
+            if child in self.active or child in self._own_children:
                 continue
             try:
-                os.waitpid(child.pid, os.WNOHANG)
+                os.waitpid(child, os.WNOHANG)
             except OSError:
                 continue
 
     def _reap_orphans(self) -> None:
         """As subreaper we inherit descendants that escaped a run's group: end them."""
         workers = set(self.active)
-        try:
-            children = psutil.Process().children()
-        except psutil.Error:
-            return
-        for child in children:
-            if child.pid in workers or child.pid in self._own_children:
+        for child in children_of(os.getpid()):
+            if child in workers or child in self._own_children:
                 continue
+            stat = read_stat(child)
             try:
-                if child.status() == psutil.STATUS_ZOMBIE:
-                    os.waitpid(child.pid, os.WNOHANG)
+                if stat is None or stat.dead:
+                    os.waitpid(child, os.WNOHANG)
                     continue
-                os.kill(child.pid, signal.SIGKILL)
-                os.waitpid(child.pid, 0)
-            except (psutil.Error, OSError):
+                os.kill(child, signal.SIGKILL)
+                os.waitpid(child, 0)
+            except OSError:
                 continue
             self.recorder.event(
                 "stragglers_killed",
-                f"killed process {child.pid} that escaped its run's process group",
-                pid=child.pid,
+                f"killed process {child} that escaped its run's process group",
+                pid=child,
                 count=1,
             )
 
@@ -987,13 +982,7 @@ def _kill_group(pgid: int) -> list[Killed]:
         os.killpg(pgid, 0)
     except (ProcessLookupError, PermissionError):
         return []
-    members = []
-    for proc in psutil.process_iter(["pid", "name"]):
-        try:
-            if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
-                members.append(Killed(proc.pid, proc.info["name"] or "?", ""))
-        except (OSError, psutil.Error):
-            continue
+    members = [Killed(pid, name or "?", "") for pid, name in group_members(pgid)]
     kill_group(pgid)
     return members
 
