@@ -205,6 +205,7 @@ class Supervisor:
         # The last 24 hours' spend: from runs.jsonl now, then every usage report as it comes.
         self.spend = window_from_runs(tail_objects(home.runs, SPEND_TAIL_BYTES), clock())
         self._backend_tokens: dict[str, str | None] = {}
+        self._backend_caps: tuple[Config | None, dict[str, int]] = (None, {})  # and their config
         self._noted_waiting: set[str] = set()  # run ids whose wait for a backend was audited
         self._last_waiting: dict[str, int] = {}  # as last told to the hooks
         self.hooks = hooks or Hooks()
@@ -591,7 +592,13 @@ class Supervisor:
 
     # -- spend (scoot.shared.spend) ----------------------------------------------------
     def _backend_free(self, request: RunRequest) -> bool:
-        caps = {name: b.max_concurrent for name, b in all_backends(self.config).items()}
+        # Asked for every queued run at every launch: an uncapped backend answers at once.
+        if self._backend_caps[0] is not self.config:
+            caps = {name: b.max_concurrent for name, b in all_backends(self.config).items()}
+            self._backend_caps = (self.config, caps)
+        caps = self._backend_caps[1]
+        if caps.get(request.backend, 0) <= 0:
+            return True
         running = [run.request.backend for run in self.active.values()]
         return free_slot(request.backend, caps, running)
 
