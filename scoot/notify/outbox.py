@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import psutil
+
+from scoot.supervise.procs import start_time_of
 
 _sequence = count(1)
 FIRST_RETRY_SEC = 2.0
@@ -39,11 +40,8 @@ def retry_delay(attempts: int, rand: Callable[[], float] = random.random) -> flo
 def process_mark(pid: int | None = None) -> str:
     """A process as `pid:start time`, so a reused pid is not mistaken for its owner."""
     pid = os.getpid() if pid is None else pid
-    try:
-        started = psutil.Process(pid).create_time()
-    except psutil.Error:
-        started = 0.0
-    return f"{pid}:{started:.2f}"
+    started = start_time_of(pid)  # read from /proc: no psutil import on every start
+    return f"{pid}:{started or 0.0:.2f}"
 
 
 def mark_alive(mark: str) -> bool:
