@@ -60,6 +60,8 @@ class Scheduler:
         # Why a job's day budget forbids a start now, or None; the supervisor sets its own.
         self.budget_spent: Callable[[Job, float], str | None] = lambda _job, _now: None
         self._budget_skipped: set[str] = set()  # jobs whose exhaustion was already audited
+        # How far ahead of the clock `decide`'s `now` looks (the supervisor claims ahead).
+        self.claim_lead_sec = 0.0
         self._last_now: float | None = None  # the clock reading of the previous decision
         self._owner_pid = os.getpid()
         self._owner_start = start_time_of(self._owner_pid)
@@ -180,10 +182,15 @@ class Scheduler:
         fresh = entry.first_seen is None
         if fresh:
             entry.first_seen = now
+        anchor = entry.last_instant if fresh else decided_anchor(job, entry)
+        trigger = job.trigger
+        # With nothing decided, an every_sec job fires at the decision itself: at the
+        # clock's reading, not at the claim's look-ahead, so it starts at once.
+        starts_now = trigger.kind == "every" and trigger.align != "epoch" and anchor is None
         verdict = plan(
-            job.trigger,
-            now,
-            entry.last_instant if fresh else decided_anchor(job, entry),
+            trigger,
+            now - self.claim_lead_sec if starts_now else now,
+            anchor,
             catch_up=job.catch_up,
             max_late_sec=job.max_late_sec,
         )

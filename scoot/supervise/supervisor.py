@@ -202,6 +202,7 @@ class Supervisor:
         if scheduler is not None:
             scheduler.is_running = self.is_job_running
             scheduler.budget_spent = self._budget_spent
+            scheduler.claim_lead_sec = settings.claim_lead_sec
         # The last 24 hours' spend: from runs.jsonl now, then every usage report as it comes.
         self.spend = window_from_runs(tail_objects(home.runs, SPEND_TAIL_BYTES), clock())
         self._backend_tokens: dict[str, str | None] = {}
