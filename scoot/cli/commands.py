@@ -281,6 +281,10 @@ def schedule_run(ctx: click.Context, ticks: int) -> int:
     from scoot.supervise.entrypoints import run_schedule
 
     _, code = run_schedule(_instance(ctx), ticks=ticks, home_option=_home(ctx))
+    if ticks:
+        from scoot.records.leaving import leave_quickly
+
+        leave_quickly()  # its records are committed and closed: no teardown at exit
     return code
 
 
@@ -933,4 +937,6 @@ def main(argv: list[str] | None = None) -> None:
             err=True,
         )
         sys.exit(1)
-    sys.exit(result if isinstance(result, int) else 0)
+    from scoot.records.leaving import finish
+
+    finish(result if isinstance(result, int) else 0, console=argv is None)
