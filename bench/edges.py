@@ -283,7 +283,11 @@ def job_mix(count: int, now: float) -> list[dict[str, Any]]:
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
-    return [orjson.loads(line) for line in path.read_bytes().splitlines()] if path.exists() else []
+    """The whole lines of a JSONL file; a line being appended as we read is left for later."""
+    if not path.exists():
+        return []
+    whole = path.read_bytes().rpartition(b"\n")[0]
+    return [orjson.loads(line) for line in whole.splitlines()]
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str, poll: float) -> None:
