@@ -24,7 +24,9 @@ def leave_quickly() -> None:
 
 def finish(code: int, *, console: bool) -> NoReturn:
     """Exit with `code`: at once when asked to and this is the console script, else normally."""
-    if console and _quick:
+    # Under a profiler or a tracer (coverage), their results are written at teardown.
+    watched = sys.getprofile() is not None or sys.gettrace() is not None
+    if console and _quick and not watched:
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
