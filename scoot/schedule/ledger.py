@@ -46,7 +46,7 @@ from scoot.schedule.ledger_journal import (
 __all__ = ["FORMAT", "InFlight", "JobEntry", "Ledger", "decided_anchor", "entry_for"]
 __all__ += ["encode_ledger", "parse_ledger"]
 # The journal is folded into ledger.json once it is larger than this and than ledger.json.
-COMPACT_MIN_BYTES = 256 * 1024
+COMPACT_MIN_BYTES = 16 * 1024
 
 
 def _signature(st: os.stat_result) -> tuple[int, int, int]:
