@@ -71,7 +71,9 @@ def test_children_subtrees_and_group_members() -> None:
     # A shell (its own group) with a sleep below it.
     script = "sleep 60 & wait"
     with child("sh", "-c", script, start_new_session=True) as shell:
-        wait_for(lambda: len(procs.child_pids(shell.pid) or []) == 1)
+        # Until the child has exec'd, it is a copy of the shell, named like it.
+        wait_for(lambda: "sleep" in dict(procs.group_members(shell.pid)).values())
+        assert len(procs.child_pids(shell.pid) or []) == 1
         assert shell.pid in procs.children_of(os.getpid())
         tree = procs.subtrees([shell.pid])
         assert tree is not None and len(tree) == 2 and tree[0] == shell.pid
@@ -88,8 +90,9 @@ def test_sweep_kills_every_marked_process_and_only_those() -> None:
         child(*sleeper, env={RUN_MARK: mark}) as marked,
         child(*sleeper, env={RUN_MARK: mark + "-other"}) as other,
     ):
+        # Each environment is the new program's once it has exec'd.
         wait_for(lambda: procs.run_mark_of(marked.pid) == mark)
-        assert procs.run_mark_of(other.pid) == mark + "-other"
+        wait_for(lambda: procs.run_mark_of(other.pid) == mark + "-other")
         killed = procs.sweep_runs({mark}, reap=lambda: marked.poll() and None)
         assert [(k.pid, k.run_id) for k in killed] == [(marked.pid, mark)]
         assert marked.wait(timeout=10) == -9
