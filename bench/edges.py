@@ -11,6 +11,8 @@ Scenarios (default sizes; --jobs changes the job count):
 - burst:     200 jobs due at one instant, the default cap: instant to the last model request
 - sustained: 500 jobs due at one instant, max_concurrent = 16: runs per second, 0 lost, 0 doubled
 - idle:      CPU of a daemon with 10,000 jobs, settled 5 s after its pid file, over 30 s
+- ledger:    one ledger transaction (a claim, then its release) with 10,000 jobs in the
+             ledger, in the interpreter of the scoot under test: ms, bytes written, fsyncs
 - all:       each of the above in turn
 
 Every sample is paired with a start of the same interpreter (`python -c pass`),
@@ -281,7 +283,11 @@ def job_mix(count: int, now: float) -> list[dict[str, Any]]:
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
-    return [orjson.loads(line) for line in path.read_bytes().splitlines()] if path.exists() else []
+    """The whole lines of a JSONL file; a line being appended as we read is left for later."""
+    if not path.exists():
+        return []
+    whole = path.read_bytes().rpartition(b"\n")[0]
+    return [orjson.loads(line) for line in whole.splitlines()]
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str, poll: float) -> None:
@@ -554,6 +560,57 @@ class Bench:
         )
 
 
+# Run by the interpreter of the scoot under test, so an older install measures its own ledger.
+LEDGER_SCRIPT = """
+import json, os, sys, time
+from pathlib import Path
+from scoot.schedule.ledger import InFlight, JobEntry, Ledger
+directory, jobs, rounds = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+ledger = Ledger(directory / "ledger.json", directory / "ledger.lock")
+with ledger.transaction() as entries:
+    for n in range(jobs):
+        entries[f"job-{n}"] = JobEntry("every:60", 1e9 + n, 1e9 + n, f"r{n}", {}, 1e9)
+real_fsync, fsyncs = os.fsync, [0]
+def counting(fd):
+    fsyncs[0] += 1
+    real_fsync(fd)
+os.fsync = counting
+def files():
+    found = {}
+    for name in ("ledger.json", "ledger.journal"):
+        try:
+            st = os.stat(directory / name)
+            found[name] = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            pass
+    return found
+def written(before, after):
+    # A file replaced counts whole; an appended one, what it grew by.
+    total = 0
+    for name, (ino, mtime, size) in after.items():
+        old = before.get(name)
+        if old is None or old[0] != ino or size < old[2]:
+            total += size
+        elif old[1] != mtime:
+            total += size - old[2]
+    return total
+out = []
+for n in range(rounds):
+    for release in (False, True):
+        before, calls, started = files(), fsyncs[0], time.perf_counter()
+        with ledger.transaction() as entries:
+            flights = entries[f"job-{n % jobs}"].in_flight
+            if release:
+                flights.pop(f"x{n}")
+            else:
+                flights[f"x{n}"] = InFlight(f"x{n}", 2e9, 2e9, os.getpid(), None)
+        took = time.perf_counter() - started
+        after = files()
+        out.append([took, fsyncs[0] - calls, after["ledger.json"][1], written(before, after)])
+print(json.dumps(out))
+"""
+
+
 @contextmanager
 def _more_daemons(scoot: Path, homes: list[Path]) -> Iterator[list[subprocess.Popen[bytes]]]:
     if not homes:
@@ -561,6 +618,36 @@ def _more_daemons(scoot: Path, homes: list[Path]) -> Iterator[list[subprocess.Po
         return
     with daemon(scoot, homes[0]) as (proc, _), _more_daemons(scoot, homes[1:]) as rest:
         yield [proc, *rest]
+
+
+def ledger_transactions(bench: Bench) -> Result:
+    """Claims and releases in a big ledger: what each one costs and writes."""
+    count = bench.count(10000)
+    home = bench.home("ledger")
+    home.mkdir(parents=True)
+    rounds = bench.runs
+    argv = [str(interpreter_of(bench.scoot)), "-c", LEDGER_SCRIPT, str(home), str(count)]
+    # cwd: not this checkout, whose scoot would shadow the one under test.
+    done = subprocess.run(
+        [*argv, str(rounds)], capture_output=True, text=True, check=True, cwd=home
+    )
+    rows = orjson.loads(done.stdout)
+    # A sample per round: the mean of its claim and its release.
+    seconds = [
+        (claim[0] + release[0]) / 2 for claim, release in zip(rows[::2], rows[1::2], strict=True)
+    ]
+    for _ in seconds:
+        bench.anchor.sample()
+    rewrites = len({row[2] for row in rows}) - 1  # changes of ledger.json's mtime
+    return time_result(
+        "ledger",
+        f"one ledger transaction (claim or release), {count} jobs in the ledger",
+        seconds,
+        bench.anchor,
+        fsyncs_per_transaction=statistics.median(row[1] for row in rows),
+        ledger_json_rewrites=rewrites,
+        bytes_per_transaction=statistics.median(row[3] for row in rows),
+    )
 
 
 SCENARIOS: dict[str, Callable[[Bench], Result]] = {
@@ -572,6 +659,7 @@ SCENARIOS: dict[str, Callable[[Bench], Result]] = {
     "burst": Bench.burst,
     "sustained": Bench.sustained,
     "idle": Bench.idle,
+    "ledger": ledger_transactions,
 }
 
 

@@ -153,6 +153,15 @@ def runs(home: Path) -> list[dict[str, Any]]:
     return read_jsonl(home / "state" / "runs.jsonl")
 
 
+def ledger_jobs(home: Path) -> dict[str, dict[str, Any]]:
+    """The ledger's entries as scoot reads them (ledger.json and its journal), as dicts."""
+    from scoot.schedule.ledger import Ledger
+
+    state = home / "state"
+    entries = Ledger(state / "ledger.json", state / "ledger.lock").peek()
+    return {job_id: entry.to_dict() for job_id, entry in entries.items()}
+
+
 def wait_for(predicate: Callable[[], Any], timeout: float = 10, interval: float = 0.02) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

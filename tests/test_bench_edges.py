@@ -12,7 +12,7 @@ import pytest
 
 EDGES = Path(__file__).resolve().parent.parent / "bench" / "edges.py"
 TINY = ["--runs", "1", "--jobs", "3", "--lead", "2", "--settle", "0.3", "--window", "0.6"]
-SCENARIOS = ["tick", "list3", "list10k", "spawn", "rss", "burst", "sustained", "idle"]
+SCENARIOS = ["tick", "list3", "list10k", "spawn", "rss", "burst", "sustained", "idle", "ledger"]
 
 
 @pytest.mark.timeout(150)
@@ -43,6 +43,8 @@ def test_every_scenario_runs_once_and_reports_its_figure() -> None:
         assert checks["ok"] == 3 and checks["lost"] == 0 and checks["doubled"] == 0, name
     assert results["burst"]["checks"]["requests"] == 3
     assert results["rss"]["checks"]["bare_interpreter_rss_mib"] > 0
+    ledger = results["ledger"]["checks"]
+    assert ledger["fsyncs_per_transaction"] >= 1 and ledger["bytes_per_transaction"] > 0
 
 
 def test_unknown_scenario_is_a_usage_error() -> None:

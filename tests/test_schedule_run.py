@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from scoot.testing.model_server import ScriptedModel
-from tests.helpers import audit_kinds, read_jsonl, run_scoot, runs, start_scoot, write_config
+from tests.helpers import (
+    audit_kinds,
+    ledger_jobs,
+    read_jsonl,
+    run_scoot,
+    runs,
+    start_scoot,
+    write_config,
+)
 
 FINAL = {"default": [{"final": "all good"}]}
 
@@ -62,8 +70,7 @@ def test_ticks_one_fires_due_jobs_and_records_everything(tmp_path: Path, model) 
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
     session = read_jsonl(home / "state" / "sessions" / "job-every.jsonl")
     assert [row["role"] for row in session][:2] == ["system", "user"]
-    ledger = json.loads((home / "state" / "ledger.json").read_text())
-    assert ledger["jobs"]["every"]["in_flight"] == []
+    assert ledger_jobs(home)["every"]["in_flight"] == []
     assert not list((home / "state" / "scratch").iterdir())
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from scoot.cli.views import render_status
 from scoot.testing.model_server import ScriptedModel
-from tests.helpers import audit, run_scoot, runs, supervise, write_config
+from tests.helpers import audit, ledger_jobs, run_scoot, runs, supervise, write_config
 from worker.main import FrameWriter, read_spec
 
 STEP = {"action": "glob", "action_input": "*.none"}
@@ -32,9 +32,7 @@ def events(home: Path, kind: str) -> list[dict]:
 
 
 def last_instant(home: Path, job_id: str) -> float:
-    entries = json.loads((home / "state" / "ledger.json").read_text())
-    entries = entries.get("jobs", entries)
-    return float(entries[job_id]["last_instant"])
+    return float(ledger_jobs(home)[job_id]["last_instant"])
 
 
 # -- counting -----------------------------------------------------------------------

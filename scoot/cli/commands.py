@@ -169,4 +169,6 @@ def main(argv: list[str] | None = None) -> None:
             err=True,
         )
         sys.exit(1)
-    sys.exit(result if isinstance(result, int) else 0)
+    from scoot.records.leaving import finish
+
+    finish(result if isinstance(result, int) else 0, console=argv is None)

@@ -60,6 +60,10 @@ def schedule_run(ctx: click.Context, ticks: int) -> int:
     from scoot.supervise.entrypoints import run_schedule
 
     _, code = run_schedule(instance_of(ctx), ticks=ticks, home_option=home_of(ctx))
+    if ticks:
+        from scoot.records.leaving import leave_quickly
+
+        leave_quickly()  # its records are committed and closed: no teardown at exit
     return code
 
 

@@ -178,6 +178,7 @@ class AuditLog:
         self._lock_fd: int | None = None
         self._seq = 0
         self._known_size = -1
+        self._synced = True  # nothing appended since the last fsync
         self.torn_bytes = 0
         self._outage = Outage(path.parent) if path is not None else None
 
@@ -201,6 +202,7 @@ class AuditLog:
                     return self._fd
             except FileNotFoundError:
                 pass
+            self.sync()  # what went to the file before its rotation is durable too
             os.close(self._fd)
             self._fd = None
             self._known_size = -1
@@ -278,6 +280,7 @@ class AuditLog:
             fd = self._current_fd()
             size = 0
         write_line_or_nothing(fd, line, size)  # a short write (ENOSPC) leaves no half line
+        self._synced = False
         self._seq += 1
         self._known_size = size + len(line)
 
@@ -286,10 +289,14 @@ class AuditLog:
             self._on_error(text)
 
     def sync(self) -> None:
-        """fsync at run boundaries, so a finished run's events survive a power cut."""
-        if self._fd is not None:
+        """fsync at run boundaries, so a finished run's events survive a power cut.
+
+        Nothing appended since the last one: no fsync.
+        """
+        if self._fd is not None and not self._synced:
             try:
                 os.fsync(self._fd)
+                self._synced = True
             except OSError:
                 pass
 

@@ -2,10 +2,17 @@
 
 Workers only send frames; everything durable about a run is written here,
 in the parent, so a worker that crashes or misbehaves cannot corrupt it.
+
+A run's ending is written at once (its runs.jsonl line, then its job_end
+event) and made durable by `commit`: one fsync of runs.jsonl, then one of
+the audit log, for every run that ended since the last commit (a group
+commit). Until then the run is reported by `unwritten_run_ids`, so it never
+leaves the ledger's in-flight table before its ending is on disk.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
 from collections.abc import Callable
@@ -51,6 +58,7 @@ class Recorder:
         self._runs_outage = Outage(home.runs.parent)
         self._sessions_outage = Outage(sessions.directory)
         self._unwritten: deque[dict[str, Any]] = deque()  # oldest first
+        self._uncommitted: set[str] = set()  # run ids written since the last commit
         self.write_errors = 0  # failed run record and transcript writes (for metrics)
 
     def event(self, kind: str, msg: str, **details: Any) -> None:
@@ -152,7 +160,6 @@ class Recorder:
             output_bytes=run.output_total or None,
             **details,
         )
-        self.audit.sync()
         return record
 
     def complete_job_end(self, request: RunRequest, run_row: dict[str, Any]) -> None:
@@ -186,8 +193,8 @@ class Recorder:
         """Write the run records still waiting, oldest first; True when none is left."""
         while self._unwritten:
             try:
-                # fsync: this line is the run's proof.
-                append_record(self.home.runs, self._unwritten[0], sync=True)
+                # Not fsynced here: `commit` makes every line written since the last one durable.
+                append_record(self.home.runs, self._unwritten[0])
             except OSError as exc:
                 if self._runs_outage.failed():
                     self._warn(
@@ -196,13 +203,46 @@ class Recorder:
                     )
                 self.write_errors += 1
                 return False
-            self._unwritten.popleft()
+            self._uncommitted.add(str(self._unwritten.popleft().get("run_id")))
             if self._runs_outage.succeeded():
                 self._warn(f"{self.home.runs} is writable again")
         return True
 
+    @property
+    def uncommitted(self) -> bool:
+        """Run records are written that no commit has made durable yet."""
+        return bool(self._uncommitted)
+
+    def commit(self) -> bool:
+        """Make every ending written so far durable: runs.jsonl first, then the audit log.
+
+        One fsync each, however many runs ended (a group commit). False when
+        runs.jsonl could not be synced: its runs stay uncommitted and are retried.
+        """
+        if self._uncommitted:
+            try:
+                fd = os.open(self.home.runs, os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    os.fsync(fd)  # the lines are the runs' proof
+                finally:
+                    os.close(fd)
+            except OSError as exc:
+                if self._runs_outage.failed():
+                    self._warn(f"cannot sync {self.home.runs}: {exc.strerror}; will retry")
+                self.write_errors += 1
+                return False
+            self._uncommitted.clear()
+        self.audit.sync()
+        return True
+
+    def close(self) -> None:
+        """Commit what is written, then close the audit log."""
+        self.commit()
+        self.audit.close()
+
     def unwritten_run_ids(self) -> set[str]:
-        return {str(record.get("run_id")) for record in self._unwritten}
+        """Runs whose record is not yet durable: waiting to be written, or to be committed."""
+        return {str(record.get("run_id")) for record in self._unwritten} | self._uncommitted
 
     def run_never_started(self, request: RunRequest, status: str, reason: str) -> None:
         """A claimed occurrence that ended without a worker (interrupted, refused)."""

@@ -33,6 +33,7 @@ class Facts:
     # Who runs the job already ("pid 123", "this process"), or None.
     holder: Callable[[], str | None]
     budget_skip_audited: bool  # this exhaustion was already audited
+    claim_lead_sec: float = 0.0  # how far ahead of the clock `now` looks (claims are made ahead)
 
 
 @dataclass(slots=True)
@@ -52,10 +53,15 @@ def decide_job(job: Job, entry: JobEntry, facts: Facts) -> Decision:
     """Decide one due job from its ledger entry (read, not changed) and `facts`."""
     now = facts.now
     fresh = entry.first_seen is None
+    anchor = entry.last_instant if fresh else decided_anchor(job, entry)
+    trigger = job.trigger
+    # With nothing decided, an every_sec job fires at the decision itself: at the
+    # clock's reading, not at the claim's look-ahead, so it starts at once.
+    starts_now = trigger.kind == "every" and trigger.align != "epoch" and anchor is None
     verdict = plan(
-        job.trigger,
-        now,
-        entry.last_instant if fresh else decided_anchor(job, entry),
+        trigger,
+        now - facts.claim_lead_sec if starts_now else now,
+        anchor,
         catch_up=job.catch_up,
         max_late_sec=job.max_late_sec,
     )

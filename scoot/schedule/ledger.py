@@ -1,161 +1,177 @@
 """The timing ledger: what each job last decided, and which runs are in flight.
 
-`state/ledger.json` is rewritten atomically inside an flock on
-`state/ledger.lock`, so every scoot process on one runtime directory (a
-daemon, a timer's `schedule run --ticks 1`, a manual trigger) sees one
-history: an instant is claimed once, whoever claims it.
+Every change happens inside an flock on `state/ledger.lock`, so every scoot
+process on one runtime directory (a daemon, a timer's `schedule run --ticks
+1`, a manual trigger) sees one history: an instant is claimed once, whoever
+claims it.
+
+A transaction that changes entries appends them to `state/ledger.journal`
+(one line, one fsync: see scoot.schedule.ledger_journal) instead of
+rewriting `state/ledger.json`, which at ten thousand jobs is a megabyte.
+Once the journal outgrows ledger.json (or COMPACT_MIN_BYTES), the next
+transaction folds it in: ledger.json is replaced atomically under a new
+`journal` token, which retires the old journal. A transaction that changes
+nothing writes nothing.
 """
 
 from __future__ import annotations
 
 import fcntl
-import math
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import orjson
 
 from scoot.records.files import atomic_write_bytes
-from scoot.schedule.jobs import MAX_AT_UNIX, Job
+from scoot.schedule.jobs import Job
+from scoot.schedule.ledger_entries import (
+    FORMAT,
+    InFlight,
+    JobEntry,
+    Working,
+    apply_changes,
+    encode_ledger,
+    parse_base,
+    parse_ledger,
+)
+from scoot.schedule.ledger_journal import (
+    append_journal,
+    change_line,
+    create_journal,
+    journal_base,
+    read_journal,
+)
 
-FORMAT = "scoot.schedule.ledger.v1"
-
-
-@dataclass
-class InFlight:
-    run_id: str
-    instant: float | None
-    started_at: float
-    owner_pid: int
-    owner_start: float | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "instant": self.instant,
-            "started_at": self.started_at,
-            "owner_pid": self.owner_pid,
-            "owner_start": self.owner_start,
-        }
-
-
-@dataclass
-class JobEntry:
-    trigger: str
-    last_instant: float | None = None
-    last_fired: float | None = None
-    last_run_id: str | None = None
-    in_flight: dict[str, InFlight] = field(default_factory=dict)
-    # When this job (with this trigger) first appeared: instants after it are never silent.
-    first_seen: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "trigger": self.trigger,
-            "last_instant": self.last_instant,
-            "last_fired": self.last_fired,
-            "last_run_id": self.last_run_id,
-            "in_flight": [f.to_dict() for f in self.in_flight.values()],
-            "first_seen": self.first_seen,
-        }
+__all__ = ["FORMAT", "InFlight", "JobEntry", "Ledger", "decided_anchor", "entry_for"]
+__all__ += ["encode_ledger", "parse_ledger"]
+# The journal is folded into ledger.json once it is larger than this and than ledger.json.
+COMPACT_MIN_BYTES = 16 * 1024
 
 
-def _entry_from(raw: Any) -> JobEntry | None:
-    if not isinstance(raw, dict) or not isinstance(raw.get("trigger"), str):
-        return None
-    entry = JobEntry(raw["trigger"])
-    for key in ("last_instant", "last_fired", "first_seen"):
-        value = raw.get(key)
-        # A hand-edited or damaged time outside any real calendar counts as no history.
-        if (
-            isinstance(value, int | float)
-            and not isinstance(value, bool)
-            and math.isfinite(value)
-            and 0 <= value <= MAX_AT_UNIX
-        ):
-            setattr(entry, key, float(value))
-    if isinstance(raw.get("last_run_id"), str):
-        entry.last_run_id = raw["last_run_id"]
-    flights = raw.get("in_flight")
-    for item in flights if isinstance(flights, list) else []:
-        if not isinstance(item, dict):
-            continue  # a damaged entry is dropped; the rest of the ledger still counts
-        try:
-            flight = InFlight(
-                str(item["run_id"]),
-                None if item.get("instant") is None else float(item["instant"]),
-                float(item["started_at"]),
-                int(item["owner_pid"]),
-                None if item.get("owner_start") is None else float(item["owner_start"]),
-            )
-        except (KeyError, TypeError, ValueError, OverflowError):
-            continue
-        entry.in_flight[flight.run_id] = flight
-    return entry
+def _signature(st: os.stat_result) -> tuple[int, int, int]:
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def parse_ledger(data: bytes) -> dict[str, JobEntry]:
-    """Raises ValueError when the file is not a ledger."""
+def _read_fd(path: Path) -> tuple[bytes, os.stat_result] | None:
+    """A file's bytes and its stat, from one descriptor (None when it does not exist)."""
     try:
-        value = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise ValueError(f"not JSON ({exc})") from None
-    if not isinstance(value, dict) or value.get("format") != FORMAT:
-        raise ValueError(f"not a {FORMAT} document")
-    jobs = value.get("jobs")
-    if not isinstance(jobs, dict):
-        raise ValueError("no jobs table")
-    entries: dict[str, JobEntry] = {}
-    for job_id, raw in jobs.items():
-        entry = _entry_from(raw)
-        if entry is not None:
-            entries[job_id] = entry
-    return entries
-
-
-def encode_ledger(entries: dict[str, JobEntry]) -> bytes:
-    body = {"format": FORMAT, "jobs": {k: v.to_dict() for k, v in sorted(entries.items())}}
-    return orjson.dumps(body) + b"\n"
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        st = os.fstat(fd)
+        chunks = []
+        while chunk := os.read(fd, max(st.st_size, 65536)):
+            chunks.append(chunk)
+        return b"".join(chunks), st
+    finally:
+        os.close(fd)
 
 
 class Ledger:
-    """Reads and rewrites the ledger; every change happens inside `transaction()`."""
+    """Reads the ledger and commits changes to it; every change happens inside `transaction()`."""
 
-    def __init__(self, path: Path, lock_path: Path) -> None:
+    def __init__(
+        self, path: Path, lock_path: Path, *, compact_min_bytes: int = COMPACT_MIN_BYTES
+    ) -> None:
         self.path = path
         self.lock_path = lock_path
+        self.journal_path = path.with_suffix(".journal")
+        self.compact_min_bytes = compact_min_bytes
         self.entries: dict[str, JobEntry] = {}
         self.problem: str | None = None  # why the last read fell back to an empty ledger
-        self._signature: tuple[int, int, int] | None = None
+        self._loaded = False
+        self._base_sig: tuple[int, int, int] | None = None  # ledger.json as last read
+        self._token: str | None = None  # its journal token
+        self._journal_sig: tuple[int, int, int] | None = None  # the journal as last seen
+        self._journal_ino: int | None = None  # the journal applied to the entries, if any
+        self._journal_end = 0  # how much of it (its whole lines)
+        self._journal_damaged = False
 
+    # -- reading -------------------------------------------------------------
     def _read(self) -> None:
+        base = _stat(self.path)
+        journal = _stat(self.journal_path)
+        if self._loaded and base == self._base_sig:
+            if journal == self._journal_sig:
+                return
+            if (
+                journal is not None
+                and journal[0] == self._journal_ino
+                and journal[1] >= self._journal_end
+                and not self._journal_damaged
+            ):
+                self._read_journal_tail()
+                return
+        self._read_whole()
+
+    def _read_whole(self) -> None:
+        self.entries, self._token, self.problem = {}, None, None
+        self._journal_sig, self._journal_ino, self._journal_end = None, None, 0
+        self._journal_damaged = False
+        self._loaded = True
         try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            self.entries, self._signature = {}, None
-            self.problem = None
-            return
-        signature = (st.st_ino, st.st_size, st.st_mtime_ns)
-        if signature == self._signature:
-            return
-        try:
-            data = self.path.read_bytes()
-            self.entries = parse_ledger(data)
-            self.problem = None
-        except (OSError, ValueError) as exc:
-            self.entries = {}
+            found = _read_fd(self.path)
+        except OSError as exc:
+            found, self._base_sig = None, None
             self.problem = f"ledger {self.path} unreadable ({exc}); timers reset as after a restart"
-        self._signature = signature
+        if found is None:
+            self._base_sig = None
+            return
+        data, st = found
+        self._base_sig = _signature(st)
+        try:
+            self.entries, self._token = parse_base(data)
+        except ValueError as exc:
+            self.problem = f"ledger {self.path} unreadable ({exc}); timers reset as after a restart"
+            return
+        if self._token is not None:
+            self._read_journal_whole()
+
+    def _read_journal_whole(self) -> None:
+        try:
+            found = _read_fd(self.journal_path)
+        except OSError:
+            found = None  # an unreadable journal is set aside by the next commit
+        if found is None:
+            return
+        data, st = found
+        self._journal_sig = _signature(st)
+        header_end = data.find(b"\n") + 1
+        if header_end == 0 or journal_base(data[:header_end]) != self._token:
+            return  # a journal of an earlier ledger.json, already folded into this one
+        self._journal_ino = st.st_ino
+        self._apply(data[header_end:], header_end)
+
+    def _read_journal_tail(self) -> None:
+        try:
+            fd = os.open(self.journal_path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            self._read_whole()
+            return
+        try:
+            st = os.fstat(fd)
+            data = os.pread(fd, max(0, st.st_size - self._journal_end), self._journal_end)
+        finally:
+            os.close(fd)
+        self._journal_sig = _signature(st)
+        self.entries = dict(self.entries)  # a snapshot handed out earlier stays as it was
+        self._apply(data, self._journal_end)
+
+    def _apply(self, data: bytes, offset: int) -> None:
+        found = read_journal(data, offset)
+        for jobs in found.changes:
+            apply_changes(self.entries, jobs)
+        self._journal_end = found.end
+        self._journal_damaged = found.damaged
 
     def peek(self) -> dict[str, JobEntry]:
         """Read without locking or creating anything, for side-effect free views.
 
-        A torn view is impossible (the file is replaced atomically); a stale one
-        only shows what was true a moment ago. Raises OSError on a read failure.
+        A torn view is impossible (ledger.json is replaced atomically and a
+        journal line counts once whole); a stale one only shows what was true
+        a moment ago. Raises OSError on a read failure.
         """
         self._read()
         return self.entries
@@ -175,34 +191,84 @@ class Ledger:
         finally:
             os.close(fd)
 
+    # -- writing -------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[dict[str, JobEntry]]:
-        """Lock, re-read, let the caller change the entries, write them back atomically.
+        """Lock, re-read, let the caller change the entries, commit the changes.
 
-        If the body raises, nothing is written. A write failure propagates as OSError.
+        If the body raises, nothing is written; if it changed nothing, nothing
+        is written either. A write failure propagates as OSError, and then the
+        ledger is as it was.
         """
         with self._locked(exclusive=True):
             self._read()
-            working = {
-                k: JobEntry(
-                    v.trigger,
-                    v.last_instant,
-                    v.last_fired,
-                    v.last_run_id,
-                    dict(v.in_flight),
-                    v.first_seen,
-                )
-                for k, v in self.entries.items()
-            }
+            working = Working(self.entries)
             yield working
-            if self.problem and self.path.exists():
-                # Keep the unreadable file for inspection instead of losing it silently.
-                os.replace(self.path, self.path.with_suffix(".json.corrupt"))
-            atomic_write_bytes(self.path, encode_ledger(working))
-            st = os.stat(self.path)
-            self.entries = working
-            self._signature = (st.st_ino, st.st_size, st.st_mtime_ns)
-            self.problem = None
+            changes = working.changes(self.entries)
+            if not changes and not self.problem:
+                return
+            entries = dict(working)
+            if self._can_append():
+                line = change_line(
+                    {k: None if v is None else v.to_dict() for k, v in sorted(changes.items())}
+                )
+                if self._journal_end + len(line) <= max(self.compact_min_bytes, self._base_size()):
+                    self._append(line)
+                    self.entries = entries
+                    return
+            self._compact(entries)
+
+    def _can_append(self) -> bool:
+        return self._token is not None and not self.problem and not self._journal_damaged
+
+    def _base_size(self) -> int:
+        return self._base_sig[1] if self._base_sig is not None else 0
+
+    def _append(self, line: bytes) -> None:
+        assert self._token is not None
+        if self._journal_ino is None:
+            # None yet for this ledger.json (or one of an earlier one): a new journal.
+            self._journal_end, self._journal_ino = create_journal(
+                self.journal_path, self._token, line
+            )
+        else:
+            self._journal_end = append_journal(self.journal_path, line, self._journal_end)
+        # Committed: the signature is only what the next read compares against.
+        self._journal_sig = _stat_quietly(self.journal_path)
+
+    def _compact(self, entries: dict[str, JobEntry]) -> None:
+        """Replace ledger.json with all the entries; the old journal no longer counts."""
+        if self.problem and self.path.exists():
+            # Keep the unreadable file for inspection instead of losing it silently.
+            os.replace(self.path, self.path.with_suffix(".json.corrupt"))
+        token = f"{time.time_ns():x}-{os.getpid()}"
+        atomic_write_bytes(self.path, encode_ledger(entries, token))
+        aside = self.journal_path.with_suffix(".journal.damaged")
+        try:
+            if self._journal_damaged:
+                os.replace(self.journal_path, aside)  # kept for inspection
+            else:
+                os.unlink(self.journal_path)  # retired by the new token even if this fails
+        except OSError:
+            pass
+        self.entries, self._token, self.problem = entries, token, None
+        self._base_sig = _stat(self.path)
+        self._journal_sig, self._journal_ino, self._journal_end = None, None, 0
+        self._journal_damaged = False
+
+
+def _stat_quietly(path: Path) -> tuple[int, int, int] | None:
+    try:
+        return _stat(path)
+    except OSError:
+        return None
+
+
+def _stat(path: Path) -> tuple[int, int, int] | None:
+    try:
+        return _signature(os.stat(path))
+    except FileNotFoundError:
+        return None
 
 
 def entry_for(entries: dict[str, JobEntry], job_id: str, trigger_key: str) -> JobEntry:

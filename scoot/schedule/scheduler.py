@@ -63,6 +63,8 @@ class Scheduler:
         # Why a job's day budget forbids a start now, or None; the supervisor sets its own.
         self.budget_spent: Callable[[Job, float], str | None] = lambda _job, _now: None
         self._budget_skipped: set[str] = set()  # jobs whose exhaustion was already audited
+        # How far ahead of the clock `decide`'s `now` looks (the supervisor claims ahead).
+        self.claim_lead_sec = 0.0
         self._last_now: float | None = None  # the clock reading of the previous decision
         self._owner_pid = os.getpid()
         self._owner_start = start_time_of(self._owner_pid)
@@ -181,6 +183,7 @@ class Scheduler:
             budget_spent=lambda: self.budget_spent(job, now),
             holder=lambda: self._holder(job, entry),
             budget_skip_audited=job.id in self._budget_skipped,
+            claim_lead_sec=self.claim_lead_sec,
         )
         decision = decide_job(job, entry, facts)
         if decision.first_seen is not None:

@@ -71,7 +71,7 @@ def supervise(
     finally:
         if notifier is not None:
             notifier.close()
-        recorder.audit.close()
+        recorder.close()
 
 
 def attach_notifier(

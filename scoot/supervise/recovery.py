@@ -6,7 +6,8 @@ The order is what makes it safe to kill at any point, recovery included:
 2. Kill every process still marked with one of their run ids (nothing written).
 3. Finish each run's ending, completing whatever half of it is already there:
    a runs.jsonl line without its `job_end`, a `job_end` without its line, or
-   neither (then the run is recorded `interrupted`). Each write is fsynced.
+   neither (then the run is recorded `interrupted`). Then one commit makes
+   them durable: one fsync of runs.jsonl, one of the audit log.
 4. Only then drop the runs from the in-flight table (one ledger commit).
 
 A kill before step 4 leaves the runs in flight, and the next start redoes
@@ -157,7 +158,7 @@ def recover(ledger: Ledger, recorder: Recorder, runlog: RunLog) -> int:
         for job_id, flight in lost_flights:
             lost = Lost(job_id, flight, run_rows.get(flight.run_id), job_ends.get(flight.run_id))
             finish_ending(lost, recorder, runlog)
-        recorder.audit.sync()
+        recorder.commit()
         unwritten = recorder.unwritten_run_ids()  # a full disk: kept in flight for next time
         for job_id, flight in lost_flights:
             if flight.run_id not in unwritten:

@@ -117,6 +117,7 @@ class Supervisor:
         if scheduler is not None:
             scheduler.is_running = self.is_job_running
             scheduler.budget_spent = self.spending.budget_spent
+            scheduler.claim_lead_sec = settings.claim_lead_sec
         self.firing = settings.use_scheduler  # False once ticks are used up or a stop began
         self.stop = Stop()
         self._stop_reason: str | None = None  # why the loop ends: a signal, "ticks", "idle"

@@ -7,11 +7,19 @@ import signal
 import time
 from collections.abc import Callable
 
-import psutil
-
 from scoot.records.recorder import Recorder
 from scoot.shared.procgroup import kill_group
-from scoot.supervise.procs import Killed, child_pids, describe_killed, subtrees, sweep_runs
+from scoot.supervise.procs import (
+    Killed,
+    all_pids,
+    child_pids,
+    children_of,
+    describe_killed,
+    group_members,
+    read_stat,
+    subtrees,
+    sweep_runs,
+)
 from scoot.supervise.runner import ActiveRun
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -43,10 +51,7 @@ class ProcessSweep:
     def start(self) -> None:
         if not self.as_subreaper:
             return
-        try:
-            self.own_children = {p.pid for p in psutil.Process().children()}
-        except psutil.Error:
-            self.own_children = set()
+        self.own_children = set(children_of(os.getpid()))
         _become_subreaper()
 
     def adopt(self, pid: int) -> None:
@@ -73,7 +78,7 @@ class ProcessSweep:
                 names=[k.name for k in killed],
             )
 
-    def _candidates(self) -> list[psutil.Process]:
+    def _candidates(self) -> list[int]:
         """Where an ended run's processes can be.
 
         As subreaper: below us, and not below a live worker. When a worker
@@ -82,40 +87,34 @@ class ProcessSweep:
         (usually none: nothing is read). Otherwise: anywhere.
         """
         if not self.as_subreaper:
-            return list(psutil.process_iter())
+            return all_pids()
         children = child_pids(os.getpid())
         if children is not None:
             found = subtrees([pid for pid in children if self._stray(pid)])
             if found is not None:
                 return found
-        try:
-            return psutil.Process().children(recursive=True)
-        except psutil.Error:
-            return []
+        return all_pids()
 
     def kill_orphans(self) -> None:
         """As subreaper we inherit descendants that escaped a run's group: end them."""
         if not self.as_subreaper:
             return
-        try:
-            children = psutil.Process().children()
-        except psutil.Error:
-            return
         killed: list[int] = []
-        for child in children:
-            if not self._stray(child.pid):
+        for child in children_of(os.getpid()):
+            if not self._stray(child):
                 continue
+            stat = read_stat(child)
+            if stat is None or stat.dead:
+                continue  # ended already: the reaper collects it
             try:
-                if child.status() == psutil.STATUS_ZOMBIE:
-                    continue  # ended already: the reaper collects it
-                os.kill(child.pid, signal.SIGKILL)
-            except (psutil.Error, OSError):
+                os.kill(child, signal.SIGKILL)
+            except OSError:
                 continue
-            killed.append(child.pid)
+            killed.append(child)
             self.recorder.event(
                 "stragglers_killed",
-                f"killed process {child.pid} that escaped its run's process group",
-                pid=child.pid,
+                f"killed process {child} that escaped its run's process group",
+                pid=child,
                 count=1,
             )
         self._collect(killed)
@@ -137,13 +136,7 @@ def _kill_group(pgid: int) -> list[Killed]:
         os.killpg(pgid, 0)
     except (ProcessLookupError, PermissionError):
         return []
-    members = []
-    for proc in psutil.process_iter(["pid", "name"]):
-        try:
-            if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
-                members.append(Killed(proc.pid, proc.info["name"] or "?", ""))
-        except (OSError, psutil.Error):
-            continue
+    members = [Killed(pid, name or "?", "") for pid, name in group_members(pgid)]
     kill_group(pgid)
     return members
 

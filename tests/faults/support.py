@@ -14,7 +14,7 @@ from typing import Any
 
 import psutil
 
-from tests.helpers import audit, read_jsonl, runs, start_scoot, wait_for
+from tests.helpers import audit, ledger_jobs, read_jsonl, runs, start_scoot, wait_for
 
 TRIALS_ENV = "SCOOT_FAULT_TRIALS"
 
@@ -99,11 +99,8 @@ def check_records(home: Path, scenario: str) -> int:
 
 
 def ledger_in_flight(home: Path) -> list[dict[str, Any]]:
-    path = home / "state" / "ledger.json"
-    if not path.exists():
-        return []
-    body = json.loads(path.read_bytes())
-    return [flight for entry in body["jobs"].values() for flight in entry["in_flight"]]
+    """The runs in flight, from ledger.json and its journal as scoot reads them."""
+    return [flight for entry in ledger_jobs(home).values() for flight in entry["in_flight"]]
 
 
 def account_runs(home: Path, scenario: str, *, stopped: bool = True) -> tuple[int, int]:

@@ -9,7 +9,6 @@ every started run is recorded exactly once and every line parses.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -30,6 +29,7 @@ from tests.faults.support import (
 )
 from tests.helpers import (
     audit,
+    ledger_jobs,
     read_jsonl,
     run_scoot,
     runs,
@@ -100,7 +100,7 @@ def test_kill_9_at_random_moments_loses_and_doubles_nothing(tmp_path: Path) -> N
     assert "Traceback" not in final.stdout + final.stderr
 
     recorded = runs(home)
-    ledger = json.loads((home / "state" / "ledger.json").read_bytes())["jobs"]
+    ledger = ledger_jobs(home)
     for one_shot in ("once-now", "once-soon", "once-later"):
         fired = [r for r in recorded if r["job_id"] == one_shot]
         assert len(fired) <= 1, fired

@@ -1,0 +1,201 @@
+"""The ledger's entries: what each job last decided and its runs in flight, as stored.
+
+ledger.json holds them whole; each line of the journal holds the entries one
+transaction changed (scoot.schedule.ledger explains the two files).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from scoot.schedule.jobs import MAX_AT_UNIX
+
+FORMAT = "scoot.schedule.ledger.v1"
+
+
+@dataclass
+class InFlight:
+    run_id: str
+    instant: float | None
+    started_at: float
+    owner_pid: int
+    owner_start: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "instant": self.instant,
+            "started_at": self.started_at,
+            "owner_pid": self.owner_pid,
+            "owner_start": self.owner_start,
+        }
+
+
+@dataclass
+class JobEntry:
+    trigger: str
+    last_instant: float | None = None
+    last_fired: float | None = None
+    last_run_id: str | None = None
+    in_flight: dict[str, InFlight] = field(default_factory=dict)
+    # When this job (with this trigger) first appeared: instants after it are never silent.
+    first_seen: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "trigger": self.trigger,
+            "last_instant": self.last_instant,
+            "last_fired": self.last_fired,
+            "last_run_id": self.last_run_id,
+            "in_flight": [f.to_dict() for f in self.in_flight.values()],
+            "first_seen": self.first_seen,
+        }
+
+
+def _entry_from(raw: Any) -> JobEntry | None:
+    if not isinstance(raw, dict) or not isinstance(raw.get("trigger"), str):
+        return None
+    entry = JobEntry(raw["trigger"])
+    for key in ("last_instant", "last_fired", "first_seen"):
+        value = raw.get(key)
+        # A hand-edited or damaged time outside any real calendar counts as no history.
+        if (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and 0 <= value <= MAX_AT_UNIX
+        ):
+            setattr(entry, key, float(value))
+    if isinstance(raw.get("last_run_id"), str):
+        entry.last_run_id = raw["last_run_id"]
+    flights = raw.get("in_flight")
+    for item in flights if isinstance(flights, list) else []:
+        if not isinstance(item, dict):
+            continue  # a damaged entry is dropped; the rest of the ledger still counts
+        try:
+            flight = InFlight(
+                str(item["run_id"]),
+                None if item.get("instant") is None else float(item["instant"]),
+                float(item["started_at"]),
+                int(item["owner_pid"]),
+                None if item.get("owner_start") is None else float(item["owner_start"]),
+            )
+        except (KeyError, TypeError, ValueError, OverflowError):
+            continue
+        entry.in_flight[flight.run_id] = flight
+    return entry
+
+
+def parse_base(data: bytes) -> tuple[dict[str, JobEntry], str | None]:
+    """The entries of a ledger.json and the token of the journal that continues it.
+
+    Raises ValueError when the file is not a ledger.
+    """
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"not JSON ({exc})") from None
+    if not isinstance(value, dict) or value.get("format") != FORMAT:
+        raise ValueError(f"not a {FORMAT} document")
+    jobs = value.get("jobs")
+    if not isinstance(jobs, dict):
+        raise ValueError("no jobs table")
+    entries: dict[str, JobEntry] = {}
+    apply_changes(entries, jobs)
+    token = value.get("journal")
+    return entries, token if isinstance(token, str) else None
+
+
+def parse_ledger(data: bytes) -> dict[str, JobEntry]:
+    """Raises ValueError when the file is not a ledger."""
+    return parse_base(data)[0]
+
+
+def apply_changes(entries: dict[str, JobEntry], jobs: dict[str, Any]) -> None:
+    """Set each job's entry as given (None removes it); a damaged entry is dropped."""
+    for job_id, raw in jobs.items():
+        if raw is None:
+            entries.pop(job_id, None)
+            continue
+        entry = _entry_from(raw)
+        if entry is not None:
+            entries[job_id] = entry
+
+
+def encode_ledger(entries: dict[str, JobEntry], token: str | None = None) -> bytes:
+    body: dict[str, Any] = {"format": FORMAT}
+    if token is not None:
+        body["journal"] = token
+    body["jobs"] = {k: v.to_dict() for k, v in sorted(entries.items())}
+    return orjson.dumps(body) + b"\n"
+
+
+def _copy(entry: JobEntry) -> JobEntry:
+    return JobEntry(
+        entry.trigger,
+        entry.last_instant,
+        entry.last_fired,
+        entry.last_run_id,
+        dict(entry.in_flight),
+        entry.first_seen,
+    )
+
+
+class Working(dict[str, JobEntry]):
+    """A transaction's entries: each copied when first looked at, so only those are compared.
+
+    At ten thousand jobs, copying and comparing every entry in every
+    transaction would cost more than the few it changes.
+    """
+
+    def __init__(self, original: dict[str, JobEntry]) -> None:
+        super().__init__(original)
+        self._owned: set[str] = set()
+
+    def _own(self, key: str) -> JobEntry:
+        entry = dict.__getitem__(self, key)
+        if key not in self._owned:
+            entry = _copy(entry)
+            dict.__setitem__(self, key, entry)
+            self._owned.add(key)
+        return entry
+
+    def __getitem__(self, key: str) -> JobEntry:
+        return self._own(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._own(key) if key in self else default
+
+    def __setitem__(self, key: str, value: JobEntry) -> None:
+        self._owned.add(key)
+        dict.__setitem__(self, key, value)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def values(self) -> list[JobEntry]:  # type: ignore[override]
+        return [self._own(key) for key in list(self)]
+
+    def items(self) -> list[tuple[str, JobEntry]]:  # type: ignore[override]
+        return [(key, self._own(key)) for key in list(self)]
+
+    def changes(self, original: dict[str, JobEntry]) -> dict[str, JobEntry | None]:
+        """The entries that differ from `original`, None for the removed ones."""
+        changed: dict[str, JobEntry | None] = {}
+        for key in self._owned:
+            if key in self and original.get(key) != dict.__getitem__(self, key):
+                changed[key] = dict.__getitem__(self, key)
+        for key in original:
+            if key not in self:
+                changed[key] = None
+        return changed
