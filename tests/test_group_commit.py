@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from scoot.instance.config import Config
 from scoot.instance.home import Home
 from scoot.records.audit import AuditLog, Redactor, SessionLog
 from scoot.records.recorder import Recorder
@@ -13,6 +14,7 @@ from scoot.schedule.jobs import validate_jobs
 from scoot.schedule.ledger import Ledger
 from scoot.schedule.scheduler import Scheduler
 from scoot.supervise.releases import LedgerReleases
+from scoot.supervise.requests import RequestMaker
 from tests.helpers import read_jsonl
 
 
@@ -31,7 +33,8 @@ def setup(tmp_path: Path, count: int) -> tuple[Recorder, Scheduler, LedgerReleas
     now = time.time()
     jobset = validate_jobs([{"id": f"j{n}", "goal": "g", "at_unix": now - 1} for n in range(count)])
     scheduler = Scheduler(jobset.jobs, Ledger(home.ledger, home.ledger_lock), now=now)
-    claimed = scheduler.decide(now).claimed
+    maker = RequestMaker(home, Config(), str(tmp_path), job_timeout_sec=60)
+    claimed = [maker.for_claim(claim) for claim in scheduler.decide(now).claimed]
     assert len(claimed) == count
     releases = LedgerReleases(
         scheduler=scheduler,
