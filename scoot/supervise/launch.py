@@ -15,11 +15,11 @@ import os
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 
 from scoot.shared.fdio import write_all
+from scoot.shared.run_spec import RunSpec
 
 # Signals whose parent-side handlers must not survive into a worker.
 RESET_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD, signal.SIGQUIT)
@@ -43,7 +43,7 @@ def _pipe() -> tuple[int, int]:
 WorkerBody = Callable[[int, int, int], int]
 
 
-def launch_worker(spec: dict[str, Any], body: WorkerBody | None = None) -> WorkerProcess:
+def launch_worker(spec: RunSpec, body: WorkerBody | None = None) -> WorkerProcess:
     """Start a worker for `spec` and hand it the spec over a pipe.
 
     `body` replaces the agent worker (tests use it for workers that misbehave).
@@ -65,7 +65,7 @@ def launch_worker(spec: dict[str, Any], body: WorkerBody | None = None) -> Worke
         pass
     for fd in (spec_r, frame_w, out_w):
         os.close(fd)
-    payload = orjson.dumps(spec)
+    payload = orjson.dumps(spec.to_dict())
     try:
         write_all(spec_w, payload)
     except BrokenPipeError:

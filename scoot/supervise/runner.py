@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from scoot.shared.frames import (
     AuditFrame,
@@ -20,6 +19,7 @@ from scoot.shared.frames import (
     decode_frame,
 )
 from scoot.shared.procgroup import signal_name
+from scoot.shared.run_spec import RunSpec
 from scoot.supervise.launch import WorkerProcess
 
 OUTPUT_TAIL_BYTES = 16 * 1024
@@ -38,7 +38,7 @@ class RunRequest:
     job_id: str | None = None
     instant: float | None = None  # the scheduled instant this run claims
     timeout_sec: float | None = None
-    spec: dict[str, Any] = field(default_factory=dict)
+    spec: RunSpec | None = None  # built just before the launch
     queued_at: float | None = None
     jitter_ms: int = 0  # the start waits this long after `instant` (scoot.schedule.jitter)
     attempt: int = 1  # 2 and more: a retry of the same instant (scoot.schedule.retry)
@@ -100,9 +100,9 @@ class ActiveRun:
         The worker stops itself before a request once its allowance is used,
         so an answer that arrives after that was a request it must not send.
         """
-        allowance = self.request.spec.get("budget") or {}
-        max_tokens = allowance.get("max_tokens")
-        max_cost = allowance.get("max_cost")
+        spec = self.request.spec
+        max_tokens = spec.budget.max_tokens if spec is not None else None
+        max_cost = spec.budget.max_cost if spec is not None else None
         past = (isinstance(max_tokens, int) and self.tokens_in + self.tokens_out >= max_tokens) or (
             isinstance(max_cost, int | float) and self.priced and self.cost >= max_cost
         )

@@ -739,9 +739,8 @@ class Supervisor:
                 limits_of(job, self.config.budget), self.spend, request.job_id, self.clock()
             ).to_dict(),
             token_for=self._token_for,
+            expect_schema=job.result_schema if job is not None else None,
         )
-        if job is not None and job.result_schema is not None:
-            request.spec["expect_schema"] = job.result_schema  # told to the model
         self.events.publish(RunStarting(request))
         try:
             worker = launch_worker(request.spec, self._worker_body)
