@@ -11,7 +11,8 @@ from scoot.errors import ScootError
 from scoot.shared.hardening import Restriction, set_non_dumpable
 from scoot.shared.kernel import PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, _prctl
 from worker.sandbox.landlock import enforce_landlock, landlock_abi
-from worker.sandbox.landlock_plan import Reach, landlock_restrictions, plan_landlock
+from worker.sandbox.landlock_plan import Reach, plan_landlock
+from worker.sandbox.landlock_report import landlock_restrictions
 from worker.sandbox.limits import Limits, apply_rlimits
 from worker.sandbox.report import (
     LANDLOCK_KEYS,
