@@ -17,10 +17,11 @@ import sys
 import time
 import urllib.error  # noqa: F401
 import urllib.request  # noqa: F401
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from scoot.shared.contract import RUN_MARK
+from scoot.shared.contract import RUN_MARK, wait_for_go
 from scoot.shared.fdio import write_all
 from scoot.shared.frames import encode_frame
 from scoot.shared.run_spec import RunSpec
@@ -79,9 +80,30 @@ def set_title(spec: RunSpec) -> None:
         setproctitle(f"scoot: run {spec.session_id} ({spec.mode})")
 
 
-def child_main(spec_fd: int, frame_fd: int, parent_pid: int) -> int:
-    """Run one spec to completion; the return value is the process exit code."""
-    emit = FrameWriter(frame_fd)
+def child_main(spec_fd: int, frame_fd: int, parent_pid: int, go_fd: int | None = None) -> int:
+    """Run one spec to completion; the return value is the process exit code.
+
+    With `go_fd` the worker was started ahead of its instant: it does its
+    set-up, then waits for the parent's go before the agent starts. A set-up
+    that fails still ends at the go, never before: until then the parent
+    does not watch this process.
+    """
+    waited = False
+
+    def go() -> bool:
+        nonlocal waited
+        waited = True
+        return go_fd is None or wait_for_go(go_fd)
+
+    code = _set_up_and_run(spec_fd, FrameWriter(frame_fd), parent_pid, go)
+    if not waited:
+        go()
+    return code
+
+
+def _set_up_and_run(
+    spec_fd: int, emit: FrameWriter, parent_pid: int, go: Callable[[], bool]
+) -> int:
     try:
         spec = RunSpec.from_dict(read_spec(spec_fd))
     except (OSError, ValueError) as exc:  # RunSpecError is a ValueError
@@ -121,6 +143,8 @@ def child_main(spec_fd: int, frame_fd: int, parent_pid: int) -> int:
         emit(_error(str(exc)))
         return 1
     emit(_hello(spec, report.to_dict()))
+    if not go():
+        return 0  # called off before its instant: the parent ends this process
     return run_to_result(spec, emit)
 
 

@@ -31,6 +31,7 @@ from scoot.schedule.retry import plan_retry
 from scoot.schedule.scheduler import Scheduler
 from scoot.shared.frames import AuditFrame, UsageFrame
 from scoot.shared.procgroup import kill_group
+from scoot.shared.run_spec import RunSpec
 from scoot.shared.spend.backends import free_slot, priced
 from scoot.shared.spend.budget import (
     allowance_for,
@@ -50,7 +51,7 @@ from scoot.supervise.events import (
     record_to,
     tell_observers,
 )
-from scoot.supervise.launch import WorkerBody, launch_worker
+from scoot.supervise.launch import WorkerBody, WorkerProcess, launch_worker
 from scoot.supervise.procs import Killed, child_pids, describe_killed, subtrees, sweep_runs
 from scoot.supervise.releases import LedgerReleases
 from scoot.supervise.reload import ConfigChanges, classify, live_schedule
@@ -209,6 +210,8 @@ class Supervisor:
         self._owns_signals = signals is None  # a daemon keeps its queue until it has stopped
         self.active: dict[int, ActiveRun] = {}
         self.queue: deque[RunRequest] = deque()
+        # Queued runs already forked ahead of their instant, waiting for its go (by run id).
+        self.held: dict[str, WorkerProcess] = {}
         self.endpoints: list[Endpoint] = []  # served from the selector (metrics)
         self.observers: list[
             RunObserver
@@ -356,6 +359,7 @@ class Supervisor:
             if self.firing:
                 self._poll_scheduler()
             self._launch_queued()
+            self._hold_ahead()
             self.releases.release(force=False)
             self._heartbeat()
             for endpoint in self.endpoints:
@@ -704,6 +708,26 @@ class Supervisor:
         self.queue.append(again)
 
     def _launch(self, request: RunRequest) -> None:
+        worker = self.held.pop(request.run_id, None)
+        spec = request.spec if worker is not None else self._prepare(request)
+        if spec is None:
+            return
+        self.events.publish(RunStarting(request))
+        try:
+            if worker is None:
+                worker = launch_worker(spec, self._worker_body)
+            worker.go()
+        except OSError as exc:
+            self._never_started(request, "error", f"cannot start worker: {exc.strerror}")
+            return
+        run = ActiveRun(request, worker, self.clock())
+        self.active[worker.pid] = run
+        self.events.publish(RunLaunched(request, run.started_at))
+        self.selector.register(worker.frame_fd, selectors.EVENT_READ, (run, "frames"))
+        self.selector.register(worker.output_fd, selectors.EVENT_READ, (run, "output"))
+
+    def _prepare(self, request: RunRequest) -> RunSpec | None:
+        """The run's directories and spec; None when it cannot start (recorded)."""
         job = self.scheduler.jobs.get(request.job_id) if self.scheduler and request.job_id else None
         cwd = (job.cwd if job and job.cwd else None) or self.cwd
         if job is not None:
@@ -715,7 +739,7 @@ class Supervisor:
             scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
             self._never_started(request, "error", f"cannot create scratch dir: {exc.strerror}")
-            return
+            return None
         if request.origin != "cli" and not (job and job.cwd):
             # A job without cwd never inherits the daemon's (/ or $HOME): it gets its own.
             workspace = self.home.workspace(request.job_id or "adhoc")
@@ -724,7 +748,7 @@ class Supervisor:
                 workspace.mkdir(mode=0o700, exist_ok=True)
             except OSError as exc:
                 self._never_started(request, "error", f"cannot create workspace: {exc.strerror}")
-                return
+                return None
             cwd = str(workspace)
         request.spec = build_spec(
             self.config,
@@ -741,17 +765,44 @@ class Supervisor:
             token_for=self._token_for,
             expect_schema=job.result_schema if job is not None else None,
         )
-        self.events.publish(RunStarting(request))
-        try:
-            worker = launch_worker(request.spec, self._worker_body)
-        except OSError as exc:
-            self._never_started(request, "error", f"cannot start worker: {exc.strerror}")
-            return
-        run = ActiveRun(request, worker, self.clock())
-        self.active[worker.pid] = run
-        self.events.publish(RunLaunched(request, run.started_at))
-        self.selector.register(worker.frame_fd, selectors.EVENT_READ, (run, "frames"))
-        self.selector.register(worker.output_fd, selectors.EVENT_READ, (run, "output"))
+        return request.spec
+
+    def _hold_ahead(self) -> None:
+        """Fork the scheduled runs whose instant is due within the claim lead, held.
+
+        Each does its set-up (spec, sandbox, hello) now and asks the model only
+        at its go, which `_launch` gives at the instant: the forks and the
+        workers' start-up are no longer paid after the instant, one after
+        another. Runs of a backend with a max_concurrent cap start the usual way.
+        """
+        now = self.clock()
+        backends = all_backends(self.config)
+        for request in list(self.queue):
+            if self.stopping or len(self.active) + len(self.held) >= self.settings.max_concurrent:
+                return
+            job = (
+                self.scheduler.jobs.get(request.job_id)
+                if self.scheduler and request.job_id
+                else None
+            )
+            backend = backends.get(job.backend if job is not None else request.backend)
+            ahead = self._start_at(request) - now
+            if (
+                request.run_id in self.held
+                or request.origin != "schedule"
+                or not 0 < ahead <= self.settings.claim_lead_sec
+                or backend is None
+                or backend.max_concurrent
+            ):
+                continue
+            spec = self._prepare(request)
+            if spec is None:
+                self.queue.remove(request)
+                continue
+            try:
+                self.held[request.run_id] = launch_worker(spec, self._worker_body, held=True)
+            except OSError:
+                pass  # forked the usual way at its instant, where a failure is recorded
 
     def _never_started(self, request: RunRequest, status: str, reason: str) -> None:
         outcome = Outcome(status, None, reason, None, None, 0, None)
@@ -761,7 +812,11 @@ class Supervisor:
 
     def _drop_queue(self, reason: str) -> None:
         while self.queue:
-            self._never_started(self.queue.popleft(), "interrupted", reason)
+            request = self.queue.popleft()
+            held = self.held.pop(request.run_id, None)
+            if held is not None:
+                held.call_off()
+            self._never_started(request, "interrupted", reason)
 
     # -- workers --------------------------------------------------------------
     def _take_frames(self, run: ActiveRun) -> None:
@@ -873,8 +928,9 @@ class Supervisor:
             children = psutil.Process().children()
         except psutil.Error:
             return
+        held = {worker.pid for worker in self.held.values()}
         for child in children:
-            if child.pid in self.active or child.pid in self._own_children:
+            if child.pid in self.active or child.pid in self._own_children or child.pid in held:
                 continue
             try:
                 os.waitpid(child.pid, os.WNOHANG)
@@ -883,7 +939,7 @@ class Supervisor:
 
     def _reap_orphans(self) -> None:
         """As subreaper we inherit descendants that escaped a run's group: end them."""
-        workers = set(self.active)
+        workers = set(self.active) | {worker.pid for worker in self.held.values()}
         try:
             children = psutil.Process().children()
         except psutil.Error:

@@ -33,12 +33,13 @@ class SandboxRefused(ScootError):
 
 
 def _thread_count() -> int:
+    # Read as bytes: a text file would look up its codec, an import from disk in every worker.
     try:
-        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+        with open("/proc/self/status", "rb") as status:
             for line in status:
-                if line.startswith("Threads:"):
+                if line.startswith(b"Threads:"):
                     return int(line.split()[1])
-    except OSError:
+    except (OSError, ValueError):
         pass
     import threading  # /proc unavailable: Python's own threads are the best we can see
 
