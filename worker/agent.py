@@ -339,10 +339,17 @@ class _Run:
         return _result("error", error=error)
 
 
-def run_agent(spec: RunSpec, emit: Emit, *, backend: Backend | None = None) -> dict[str, Any]:
+def run_agent(
+    spec: RunSpec,
+    emit: Emit,
+    *,
+    backend: Backend | None = None,
+    ready: Callable[[], None] = lambda: None,
+) -> dict[str, Any]:
     """Run the goal of `spec` to an end; returns the result body (status, answer, error).
 
     `backend` replaces the client of the spec's first backend (and its fallbacks).
+    `ready` is called once all is set for the first model request, just before it.
     """
     channel = _Channel(emit, *[item.token for item in spec.backends])
     run = _Run(spec, channel)
@@ -359,7 +366,9 @@ def run_agent(spec: RunSpec, emit: Emit, *, backend: Backend | None = None) -> d
             message = f"invalid [backend] settings ({error}); check the configuration"
             channel.audit("system_error", message)
             return _result("error", error=channel.clean(message))
-    result = run.loop(links, Meter(spec.budget, channel.emit))
+    meter = Meter(spec.budget, channel.emit)
+    ready()
+    result = run.loop(links, meter)
     if result["error"] is not None:
         result["error"] = channel.clean(result["error"])
     return result

@@ -84,25 +84,26 @@ def child_main(spec_fd: int, frame_fd: int, parent_pid: int, go_fd: int | None =
     """Run one spec to completion; the return value is the process exit code.
 
     With `go_fd` the worker was started ahead of its instant: it does its
-    set-up, then waits for the parent's go before the agent starts. A set-up
-    that fails still ends at the go, never before: until then the parent
-    does not watch this process.
+    set-up (sandbox, hello, prompt, model client), then waits for the
+    parent's go before its first model request. A set-up that fails still
+    ends at the go, never before: until then the parent does not watch
+    this process.
     """
-    waited = False
+    waited = go_fd is None
 
-    def go() -> bool:
+    def go() -> None:
         nonlocal waited
+        if not waited and go_fd is not None and not wait_for_go(go_fd):
+            os._exit(0)  # called off before its instant: nothing was asked, nothing is owed
         waited = True
-        return go_fd is None or wait_for_go(go_fd)
 
     code = _set_up_and_run(spec_fd, FrameWriter(frame_fd), parent_pid, go)
-    if not waited:
-        go()
+    go()
     return code
 
 
 def _set_up_and_run(
-    spec_fd: int, emit: FrameWriter, parent_pid: int, go: Callable[[], bool]
+    spec_fd: int, emit: FrameWriter, parent_pid: int, go: Callable[[], None]
 ) -> int:
     try:
         spec = RunSpec.from_dict(read_spec(spec_fd))
@@ -143,9 +144,7 @@ def _set_up_and_run(
         emit(_error(str(exc)))
         return 1
     emit(_hello(spec, report.to_dict()))
-    if not go():
-        return 0  # called off before its instant: the parent ends this process
-    return run_to_result(spec, emit)
+    return run_to_result(spec, emit, go)
 
 
 def prepare_environment(spec: RunSpec) -> None:
@@ -178,12 +177,12 @@ def private_dirs(spec: RunSpec) -> tuple[str, str]:
     return scratch, private_tmp
 
 
-def run_to_result(spec: RunSpec, emit: FrameWriter) -> int:
+def run_to_result(spec: RunSpec, emit: FrameWriter, go: Callable[[], None]) -> int:
     """The agent's run, ended by exactly one result frame whatever happens in it."""
     from worker.agent import run_agent
 
     try:
-        result = run_agent(spec, emit)
+        result = run_agent(spec, emit, ready=go)
     except MemoryError:
         emit(_error("the run ran out of memory (sandbox address_space_mb limit)"))
         return 1

@@ -816,6 +816,7 @@ class Supervisor:
             held = self.held.pop(request.run_id, None)
             if held is not None:
                 held.call_off()
+                _remove_scratch(self.home.scratch / request.run_id)
             self._never_started(request, "interrupted", reason)
 
     # -- workers --------------------------------------------------------------
