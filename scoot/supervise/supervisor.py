@@ -712,11 +712,12 @@ class Supervisor:
         spec = request.spec if worker is not None else self._prepare(request)
         if spec is None:
             return
+        if worker is not None:
+            worker.go()  # first, on the instant; its frames are read once job_start is written
         self.events.publish(RunStarting(request))
         try:
             if worker is None:
                 worker = launch_worker(spec, self._worker_body)
-            worker.go()
         except OSError as exc:
             self._never_started(request, "error", f"cannot start worker: {exc.strerror}")
             return
