@@ -344,12 +344,13 @@ def run_agent(
     emit: Emit,
     *,
     backend: Backend | None = None,
-    ready: Callable[[], None] = lambda: None,
+    ready: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Run the goal of `spec` to an end; returns the result body (status, answer, error).
 
     `backend` replaces the client of the spec's first backend (and its fallbacks).
-    `ready` is called once all is set for the first model request, just before it.
+    `ready` (a run started ahead of its instant) is called once all is set for the
+    first model request, its connection open, just before it; it returns at the go.
     """
     channel = _Channel(emit, *[item.token for item in spec.backends])
     run = _Run(spec, channel)
@@ -367,7 +368,9 @@ def run_agent(
             channel.audit("system_error", message)
             return _result("error", error=channel.clean(message))
     meter = Meter(spec.budget, channel.emit)
-    ready()
+    if ready is not None:
+        links[0].backend.connect_early()
+        ready()
     result = run.loop(links, meter)
     if result["error"] is not None:
         result["error"] = channel.clean(result["error"])

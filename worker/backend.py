@@ -52,6 +52,10 @@ BACKOFF_CAP_S = 8.0
 # A call, retries and waits included, never takes longer than this many timeouts.
 TOTAL_BUDGET_TIMEOUTS = 2
 APIS = ("chat", "responses")
+# An early connection that takes longer is given up (the request then connects itself).
+EARLY_CONNECT_CAP_S = 1.0
+# How a connection opened early and closed by the server while idle fails on first use.
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
 
 def backoff_seconds(attempt: int, rng: Callable[[], float]) -> float:
@@ -109,6 +113,24 @@ class Backend:
         self.endpoint_url = self.base_url.split("?", 1)[0] + suffix
         # The tokens of the last answer `complete` returned (scoot.shared.spend.usage).
         self.last_usage: Usage = NONE_REPORTED
+        self._ready: http.client.HTTPConnection | None = None  # opened by `connect_early`
+
+    def connect_early(self) -> None:
+        """Open the first request's connection now (TCP, and TLS for https): a run
+        started ahead of its instant then only sends on it. Best effort: on any
+        failure the request connects as usual and reports what goes wrong."""
+        connection = self._connection(min(self.timeout_ms / 1000, EARLY_CONNECT_CAP_S))
+        try:
+            connection.connect()
+        except (http.client.HTTPException, OSError):  # ssl.SSLError is an OSError
+            connection.close()
+            return
+        self._ready = connection
+
+    def _connection(self, timeout_s: float) -> http.client.HTTPConnection:
+        if self._https:
+            return http.client.HTTPSConnection(self._host, self._port, timeout=timeout_s)
+        return http.client.HTTPConnection(self._host, self._port, timeout=timeout_s)
 
     def complete(self, messages: list[dict[str, Any]]) -> str:
         """Send the conversation and return the assistant's text, or raise BackendError."""
@@ -159,12 +181,15 @@ class Backend:
         }
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
-        connection_class = (
-            http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-        )
-        connection = connection_class(self._host, self._port, timeout=timeout_s)
+        connection, opened = self._ready, self._ready is not None
+        self._ready = None
+        if connection is None:
+            connection = self._connection(timeout_s)
         try:
-            connection.connect()
+            if opened and connection.sock is not None:
+                connection.sock.settimeout(timeout_s)
+            else:
+                connection.connect()
             sock = connection.sock
             connection.request("POST", self._path, body=data, headers=headers)
             response = connection.getresponse()
@@ -182,6 +207,8 @@ class Backend:
                 )
             ) from None
         except (http.client.HTTPException, OSError) as error:
+            if opened and isinstance(error, _STALE):
+                return self._attempt(data, deadline)  # its early connection was closed: anew
             raise AttemptFailed(self._transport_failure(error)) from None
         finally:
             connection.close()

@@ -89,21 +89,25 @@ def child_main(spec_fd: int, frame_fd: int, parent_pid: int, go_fd: int | None =
     ends at the go, never before: until then the parent does not watch
     this process.
     """
-    waited = go_fd is None
+    emit = FrameWriter(frame_fd)
+    if go_fd is None:
+        return _set_up_and_run(spec_fd, emit, parent_pid, None)
+    held_fd = go_fd
+    waited = False
 
     def go() -> None:
         nonlocal waited
-        if not waited and go_fd is not None and not wait_for_go(go_fd):
+        if not waited and not wait_for_go(held_fd):
             os._exit(0)  # called off before its instant: nothing was asked, nothing is owed
         waited = True
 
-    code = _set_up_and_run(spec_fd, FrameWriter(frame_fd), parent_pid, go)
+    code = _set_up_and_run(spec_fd, emit, parent_pid, go)
     go()
     return code
 
 
 def _set_up_and_run(
-    spec_fd: int, emit: FrameWriter, parent_pid: int, go: Callable[[], None]
+    spec_fd: int, emit: FrameWriter, parent_pid: int, go: Callable[[], None] | None
 ) -> int:
     try:
         spec = RunSpec.from_dict(read_spec(spec_fd))
@@ -177,7 +181,7 @@ def private_dirs(spec: RunSpec) -> tuple[str, str]:
     return scratch, private_tmp
 
 
-def run_to_result(spec: RunSpec, emit: FrameWriter, go: Callable[[], None]) -> int:
+def run_to_result(spec: RunSpec, emit: FrameWriter, go: Callable[[], None] | None) -> int:
     """The agent's run, ended by exactly one result frame whatever happens in it."""
     from worker.agent import run_agent
 
