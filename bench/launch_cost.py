@@ -24,6 +24,7 @@ import orjson
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from scoot.shared.limits import DEFAULT_LIMITS  # noqa: E402
 from scoot.shared.run_spec import RunSpec  # noqa: E402
 from scoot.supervise.launch import launch_worker  # noqa: E402
 from tests.run_specs import backend_wire, run_spec  # noqa: E402
@@ -57,7 +58,7 @@ def hello_body_spec(
         backend=backend_wire(timeout_ms=1000, model="m"),
         max_turns=1,
         tools={"timeout_ms": 1000},
-        sandbox={"protected": protected or []},
+        sandbox={"protected": protected or [], "limits": dict(DEFAULT_LIMITS)},
     )
 
 
