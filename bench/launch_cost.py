@@ -21,16 +21,23 @@ import time
 
 import orjson
 
-from scoot.supervise.launch import launch_worker
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from scoot.shared.limits import DEFAULT_LIMITS  # noqa: E402
+from scoot.shared.run_spec import RunSpec  # noqa: E402
+from scoot.supervise.launch import launch_worker  # noqa: E402
+from tests.run_specs import backend_wire, run_spec  # noqa: E402
 
 # The exec variant pays what a fresh worker would: interpreter start-up, the
 # worker's imports, the sandbox, then the hello frame.
 EXEC_CHILD = r"""
 import os, sys
 from worker.main import FrameWriter, _hello
+from tests.run_specs import run_spec
 from worker import sandbox, agent  # noqa: F401  (what a real run imports before hello)
 emit = FrameWriter(1)
-spec = {"run_id": "r", "job_id": "bench", "mode": "readonly"}
+spec = run_spec(sys.argv[1], sys.argv[1], run_id="r", job_id="bench")
 limits = sandbox.Limits.from_config({}, None)
 report = sandbox.apply("readonly", limits, scratch_dir=sys.argv[1], backend_port=9, require=False, parent_pid=os.getppid())
 emit(_hello(spec, report.to_dict()))
@@ -39,35 +46,23 @@ emit(_hello(spec, report.to_dict()))
 
 def hello_body_spec(
     scratch: str, mode: str = "readonly", cwd: str | None = None, protected: list | None = None
-) -> dict:
-    return {
-        "run_id": "r",
-        "session_id": "s",
-        "job_id": "bench",
-        "goal": "g",
-        "mode": mode,
-        "cwd": cwd or scratch,
-        "token": None,
-        "backend": {
-            "base_url": "http://127.0.0.1:9/v1",
-            "model": "m",
-            "api": "chat",
-            "timeout_ms": 1000,
-            "extra_body": {},
-            "retries": 0,
-        },
-        "agent": {"max_turns": 1},
-        "tools": {"timeout_ms": 1000, "confine_writes": True, "block_internal_http": True},
-        "sandbox": {
-            "require": False,
-            "limits": {},
-            "scratch_dir": scratch,
-            "protected": protected or [],
-        },
-    }
+) -> RunSpec:
+    return run_spec(
+        scratch,
+        cwd or scratch,
+        run_id="r",
+        session_id="s",
+        job_id="bench",
+        goal="g",
+        mode=mode,
+        backend=backend_wire(timeout_ms=1000, model="m"),
+        max_turns=1,
+        tools={"timeout_ms": 1000},
+        sandbox={"protected": protected or [], "limits": dict(DEFAULT_LIMITS)},
+    )
 
 
-def fork_once(scratch: str, spec: dict | None = None) -> float:
+def fork_once(scratch: str, spec: RunSpec | None = None) -> float:
     started = time.perf_counter()
     worker = launch_worker(spec or hello_body_spec(scratch))
     buffer = b""
@@ -88,7 +83,9 @@ def fork_once(scratch: str, spec: dict | None = None) -> float:
 
 def exec_once(scratch: str) -> float:
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", EXEC_CHILD, scratch], stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", EXEC_CHILD, scratch], stdout=subprocess.PIPE, cwd=REPO
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     took = time.perf_counter() - started

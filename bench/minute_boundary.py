@@ -5,8 +5,9 @@ Run: python bench/minute_boundary.py [BOUNDARIES]   (default 5; one minute each)
 A `scoot schedule run` loop with three `* * * * *` jobs and the scripted model
 on loopback. For every run, the lateness is (arrival of its first model
 request at the server - the minute boundary it belongs to): everything
-between the instant and the model seeing the goal (wake-up, claim, fork,
-worker start, sandbox, request). Quotes median, p95 and max over all runs;
+between the instant and the model seeing the goal. The claim and the held
+worker's fork, sandbox and hello come before the instant; after it are the
+wake-up, the go, and the request. Quotes median, p95 and max over all runs;
 the target is p95 <= 20 ms on a 2-core machine. The machines are shared and
 noisy: run it more than once, and never assert it in a test.
 """

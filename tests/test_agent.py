@@ -11,7 +11,9 @@ import pytest
 
 from scoot.shared.actions import ACTIONS
 from scoot.shared.policy import allowed_actions
+from scoot.shared.run_spec import RunSpec
 from scoot.testing.model_server import ScriptedModel
+from tests.run_specs import backend_wire, run_spec
 from worker.agent import MAX_REPLY_CHARS, StepFormatError, parse_step, run_agent
 from worker.backend import Backend
 from worker.prompt import system_prompt
@@ -20,28 +22,20 @@ TOKEN = "sk-agent-test-token-42"
 FINAL = {"final": "finished"}
 
 
-def make_spec(base_url: str, cwd: Path, **overrides: Any) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "run_id": "run-1",
-        "session_id": "job-test",
-        "job_id": "test",
-        "goal": "inspect the notes",
-        "mode": "readonly",
-        "cwd": str(cwd),
-        "token": None,
-        "backend": {
-            "base_url": base_url,
-            "model": "scripted",
-            "api": "chat",
-            "timeout_ms": 5000,
-            "extra_body": None,
-            "retries": 0,
-        },
-        "agent": {"max_turns": 8},
-        "tools": {"timeout_ms": 5000, "confine_writes": True, "block_internal_http": True},
-    }
-    spec.update(overrides)
-    return spec
+def make_spec(
+    base_url: str,
+    cwd: Path,
+    *,
+    token: str | None = None,
+    backend_name: str = "default",
+    api: str = "chat",
+    agent: dict[str, int] | None = None,
+    **overrides: Any,
+) -> RunSpec:
+    backend = backend_wire(base_url, token=token, name=backend_name, api=api)
+    if agent is not None:
+        overrides["max_turns"] = agent["max_turns"]
+    return run_spec(str(cwd), str(cwd), backend=backend, **overrides)
 
 
 def run_script(
@@ -105,8 +99,7 @@ def test_reads_a_file_then_answers(workdir: Path) -> None:
 def test_responses_api_runs_the_same_loop(workdir: Path) -> None:
     script = {"default": [{"action": "glob", "action_input": "*.txt"}, FINAL]}
     with ScriptedModel(script) as model:
-        spec = make_spec(model.base_url, workdir)
-        spec["backend"]["api"] = "responses"
+        spec = make_spec(model.base_url, workdir, api="responses")
         result = run_agent(spec, [].append)
         requests = model.requests
     assert result["status"] == "ok"
@@ -450,8 +443,7 @@ def test_a_spent_cost_allowance_stops_at_once(tmp_path: Path) -> None:
 
 def test_an_unavailable_backend_hands_over_to_its_fallback(tmp_path: Path) -> None:
     with ScriptedModel({"default": [{"final": "from b", "usage": {"input": 1, "output": 1}}]}) as b:
-        fallback = {"name": "b", "token": None, "base_url": b.base_url, "model": "scripted"}
-        fallback.update({"timeout_ms": 5000, "retries": 0, "prices": {"input": 1e6}})
+        fallback = backend_wire(b.base_url, name="b", prices={"input": 1e6, "output": 0.0})
         frames: list[dict[str, Any]] = []
         spec = make_spec("http://127.0.0.1:9/v1", tmp_path, backend_name="a", fallbacks=[fallback])
         result = run_agent(spec, frames.append)

@@ -561,6 +561,7 @@ def test_a_worker_holds_no_descriptor_of_the_courier() -> None:
     """A job could otherwise hand the courier requests: network it was not given."""
     from scoot.notify.courier import Courier
     from scoot.supervise.launch import launch_worker
+    from tests.run_specs import run_spec
 
     courier = Courier()
     courier.start()
@@ -577,7 +578,7 @@ def test_a_worker_holds_no_descriptor_of_the_courier() -> None:
                 return 1  # still open in the worker
             return 0
 
-        worker = launch_worker({"run_id": "r-fd"}, body)
+        worker = launch_worker(run_spec(run_id="r-fd"), body)
         _, status = os.waitpid(worker.pid, 0)
         os.close(worker.frame_fd)
         os.close(worker.output_fd)

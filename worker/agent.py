@@ -11,7 +11,6 @@ turns ran out and every action it attempted was refused by the policy.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,19 +18,17 @@ from typing import Any
 
 from scoot.shared.actions import ACTIONS, ActionInputError, ParsedAction, parse_input
 from scoot.shared.clipping import LINES_MARK, clip
-from scoot.shared.policy import ProtectedPaths, allowed_actions, decide
+from scoot.shared.policy import allowed_actions, decide
 from scoot.shared.redaction import redact, secret_forms
+from scoot.shared.run_spec import BackendSpec, RunSpec
 from scoot.shared.spend.backends import is_unavailable
 from worker import prompt
 from worker.backend import Backend, BackendError, one_line
-from worker.spending import Link, Meter, link_of, link_settings
+from worker.spending import Link, Meter, link_of
 from worker.tools import ToolError, run_tool
 
 Emit = Callable[[dict[str, Any]], None]
 
-DEFAULT_MAX_TURNS = 32
-DEFAULT_TOOL_TIMEOUT_MS = 30_000
-DEFAULT_OBSERVATION_CHARS = 8000
 # A step longer than this is refused; it also keeps every frame far below 1 MiB.
 MAX_REPLY_CHARS = 128 * 1024
 # Rejected replies stay in the history only this long, so they are not resent whole.
@@ -123,40 +120,25 @@ def valid_text(text: str) -> str:
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def backend_from_spec(spec: dict[str, Any]) -> Backend:
-    """The model client a run spec describes (raises BackendError or ValueError)."""
-    settings = dict(spec.get("backend") or {})
-    settings.setdefault("token", spec.get("token"))
-    return backend_from_settings(settings)
-
-
-def backend_from_settings(settings: dict[str, Any]) -> Backend:
-    """The model client of one backend's settings, its token among them."""
+def backend_of(settings: BackendSpec) -> Backend:
+    """The model client of one backend of the spec (raises BackendError or ValueError)."""
     return Backend(
-        base_url=str(settings.get("base_url", "http://127.0.0.1:11434/v1")),
-        model=str(settings.get("model", "qwen2.5")),
-        api=str(settings.get("api", "chat")),
-        timeout_ms=int(settings.get("timeout_ms", 120_000)),
-        token=settings.get("token") or None,
-        extra_body=settings.get("extra_body") or None,
-        retries=int(settings.get("retries", 2)),
+        base_url=settings.base_url,
+        model=settings.model,
+        api=settings.api,
+        timeout_ms=settings.timeout_ms,
+        token=settings.token or None,
+        extra_body=dict(settings.extra_body),
+        retries=settings.retries,
     )
-
-
-def _positive_int(value: object, default: int) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    return default
 
 
 class _Channel:
     """The frames of one run: secrets scrubbed, text made valid and kept small."""
 
-    def __init__(self, emit: Emit, token: str | None, *others: str | None) -> None:
+    def __init__(self, emit: Emit, *tokens: str | None) -> None:
         self._emit = emit
-        forms = {
-            f for each in (token, *others) if each and each.strip() for f in secret_forms(each)
-        }
+        forms = {f for each in tokens if each and each.strip() for f in secret_forms(each)}
         self._forms = sorted(
             forms, key=len, reverse=True
         )  # a longer form is never cut by a shorter
@@ -185,44 +167,25 @@ def _result(status: str, *, answer: str | None = None, error: str | None = None)
     return {"status": status, "answer": answer, "error": error}
 
 
-def protected_paths(spec: dict[str, Any]) -> ProtectedPaths:
-    """The spec's protected paths (the runtime directory, the config file) and carve-outs."""
-    given = spec.get("protected")
-    if not isinstance(given, dict):
-        return ProtectedPaths()
-    return ProtectedPaths(
-        tuple(str(p) for p in given.get("paths") or () if isinstance(p, str) and p),
-        tuple(str(p) for p in given.get("allowed") or () if isinstance(p, str) and p),
-    )
-
-
 class _Run:
     """State of one ReACT loop; each method is one part of a turn."""
 
-    def __init__(self, spec: dict[str, Any], channel: _Channel) -> None:
-        tools = spec.get("tools") or {}
+    def __init__(self, spec: RunSpec, channel: _Channel) -> None:
         self.channel = channel
-        self.mode = str(spec.get("mode") or "readonly")
-        self.cwd = str(spec.get("cwd") or os.getcwd())
-        self.max_turns = _positive_int(
-            (spec.get("agent") or {}).get("max_turns"), DEFAULT_MAX_TURNS
-        )
-        self.tool_timeout_s = _positive_int(tools.get("timeout_ms"), DEFAULT_TOOL_TIMEOUT_MS) / 1000
-        self.observation_chars = _positive_int(
-            tools.get("max_observation_chars"), DEFAULT_OBSERVATION_CHARS
-        )
-        self.confine_writes = bool(tools.get("confine_writes", True))
+        self.mode = spec.mode
+        self.cwd = spec.cwd
+        self.max_turns = spec.max_turns
+        self.tool_timeout_s = spec.tools.timeout_ms / 1000
+        self.observation_chars = spec.tools.max_observation_chars
+        self.confine_writes = spec.tools.confine_writes
         # Like the gate, the tool's own connect-time check binds guarded runs, not
         # unrestricted ones (their operator opted in to any destination).
-        self.block_internal_http = (
-            bool(tools.get("block_internal_http", True)) and self.mode != "unrestricted"
-        )
+        self.block_internal_http = spec.tools.block_internal_http and self.mode != "unrestricted"
         # The token's variable is kept out of tool subprocesses, wherever it came from.
-        key_env = spec.get("api_key_env")
-        self.scrub_env = (key_env,) if isinstance(key_env, str) and key_env else ()
-        self.protected = protected_paths(spec)
+        self.scrub_env = (spec.api_key_env,) if spec.api_key_env else ()
+        self.protected = spec.protected
         self.action_names = allowed_actions(self.mode)
-        self.expect_schema = spec.get("expect_schema")  # a job's result schema, or None
+        self.expect_schema = spec.expect_schema  # a job's result schema, or None
         self.actions_tried = 0
         self.actions_denied = 0
         self.last_denial = ""
@@ -377,18 +340,26 @@ class _Run:
 
 
 def run_agent(
-    spec: dict[str, Any], emit: Emit, *, backend: Backend | None = None
+    spec: RunSpec,
+    emit: Emit,
+    *,
+    backend: Backend | None = None,
+    ready: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """Run the goal of `spec` to an end; returns the result body (status, answer, error)."""
-    settings = link_settings(spec)
-    channel = _Channel(emit, spec.get("token"), *[str(s.get("token") or "") for s in settings])
+    """Run the goal of `spec` to an end; returns the result body (status, answer, error).
+
+    `backend` replaces the client of the spec's first backend (and its fallbacks).
+    `ready` (a run started ahead of its instant) is called once all is set for the
+    first model request, its connection open, just before it; it returns at the go.
+    """
+    channel = _Channel(emit, *[item.token for item in spec.backends])
     run = _Run(spec, channel)
-    run.start(str(spec.get("goal") or ""))
+    run.start(spec.goal)
     if backend is not None:
-        links = [link_of(settings[0], lambda _settings: backend)]
+        links = [link_of(spec.backend, lambda _settings: backend)]
     else:
         try:
-            links = [link_of(item, backend_from_settings) for item in settings]
+            links = [link_of(item, backend_of) for item in spec.backends]
         except BackendError as error:
             channel.audit("system_error", error.message)
             return _result("error", error=channel.clean(error.message))
@@ -396,7 +367,11 @@ def run_agent(
             message = f"invalid [backend] settings ({error}); check the configuration"
             channel.audit("system_error", message)
             return _result("error", error=channel.clean(message))
-    result = run.loop(links, Meter(spec.get("budget"), channel.emit))
+    meter = Meter(spec.budget, channel.emit)
+    if ready is not None:
+        links[0].backend.connect_early()
+        ready()
+    result = run.loop(links, meter)
     if result["error"] is not None:
         result["error"] = channel.clean(result["error"])
     return result

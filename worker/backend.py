@@ -16,244 +16,46 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from scoot import __version__
-from scoot.shared.clipping import clip
 from scoot.shared.spend.usage import NONE_REPORTED, Usage, usage_of
+from worker.replies import (
+    RETRY_AFTER_CAP_S,
+    AttemptFailed,
+    BackendError,
+    Failure,
+    chat_text,
+    decode_json,
+    http_failure,
+    malformed,
+    one_line,
+    responses_text,
+)
+
+# What the parent (the doctor's backend check) and the tests take from here.
+__all__ = [
+    "RETRY_AFTER_CAP_S",
+    "Backend",
+    "BackendError",
+    "backoff_seconds",
+    "http_failure",
+    "one_line",
+    "responses_text",
+]
 
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 READ_CHUNK_BYTES = 64 * 1024
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 8.0
-RETRY_AFTER_CAP_S = 60.0
 # A call, retries and waits included, never takes longer than this many timeouts.
 TOTAL_BUDGET_TIMEOUTS = 2
-DETAIL_CHARS = 200
 APIS = ("chat", "responses")
-
-
-class BackendError(Exception):
-    """A model call that failed; `message` is one line (what went wrong; how to fix it).
-
-    `kind` is one of unreachable, auth, model, timeout, malformed, http, refusal.
-    """
-
-    def __init__(self, message: str, *, kind: str, retryable: bool = False) -> None:
-        super().__init__(message)
-        self.message = message
-        self.kind = kind
-        self.retryable = retryable
-
-
-@dataclass(frozen=True)
-class Failure:
-    """One failed attempt, before it is turned into a BackendError."""
-
-    what: str
-    fix: str
-    kind: str
-    retryable: bool = False
-    retry_after_s: float | None = None
-
-    def error(self, attempts: int = 1) -> BackendError:
-        tried = f" after {attempts} attempts" if attempts > 1 else ""
-        return BackendError(
-            f"{self.what}{tried}; {self.fix}", kind=self.kind, retryable=self.retryable
-        )
-
-
-class _AttemptFailed(Exception):
-    def __init__(self, failure: Failure) -> None:
-        super().__init__(failure.what)
-        self.failure = failure
-
-
-# --- pure helpers ------------------------------------------------------------
-
-
-def one_line(text: str, limit: int = DETAIL_CHARS) -> str:
-    """Text flattened to one line and shortened to `limit` characters."""
-    flat = " ".join(text.split())
-    return clip(flat, limit, mark="...", fit=True)
-
-
-def server_message(body: bytes) -> str:
-    """The error message a server put in its body (OpenAI, Ollama or FastAPI style)."""
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        return one_line(body[:1000].decode("utf-8", "replace"))
-    if isinstance(payload, dict):
-        error = payload.get("error", payload.get("detail"))
-        if isinstance(error, dict):
-            error = error.get("message")
-        if isinstance(error, str):
-            return one_line(error)
-    return ""
-
-
-def _is_model_not_found(body: bytes, detail: str) -> bool:
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        payload = None
-    error = payload.get("error") if isinstance(payload, dict) else None
-    if isinstance(error, dict) and error.get("code") == "model_not_found":
-        return True
-    lowered = detail.lower()
-    return "model" in lowered and ("not found" in lowered or "does not exist" in lowered)
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After in seconds, capped; HTTP-date values are ignored (backoff applies)."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return None
-    if seconds != seconds or seconds < 0:  # NaN or negative
-        return None
-    return min(seconds, RETRY_AFTER_CAP_S)
-
-
-def http_failure(
-    status: int,
-    reason: str,
-    headers: http.client.HTTPMessage,
-    body: bytes,
-    *,
-    base_url: str,
-    endpoint_url: str,
-    model: str,
-    has_token: bool,
-) -> Failure:
-    """What an HTTP error status means for the user."""
-    detail = server_message(body)
-    shown = f": {detail}" if detail else ""
-    if status in (401, 403):
-        if has_token:
-            return Failure(
-                f"model backend rejected the API key (HTTP {status})",
-                "check the token source (scoot config shows it)",
-                "auth",
-            )
-        return Failure(
-            f"model backend requires an API key (HTTP {status}) and none was given",
-            "provide one (scoot config shows the token sources)",
-            "auth",
-        )
-    if status in (400, 404) and _is_model_not_found(body, detail):
-        return Failure(f"model '{model}' not found at {base_url}", "check [backend] model", "model")
-    if status == 404:
-        return Failure(
-            f"model backend has no endpoint {endpoint_url} (HTTP 404)",
-            "check [backend] base_url (it usually ends in /v1) and [backend] api",
-            "http",
-        )
-    if status == 429:
-        return Failure(
-            f"model backend is rate limiting requests (HTTP 429{shown})",
-            "retry later or run jobs less often",
-            "http",
-            retryable=True,
-            retry_after_s=retry_after_seconds(headers.get("Retry-After")),
-        )
-    if status >= 500:
-        return Failure(
-            f"model backend failed with HTTP {status} ({reason or 'server error'}{shown})",
-            f"check the server at {base_url}",
-            "http",
-            retryable=True,
-        )
-    if 300 <= status < 400:
-        location = one_line(headers.get("Location") or "another address")
-        return Failure(
-            f"model backend redirected to {location} (HTTP {status})",
-            "set [backend] base_url to the final address",
-            "http",
-        )
-    return Failure(
-        f"model backend rejected the request (HTTP {status}{shown})",
-        "check [backend] model, api and extra_body",
-        "http",
-    )
-
-
-def _malformed(why: str) -> Failure:
-    return Failure(
-        f"model backend returned a malformed response ({why})",
-        "check that [backend] base_url is an OpenAI-compatible API and [backend] api matches it",
-        "malformed",
-    )
-
-
-def _refusal(text: str) -> Failure:
-    return Failure(
-        f"model refused to answer ({one_line(text) or 'no reason given'})",
-        "rephrase the goal or use another [backend] model",
-        "refusal",
-    )
-
-
-def decode_json(body: bytes) -> Any:
-    """Parse a response body; invalid UTF-8 is kept as lone surrogates for the caller to judge."""
-    try:
-        return json.loads(body.decode("utf-8", "surrogateescape"))
-    except ValueError:
-        raise _AttemptFailed(_malformed("not JSON")) from None
-
-
-def chat_text(payload: Any) -> str:
-    """The assistant text of a Chat Completions reply."""
-    try:
-        message = payload["choices"][0]["message"]
-    except (KeyError, IndexError, TypeError):
-        raise _AttemptFailed(_malformed("no choices[0].message")) from None
-    if not isinstance(message, dict):
-        raise _AttemptFailed(_malformed("no choices[0].message"))
-    content = message.get("content")
-    if isinstance(content, list):
-        texts = [part.get("text") for part in content if isinstance(part, dict)]
-        content = "".join(text for text in texts if isinstance(text, str))
-    if isinstance(content, str) and content:
-        return content
-    refusal = message.get("refusal")
-    if isinstance(refusal, str) and refusal:
-        raise _AttemptFailed(_refusal(refusal))
-    if payload["choices"][0].get("finish_reason") == "content_filter":
-        raise _AttemptFailed(_refusal("stopped by the content filter"))
-    if isinstance(content, str):
-        return content
-    raise _AttemptFailed(_malformed("no choices[0].message.content"))
-
-
-def responses_text(payload: Any) -> str:
-    """The assistant text of a Responses API reply."""
-    if not isinstance(payload, dict):
-        raise _AttemptFailed(_malformed("not a JSON object"))
-    if isinstance(payload.get("output_text"), str):
-        return str(payload["output_text"])
-    texts: list[str] = []
-    refusals: list[str] = []
-    output = payload.get("output")
-    for item in output if isinstance(output, list) else []:
-        parts = item.get("content") if isinstance(item, dict) else None
-        for part in parts if isinstance(parts, list) else []:
-            if not isinstance(part, dict):
-                continue
-            if part.get("type") == "output_text" and isinstance(part.get("text"), str):
-                texts.append(part["text"])
-            elif part.get("type") == "refusal":
-                refusals.append(str(part.get("refusal") or ""))
-    if texts:
-        return "".join(texts)
-    if refusals:
-        raise _AttemptFailed(_refusal(" ".join(refusals)))
-    raise _AttemptFailed(_malformed("no output_text and no output[].content[] text"))
+# An early connection that takes longer is given up (the request then connects itself).
+EARLY_CONNECT_CAP_S = 1.0
+# How a connection opened early and closed by the server while idle fails on first use.
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
 
 def backoff_seconds(attempt: int, rng: Callable[[], float]) -> float:
@@ -311,6 +113,24 @@ class Backend:
         self.endpoint_url = self.base_url.split("?", 1)[0] + suffix
         # The tokens of the last answer `complete` returned (scoot.shared.spend.usage).
         self.last_usage: Usage = NONE_REPORTED
+        self._ready: http.client.HTTPConnection | None = None  # opened by `connect_early`
+
+    def connect_early(self) -> None:
+        """Open the first request's connection now (TCP, and TLS for https): a run
+        started ahead of its instant then only sends on it. Best effort: on any
+        failure the request connects as usual and reports what goes wrong."""
+        connection = self._connection(min(self.timeout_ms / 1000, EARLY_CONNECT_CAP_S))
+        try:
+            connection.connect()
+        except (http.client.HTTPException, OSError):  # ssl.SSLError is an OSError
+            connection.close()
+            return
+        self._ready = connection
+
+    def _connection(self, timeout_s: float) -> http.client.HTTPConnection:
+        if self._https:
+            return http.client.HTTPSConnection(self._host, self._port, timeout=timeout_s)
+        return http.client.HTTPConnection(self._host, self._port, timeout=timeout_s)
 
     def complete(self, messages: list[dict[str, Any]]) -> str:
         """Send the conversation and return the assistant's text, or raise BackendError."""
@@ -328,7 +148,7 @@ class Backend:
         while True:
             try:
                 return self._attempt(data, deadline)
-            except _AttemptFailed as failed:
+            except AttemptFailed as failed:
                 failure = failed.failure
             if not failure.retryable or attempt >= self._retries:
                 raise self._scrubbed(failure.error(attempt + 1))
@@ -361,22 +181,25 @@ class Backend:
         }
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
-        connection_class = (
-            http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-        )
-        connection = connection_class(self._host, self._port, timeout=timeout_s)
+        connection, opened = self._ready, self._ready is not None
+        self._ready = None
+        if connection is None:
+            connection = self._connection(timeout_s)
         try:
-            connection.connect()
+            if opened and connection.sock is not None:
+                connection.sock.settimeout(timeout_s)
+            else:
+                connection.connect()
             sock = connection.sock
             connection.request("POST", self._path, body=data, headers=headers)
             response = connection.getresponse()
             body = self._read_body(response, sock, attempt_deadline)
-        except _AttemptFailed:
+        except AttemptFailed:
             raise
         except TimeoutError:
-            raise _AttemptFailed(self._timeout_failure(timeout_s)) from None
+            raise AttemptFailed(self._timeout_failure(timeout_s)) from None
         except ssl.SSLError as error:
-            raise _AttemptFailed(
+            raise AttemptFailed(
                 Failure(
                     f"TLS with model backend at {self.base_url} failed ({one_line(str(error))})",
                     "check [backend] base_url and the server's certificate",
@@ -384,11 +207,13 @@ class Backend:
                 )
             ) from None
         except (http.client.HTTPException, OSError) as error:
-            raise _AttemptFailed(self._transport_failure(error)) from None
+            if opened and isinstance(error, _STALE):
+                return self._attempt(data, deadline)  # its early connection was closed: anew
+            raise AttemptFailed(self._transport_failure(error)) from None
         finally:
             connection.close()
         if response.status != 200:
-            raise _AttemptFailed(
+            raise AttemptFailed(
                 http_failure(
                     response.status,
                     response.reason,
@@ -422,7 +247,7 @@ class Backend:
                 return b"".join(chunks)
             size += len(chunk)
             if size > MAX_RESPONSE_BYTES:
-                raise _AttemptFailed(_malformed(f"larger than {MAX_RESPONSE_BYTES} bytes"))
+                raise AttemptFailed(malformed(f"larger than {MAX_RESPONSE_BYTES} bytes"))
             chunks.append(chunk)
         return b"".join(chunks)
 

@@ -17,12 +17,14 @@ import sys
 import time
 import urllib.error  # noqa: F401
 import urllib.request  # noqa: F401
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from scoot.shared.contract import RUN_MARK
+from scoot.shared.contract import RUN_MARK, wait_for_go
 from scoot.shared.fdio import write_all
 from scoot.shared.frames import encode_frame
+from scoot.shared.run_spec import RunSpec
 from worker import sandbox
 
 sandbox.system_read_paths()  # found once in the parent, inherited by each worker
@@ -61,48 +63,110 @@ def backend_port(base_url: str) -> int | None:
         return None
 
 
-def fallback_ports(spec: dict[str, Any]) -> tuple[int, ...]:
+def fallback_ports(spec: RunSpec) -> tuple[int, ...]:
     """The ports of the run's fallback backends (see scoot.shared.spend.backends)."""
-    ports = []
-    for item in spec.get("fallbacks") or ():
-        port = backend_port(str(item.get("base_url", ""))) if isinstance(item, dict) else None
-        if port is not None:
-            ports.append(port)
-    return tuple(ports)
+    ports = (backend_port(item.base_url) for item in spec.fallbacks)
+    return tuple(port for port in ports if port is not None)
 
 
-def set_title(spec: dict[str, Any]) -> None:
+def set_title(spec: RunSpec) -> None:
     try:
         from setproctitle import setproctitle
     except ImportError:
         return
-    if spec.get("job_id"):
-        setproctitle(f"scoot: job {spec['job_id']} ({spec['mode']})")
+    if spec.job_id:
+        setproctitle(f"scoot: job {spec.job_id} ({spec.mode})")
     else:
-        setproctitle(f"scoot: run {spec.get('session_id')} ({spec['mode']})")
+        setproctitle(f"scoot: run {spec.session_id} ({spec.mode})")
 
 
-def child_main(spec_fd: int, frame_fd: int, parent_pid: int) -> int:
-    """Run one spec to completion; the return value is the process exit code."""
+def child_main(spec_fd: int, frame_fd: int, parent_pid: int, go_fd: int | None = None) -> int:
+    """Run one spec to completion; the return value is the process exit code.
+
+    With `go_fd` the worker was started ahead of its instant: it does its
+    set-up (sandbox, hello, prompt, model client), then waits for the
+    parent's go before its first model request. A set-up that fails still
+    ends at the go, never before: until then the parent does not watch
+    this process.
+    """
     emit = FrameWriter(frame_fd)
+    if go_fd is None:
+        return _set_up_and_run(spec_fd, emit, parent_pid, None)
+    held_fd = go_fd
+    waited = False
+
+    def go() -> None:
+        nonlocal waited
+        if not waited and not wait_for_go(held_fd):
+            os._exit(0)  # called off before its instant: nothing was asked, nothing is owed
+        waited = True
+
+    code = _set_up_and_run(spec_fd, emit, parent_pid, go)
+    go()
+    return code
+
+
+def _set_up_and_run(
+    spec_fd: int, emit: FrameWriter, parent_pid: int, go: Callable[[], None] | None
+) -> int:
     try:
-        spec = read_spec(spec_fd)
-    except (OSError, ValueError) as exc:
+        spec = RunSpec.from_dict(read_spec(spec_fd))
+    except (OSError, ValueError) as exc:  # RunSpecError is a ValueError
         emit({"type": "result", "status": "error", "answer": None, "error": f"bad run spec: {exc}"})
         return 2
     set_title(spec)
+    prepare_environment(spec)
+    scratch, private_tmp = private_dirs(spec)
+    try:
+        os.chdir(spec.cwd)
+    except OSError as exc:
+        emit(_hello(spec, {"summary": "not applied", "landlock": "not_applied"}))
+        emit(_error(f"cannot enter working directory {spec.cwd}: {exc.strerror}"))
+        return 1
+    reach = sandbox.Reach(
+        cwd=os.path.realpath(os.getcwd()),
+        scratch_dir=scratch,
+        private_tmp=private_tmp,
+        protected=spec.sandbox.protected,
+        confine_writes=spec.tools.confine_writes,
+        workspace_root=spec.sandbox.workspace_root,
+        fallback_ports=fallback_ports(spec),
+    )
+    _import_before_confinement()
+    try:
+        report = sandbox.apply(
+            spec.mode,
+            sandbox.Limits.from_config(dict(spec.sandbox.limits), None),
+            scratch_dir=scratch,
+            backend_port=backend_port(spec.backend.base_url),
+            require=spec.sandbox.require,
+            parent_pid=parent_pid,
+            reach=reach,
+        )
+    except sandbox.SandboxRefused as exc:
+        emit(_hello(spec, {"summary": str(exc), "landlock": "unavailable"}))
+        emit(_error(str(exc)))
+        return 1
+    emit(_hello(spec, report.to_dict()))
+    return run_to_result(spec, emit, go)
+
+
+def prepare_environment(spec: RunSpec) -> None:
+    """The environment every process of the run inherits: marked, without the daemon's secrets."""
     # Inherited by everything the run starts, so a later recovery can find it.
-    os.environ[RUN_MARK] = str(spec.get("run_id", ""))
+    os.environ[RUN_MARK] = spec.run_id
     # The token reaches the backend client through the spec only, never a tool's environment.
-    key_env = spec.get("api_key_env")
-    if key_env:
-        os.environ.pop(key_env, None)
+    if spec.api_key_env:
+        os.environ.pop(spec.api_key_env, None)
     # systemd's channel to the daemon is the daemon's alone.
     for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID"):
         os.environ.pop(name, None)
-    sandbox_spec = spec.get("sandbox") or {}
-    scratch = sandbox_spec.get("scratch_dir")
-    if not scratch or not os.path.isdir(scratch):
+
+
+def private_dirs(spec: RunSpec) -> tuple[str, str]:
+    """The run's scratch directory and its private tmp inside it (also TMPDIR)."""
+    scratch = spec.sandbox.scratch_dir
+    if not os.path.isdir(scratch):
         # Never fall back to the working directory: a readonly run may write only here.
         import tempfile
 
@@ -114,43 +178,15 @@ def child_main(spec_fd: int, frame_fd: int, parent_pid: int) -> int:
     except OSError:
         private_tmp = scratch
     os.environ["TMPDIR"] = private_tmp
-    try:
-        cwd = spec.get("cwd") or os.getcwd()
-        os.chdir(cwd)
-    except OSError as exc:
-        emit(_hello(spec, {"summary": "not applied", "landlock": "not_applied"}))
-        emit(_error(f"cannot enter working directory {spec.get('cwd')}: {exc.strerror}"))
-        return 1
-    reach = sandbox.Reach(
-        cwd=os.path.realpath(os.getcwd()),
-        scratch_dir=scratch,
-        private_tmp=private_tmp,
-        protected=tuple(str(path) for path in sandbox_spec.get("protected") or ()),
-        confine_writes=bool((spec.get("tools") or {}).get("confine_writes")),
-        workspace_root=sandbox_spec.get("workspace_root"),
-        fallback_ports=fallback_ports(spec),
-    )
-    _import_before_confinement()
-    limits = sandbox.Limits.from_config(sandbox_spec.get("limits") or {}, None)
-    try:
-        report = sandbox.apply(
-            spec["mode"],
-            limits,
-            scratch_dir=scratch,
-            backend_port=backend_port(spec["backend"]["base_url"]),
-            require=bool(sandbox_spec.get("require")),
-            parent_pid=parent_pid,
-            reach=reach,
-        )
-    except sandbox.SandboxRefused as exc:
-        emit(_hello(spec, {"summary": str(exc), "landlock": "unavailable"}))
-        emit(_error(str(exc)))
-        return 1
-    emit(_hello(spec, report.to_dict()))
+    return scratch, private_tmp
+
+
+def run_to_result(spec: RunSpec, emit: FrameWriter, go: Callable[[], None] | None) -> int:
+    """The agent's run, ended by exactly one result frame whatever happens in it."""
     from worker.agent import run_agent
 
     try:
-        result = run_agent(spec, emit)
+        result = run_agent(spec, emit, ready=go)
     except MemoryError:
         emit(_error("the run ran out of memory (sandbox address_space_mb limit)"))
         return 1
@@ -170,13 +206,13 @@ def _import_before_confinement() -> None:
     import worker.agent  # noqa: F401
 
 
-def _hello(spec: dict[str, Any], sandbox_report: dict[str, Any]) -> dict[str, Any]:
+def _hello(spec: RunSpec, sandbox_report: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "hello",
         "pid": os.getpid(),
-        "run_id": spec.get("run_id", ""),
-        "job_id": spec.get("job_id"),
-        "mode": spec.get("mode", ""),
+        "run_id": spec.run_id,
+        "job_id": spec.job_id,
+        "mode": spec.mode,
         "sandbox": sandbox_report,
     }
 

@@ -1,6 +1,6 @@
 """A run's backends in fallback order and the meter of what it spends.
 
-Imported by the worker before its sandbox is applied; stdlib and scoot.shared.spend only.
+Imported by the worker before its sandbox is applied; stdlib and scoot.shared only.
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from scoot.shared.spend.budget import cost_of, stop_reason
+from scoot.shared.run_spec import BackendSpec
+from scoot.shared.spend.budget import Allowance, cost_of, stop_reason
 from scoot.shared.spend.usage import Usage
 
 Emit = Callable[[dict[str, Any]], None]
@@ -25,35 +26,16 @@ class Link:
     price_out: float = 0.0
 
 
-def _price(value: object) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-        return float(value)
-    return 0.0
-
-
-def link_settings(spec: dict[str, Any]) -> list[dict[str, Any]]:
-    """The settings of each backend of the spec, the run's own first, then its fallbacks."""
-    first = dict(spec.get("backend") or {})
-    first.setdefault("name", spec.get("backend_name") or "default")
-    first.setdefault("token", spec.get("token"))
-    return [first, *[dict(item) for item in spec.get("fallbacks") or () if isinstance(item, dict)]]
-
-
-def link_of(settings: dict[str, Any], make: Callable[[dict[str, Any]], Any]) -> Link:
-    prices = settings.get("prices") or {}
-    return Link(
-        str(settings.get("name") or "default"),
-        make(settings),
-        _price(prices.get("input")),
-        _price(prices.get("output")),
-    )
+def link_of(settings: BackendSpec, make: Callable[[BackendSpec], Any]) -> Link:
+    """The link of one backend of the spec, its client made by `make`."""
+    return Link(settings.name, make(settings), settings.price_input, settings.price_output)
 
 
 class Meter:
     """Counts every answer's tokens, reports them in `usage` frames, and says when to stop."""
 
-    def __init__(self, allowance: dict[str, Any] | None, emit: Emit) -> None:
-        self.allowance = dict(allowance or {})
+    def __init__(self, allowance: Allowance, emit: Emit) -> None:
+        self.allowance = allowance
         self.emit = emit
         self.tokens_in = 0
         self.tokens_out = 0
@@ -75,4 +57,4 @@ class Meter:
 
     def stop_reason(self) -> str | None:
         """Why the next model request must not be sent, or None."""
-        return stop_reason(self.tokens_in + self.tokens_out, self.cost, self.allowance)
+        return stop_reason(self.tokens_in + self.tokens_out, self.cost, self.allowance.to_dict())

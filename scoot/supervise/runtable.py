@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import selectors
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -17,13 +17,16 @@ from scoot.instance.home import Home
 from scoot.records.recorder import Recorder
 from scoot.records.runlog import RunLog
 from scoot.shared.frames import AuditFrame, UsageFrame
+from scoot.shared.run_spec import RunSpec
 from scoot.supervise import deadlines
 from scoot.supervise.events import RunEnded, RunEvents, RunLaunched, RunStarting
+from scoot.supervise.holding import Held, HeldRuns, holds
 from scoot.supervise.launch import WorkerBody, launch_worker
 from scoot.supervise.reaper import reap_children
 from scoot.supervise.releases import LedgerReleases
 from scoot.supervise.runner import ActiveRun, Outcome, RunRequest
-from scoot.supervise.settings import Summary
+from scoot.supervise.runqueue import start_at
+from scoot.supervise.settings import Settings, Summary
 from scoot.supervise.spec import build_spec
 from scoot.supervise.spending import Spending
 from scoot.supervise.sweep import ProcessSweep
@@ -60,11 +63,12 @@ class RunTable:
         self.worker_body = worker_body
         self.clock = clock
         self.active: dict[int, ActiveRun] = {}
+        self.held = HeldRuns()  # forked ahead of their instant (scoot.supervise.holding)
         self.sweep = ProcessSweep(
             as_subreaper=as_subreaper,
             recorder=recorder,
             reap=self.reap,
-            is_worker=self.active.__contains__,
+            is_worker=lambda pid: pid in self.active or self.held.has_pid(pid),
         )
 
     def __len__(self) -> int:
@@ -81,23 +85,55 @@ class RunTable:
 
     # -- launch ---------------------------------------------------------------
     def launch(self, request: RunRequest) -> None:
-        problem = self._make_dirs(request)
-        if problem is not None:
-            self.never_started(request, "error", problem)
-            return
-        allowance = self.spending.allowance(request)
-        spec = self._spec_for(request, allowance)
-        self.events.publish(RunStarting(request))
-        try:
-            worker = launch_worker(spec, self.worker_body)
-        except OSError as exc:
-            self.never_started(request, "error", f"cannot start worker: {exc.strerror}")
-            return
+        held = self.held.take(request.run_id)
+        if held is not None:
+            held.worker.go()  # first, on the instant; its frames are read once job_start is written
+            self.events.publish(RunStarting(request))
+            worker, allowance = held.worker, held.allowance
+        else:
+            problem = self._make_dirs(request)
+            if problem is not None:
+                self.never_started(request, "error", problem)
+                return
+            allowance = self.spending.allowance(request)
+            spec = self._spec_for(request, allowance)
+            self.events.publish(RunStarting(request))
+            try:
+                worker = launch_worker(spec, self.worker_body)
+            except OSError as exc:
+                self.never_started(request, "error", f"cannot start worker: {exc.strerror}")
+                return
         run = ActiveRun(request, worker, self.clock(), allowance)
+        if held is not None and held.wait_status is not None:  # it died while held
+            run.wait_status, run.rusage_maxrss_kb = held.wait_status, held.maxrss_kb
         self.active[worker.pid] = run
         self.events.publish(RunLaunched(request, run.started_at))
         self.selector.register(worker.frame_fd, selectors.EVENT_READ, (run, FRAMES))
         self.selector.register(worker.output_fd, selectors.EVENT_READ, (run, OUTPUT))
+
+    def hold_ahead(
+        self, queue: Iterable[RunRequest], now: float, settings: Settings, stopping: bool
+    ) -> None:
+        """Fork the queued scheduled runs due within the claim lead, held, while slots last."""
+        for request in queue:
+            if stopping or len(self.active) + len(self.held) >= settings.max_concurrent:
+                return
+            ahead = start_at(request) - now
+            cap = self.spending.cap_of(request.backend)
+            if request.run_id not in self.held and holds(
+                request, ahead, settings.claim_lead_sec, cap
+            ):
+                self._hold(request)
+
+    def _hold(self, request: RunRequest) -> None:
+        if self._make_dirs(request) is not None:
+            return  # its launch at the instant records what failed
+        allowance = self.spending.allowance(request)
+        try:
+            worker = launch_worker(self._spec_for(request, allowance), self.worker_body, held=True)
+        except OSError:
+            return  # forked the usual way at its instant, where a failure is recorded
+        self.held.add(request.run_id, Held(worker, allowance))
 
     def _make_dirs(self, request: RunRequest) -> str | None:
         """Its scratch directory and, for a job without cwd, its workspace; else what failed."""
@@ -114,10 +150,10 @@ class RunTable:
                 return f"cannot create workspace: {exc.strerror}"
         return None
 
-    def _spec_for(self, request: RunRequest, allowance: dict[str, Any]) -> dict[str, Any]:
+    def _spec_for(self, request: RunRequest, allowance: dict[str, Any]) -> RunSpec:
         """The one place a run's spec is built: at launch, from the request."""
         spending = self.spending
-        spec = build_spec(
+        return build_spec(
             spending.config,
             self.home,
             request,
@@ -128,12 +164,12 @@ class RunTable:
             backend_name=request.backend,
             allowance=allowance,
             token_for=spending.token_for,
+            expect_schema=request.result_schema,  # told to the model
         )
-        if request.result_schema is not None:
-            spec["expect_schema"] = request.result_schema  # told to the model
-        return spec
 
     def never_started(self, request: RunRequest, status: str, reason: str) -> None:
+        if self.held.call_off(request.run_id):
+            _remove_scratch(str(self.home.scratch / request.run_id))
         outcome = Outcome(status, None, reason, None, None, 0, None)
         self.events.publish(RunEnded(request, outcome, None))
         self.summary.never_started += 1
@@ -173,6 +209,8 @@ class RunTable:
             if run is not None and not run.exited:
                 run.wait_status = child.wait_status
                 run.rusage_maxrss_kb = child.maxrss_kb
+            else:
+                self.held.reaped(child.pid, child.wait_status, child.maxrss_kb)
         if not children_left:
             # No child at all, yet a run counts as live: its worker was reaped elsewhere.
             for run in self.active.values():

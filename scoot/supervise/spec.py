@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,10 @@ from scoot.instance.home import Home
 from scoot.instance.secrets import token_file_path
 from scoot.schedule.jobs import Job
 from scoot.shared.limits import LIMIT_KEYS
+from scoot.shared.policy.paths import ProtectedPaths
+from scoot.shared.run_spec import BackendSpec, RunSpec, SandboxSpec, ToolSettings
 from scoot.shared.spend.backends import chain
+from scoot.shared.spend.budget import Allowance
 from scoot.supervise.runner import RunRequest
 
 _sequence = count(1)
@@ -91,65 +94,69 @@ def build_spec(
     backend_name: str = "default",
     allowance: dict[str, Any] | None = None,
     token_for: Callable[[str], str | None] | None = None,
-) -> dict[str, Any]:
+    expect_schema: Mapping[str, Any] | None = None,
+) -> RunSpec:
+    """The spec of one run: the request resolved against the configuration.
+
+    `expect_schema` is the job's result schema, told to the model; the answer
+    is checked against it in the parent after the run.
+    """
     backends = all_backends(config)
     names = chain(backends, backend_name) or ["default"]
-    backend = backends[names[0]]
     if names[0] != "default" and token_for is not None:
         token = token_for(names[0])
-    fallbacks = [
-        {
-            "name": name,
-            "token": token_for(name) if token_for is not None else token,
-            **backend_settings(backends[name], retries),
-        }
+    fallbacks = tuple(
+        backend_spec(
+            name, backends[name], token_for(name) if token_for is not None else token, retries
+        )
         for name in names[1:]
-    ]
-    spec = {
-        "run_id": request.run_id,
-        "session_id": request.session_id,
-        "job_id": request.job_id,
-        "goal": request.goal,
-        "mode": request.mode,
-        "cwd": cwd,
-        "token": token,
-        "api_key_env": backend.api_key_env,
-        "backend": backend_settings(backend, retries),
-        "backend_name": names[0],
-        "fallbacks": fallbacks,
-        "budget": dict(allowance or {}),
-        "agent": {"max_turns": config.agent.max_turns},
-        "tools": {
-            "timeout_ms": config.tools.timeout_ms,
-            "confine_writes": config.tools.confine_writes,
-            "block_internal_http": config.tools.block_internal_http,
-            "max_observation_chars": config.tools.max_observation_chars,
-        },
-        "protected": protected_paths(
-            home, cwd, home.scratch / request.run_id, token_files(home, config)
+    )
+    scratch = home.scratch / request.run_id
+    given = dict(allowance or {})
+    shielded = protected_paths(home, cwd, scratch, token_files(home, config))
+    return RunSpec(
+        run_id=request.run_id,
+        session_id=request.session_id,
+        job_id=request.job_id,
+        goal=request.goal,
+        mode=request.mode,
+        cwd=cwd,
+        api_key_env=backends[names[0]].api_key_env or None,
+        backend=backend_spec(names[0], backends[names[0]], token, retries),
+        fallbacks=fallbacks,
+        budget=Allowance(given.get("max_tokens"), given.get("max_cost")),
+        max_turns=config.agent.max_turns,
+        tools=ToolSettings(
+            timeout_ms=config.tools.timeout_ms,
+            confine_writes=config.tools.confine_writes,
+            block_internal_http=config.tools.block_internal_http,
+            max_observation_chars=config.tools.max_observation_chars,
         ),
-        "sandbox": {
-            "require": config.sandbox.require,
-            "limits": {k: (v or None) for k, v in limits.items()},
-            "scratch_dir": str(home.scratch / request.run_id),
-            "protected": kernel_protected_paths(home, config),
-            "workspace_root": os.path.realpath(home.root / "work"),
-        },
-    }
-    return spec
+        protected=ProtectedPaths(tuple(shielded["paths"]), tuple(shielded["allowed"])),
+        sandbox=SandboxSpec(
+            require=config.sandbox.require,
+            limits={key: (value or None) for key, value in limits.items()},
+            scratch_dir=str(scratch),
+            protected=tuple(kernel_protected_paths(home, config)),
+            workspace_root=os.path.realpath(home.root / "work"),
+        ),
+        expect_schema=expect_schema,
+    )
 
 
-def backend_settings(backend: BackendConfig, retries: int | None) -> dict[str, Any]:
+def backend_spec(
+    name: str, backend: BackendConfig, token: str | None, retries: int | None
+) -> BackendSpec:
     """What a worker needs of one backend to call it and price its answers."""
-    return {
-        "base_url": backend.base_url,
-        "model": backend.model,
-        "api": backend.api,
-        "timeout_ms": backend.timeout_ms,
-        "extra_body": dict(backend.extra_body),
-        "retries": backend.retries if retries is None else retries,
-        "prices": {
-            "input": backend.price_per_mtok_input,
-            "output": backend.price_per_mtok_output,
-        },
-    }
+    return BackendSpec(
+        name=name,
+        token=token,
+        base_url=backend.base_url,
+        model=backend.model,
+        api=backend.api,
+        timeout_ms=backend.timeout_ms,
+        extra_body=dict(backend.extra_body),
+        retries=backend.retries if retries is None else retries,
+        price_input=backend.price_per_mtok_input,
+        price_output=backend.price_per_mtok_output,
+    )

@@ -159,8 +159,7 @@ class Supervisor:
 
     def request_stop(self, reason: str) -> None:
         """Begin a graceful stop: launch nothing new, give runs the grace, then end them."""
-        now_mono = time.monotonic()
-        if not self.stop.begin(self.settings.shutdown_grace_sec, now_mono):
+        if not self.stop.begin(self.settings.shutdown_grace_sec, time.monotonic()):
             self.hooks.stopping_now(self)  # a second signal skips the grace
             return
         self.firing = False
@@ -206,6 +205,7 @@ class Supervisor:
             if self.firing:
                 self._poll()
             self._launch_queued()
+            self.runs.hold_ahead(self.queue, self.clock(), self.settings, self.stop.requested)
             self._tell_waiting()
             self.releases.release(force=False)
             self.heartbeat.beat(self, time.monotonic())
@@ -259,8 +259,8 @@ class Supervisor:
             self._apply_config(*loaded)
         self.hooks.reloaded(self)
 
-    def handle_chld(self) -> None:  # the wake-up was all it took: the reaper runs every pass
-        pass
+    def handle_chld(self) -> None:
+        """The wake-up was all it took: the reaper runs every pass."""
 
     def _apply_config(self, config: Config, jobs: tuple[Job, ...]) -> None:
         assert self.scheduler is not None
@@ -307,8 +307,7 @@ class Supervisor:
             self.runs.launch(ready)
 
     def _tell_waiting(self) -> None:
-        waiting = self.pending.waiting_changed(self.clock())
-        if waiting is not None:
+        if (waiting := self.pending.waiting_changed(self.clock())) is not None:
             self.hooks.backend_waits(self, waiting)
 
 

@@ -7,9 +7,9 @@ stay thin. `probe()` reports what the running kernel supports without
 restricting the caller (for `scoot doctor`).
 
 One module per layer: `landlock_plan` (rights and rules, pure), `landlock`
-(its system calls), `seccomp` (the socket filter), `limits` (rlimits),
-`report` (the hello frame's sandbox report), `confine` (`apply`, in order)
-and `probe`. Hardening the parent shares (non-dumpable, environ scrubbing)
+(its system calls), `landlock_report` (what a plan restricts, in words),
+`seccomp` (the socket filter), `limits` (rlimits), `report` (the hello
+frame's sandbox report), `confine` (`apply`, in order) and `probe`. Hardening the parent shares (non-dumpable, environ scrubbing)
 lives in scoot.shared.hardening; fd hygiene and scratch directories are the
 parent's (scoot.supervise.fds, scoot.supervise.scratch). The parent imports
 from worker/ only the entry it forks into (worker.main), the modules it
@@ -175,13 +175,13 @@ from worker.sandbox.landlock_plan import (
     is_within as is_within,
 )
 from worker.sandbox.landlock_plan import (
-    landlock_restrictions as landlock_restrictions,
-)
-from worker.sandbox.landlock_plan import (
     list_entries as list_entries,
 )
 from worker.sandbox.landlock_plan import (
     plan_landlock as plan_landlock,
+)
+from worker.sandbox.landlock_report import (
+    landlock_restrictions as landlock_restrictions,
 )
 from worker.sandbox.limits import (
     MIB as MIB,

@@ -11,7 +11,8 @@ from scoot.errors import ScootError
 from scoot.shared.hardening import Restriction, set_non_dumpable
 from scoot.shared.kernel import PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, _prctl
 from worker.sandbox.landlock import enforce_landlock, landlock_abi
-from worker.sandbox.landlock_plan import Reach, landlock_restrictions, plan_landlock
+from worker.sandbox.landlock_plan import Reach, plan_landlock
+from worker.sandbox.landlock_report import landlock_restrictions
 from worker.sandbox.limits import Limits, apply_rlimits
 from worker.sandbox.report import (
     LANDLOCK_KEYS,
@@ -32,12 +33,13 @@ class SandboxRefused(ScootError):
 
 
 def _thread_count() -> int:
+    # Read as bytes: a text file would look up its codec, an import from disk in every worker.
     try:
-        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+        with open("/proc/self/status", "rb") as status:
             for line in status:
-                if line.startswith("Threads:"):
+                if line.startswith(b"Threads:"):
                     return int(line.split()[1])
-    except OSError:
+    except (OSError, ValueError):
         pass
     import threading  # /proc unavailable: Python's own threads are the best we can see
 

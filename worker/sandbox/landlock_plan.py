@@ -6,8 +6,6 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from scoot.shared.hardening import Restriction
-
 # Filesystem access rights (linux/landlock.h).
 FS_EXECUTE = 1 << 0
 
@@ -242,6 +240,15 @@ def plan_landlock(
     if reach is None:
         reach = Reach(cwd=None, scratch_dir=scratch_dir)
     handled_fs = fs_rights_known(abi)
+    rules = _path_rules(mode, reach, scratch_dir, handled_fs, list_dir)
+    handled_net, port_rules, scoped = _net_and_scopes(mode, abi, backend_port, reach)
+    return LandlockPlan(abi, handled_fs, handled_net, scoped, tuple(rules), port_rules, mode, reach)
+
+
+def _path_rules(
+    mode: str, reach: Reach, scratch_dir: str, handled_fs: int, list_dir: ListDir
+) -> list[PathRule]:
+    """The filesystem rules of `mode`: what it may read and write, the protected paths left out."""
     reads = FS_READ_ONLY_RIGHTS & handled_fs
     protected = reach.protected
     cwd = reach.cwd if reach.cwd and cwd_reachable(reach) else None
@@ -267,100 +274,24 @@ def plan_landlock(
     if mode == "guarded" and reach.private_tmp:
         rules.append(PathRule(reach.private_tmp, handled_fs))
     rules.append(PathRule(os.devnull, FS_DEVNULL_RIGHTS & handled_fs, optional=True))
-    handled_net = 0
-    port_rules: tuple[tuple[int, int], ...] = ()
-    scoped = 0
-    if mode != "guarded":
-        handled_net = NET_BIND_TCP | NET_CONNECT_TCP if abi >= 4 else 0
-        if handled_net and backend_port is not None:
-            ports = dict.fromkeys((backend_port, *reach.fallback_ports))
-            port_rules = tuple((port, NET_CONNECT_TCP) for port in ports if 1 <= port <= 65535)
-        scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if abi >= 6 else 0
-    elif abi >= 6:
+    return rules
+
+
+def _net_and_scopes(
+    mode: str, abi: int, backend_port: int | None, reach: Reach
+) -> tuple[int, tuple[tuple[int, int], ...], int]:
+    """The handled network rights, the port rules and the scopes of `mode` for `abi`."""
+    if mode == "guarded":
         # A guarded tool may not signal the daemon or the user's other processes
         # (`kill`, `pkill -u`); abstract sockets stay open for the programs it runs.
-        scoped = SCOPE_SIGNAL
-    return LandlockPlan(abi, handled_fs, handled_net, scoped, tuple(rules), port_rules, mode, reach)
-
-
-def landlock_restrictions(plan: LandlockPlan, backend_port: int | None) -> dict[str, Restriction]:
-    """What an enforced `plan` restricts, entry by entry, with the gaps of its ABI."""
-    abi = plan.abi
-    reach = plan.reach or Reach(cwd=None, scratch_dir="")
-    scratch_dir = reach.scratch_dir
-    gaps = []
-    if abi < 2:
-        gaps.append("renames and links across directories are refused everywhere (ABI 1)")
-    if abi < 3:
-        gaps.append("truncating files is not restricted (ABI < 3)")
-    if abi < 5:
-        gaps.append("device ioctls are not restricted (ABI < 5)")
-    guarded = plan.mode == "guarded"
-    if guarded and reach.confine_writes:
-        where = [f"the working directory {reach.cwd}", f"the scratch dir {scratch_dir}"]
-        if reach.private_tmp and reach.private_tmp != scratch_dir:
-            where.append(f"the private tmp {reach.private_tmp}")
-        fs_why = f"Landlock ABI {abi}: writes only under {', '.join(where)} and to {os.devnull}"
-    elif guarded:
-        fs_why = (
-            f"Landlock ABI {abi}: writes anywhere but the runtime directory (confine_writes off)"
-        )
-    else:
-        fs_why = f"Landlock ABI {abi}: writes only under {scratch_dir} and to {os.devnull}"
-    if guarded:
-        read_why = f"Landlock ABI {abi}: reads anywhere but the runtime directory (guarded)"
-    else:
-        where = [p for p in (reach.cwd if cwd_reachable(reach) else None, scratch_dir) if p]
-        read_why = (
-            f"Landlock ABI {abi}: reads only under {', '.join(where)} and "
-            f"{len(reach.system_reads)} system paths (libraries, certificates, resolver files)"
-        )
-    if reach.cwd and not cwd_reachable(reach):
-        read_why += (
-            f"; the working directory {reach.cwd} is inside the runtime directory: no rights"
-        )
-    entries = {
-        "fs_read": Restriction(True, read_why),
-        "fs_readonly": Restriction(True, "; ".join([fs_why, *gaps])),
-        "runtime_dir": Restriction(
-            True,
-            "no reads or writes of " + (", ".join(reach.protected) or "(none named)"),
-        ),
-    }
-
-    def missing(min_abi: int) -> Restriction:
-        return Restriction(False, f"needs Landlock ABI {min_abi}, running ABI {abi}")
-
-    if guarded:
-        for key in ("net_connect", "net_bind"):
-            entries[key] = Restriction(False, "guarded run: the network is not restricted")
-    elif plan.handled_net:
-        ports = ", ".join(str(port) for port, _ in plan.port_rules)  # fallbacks' too
-        target = f"port {ports} only" if ports else "no port (no backend port given)"
-        entries["net_connect"] = Restriction(
-            True, f"TCP connect to {target}, on any host; UDP (DNS included) is not restricted"
-        )
-        entries["net_bind"] = Restriction(True, "TCP bind refused on every port")
-    else:
-        entries["net_connect"] = missing(4)
-        entries["net_bind"] = missing(4)
-    if plan.scoped & SCOPE_SIGNAL:
-        entries["scope_signal"] = Restriction(
-            True, "signals only to processes of this run (not the daemon)"
-        )
-    else:
-        entries["scope_signal"] = missing(6)
-    if plan.scoped & SCOPE_ABSTRACT_UNIX_SOCKET:
-        entries["scope_abstract_unix"] = Restriction(
-            True, "abstract unix sockets only within this run"
-        )
-    elif guarded:
-        entries["scope_abstract_unix"] = Restriction(
-            False, "guarded run: abstract unix sockets are not restricted"
-        )
-    else:
-        entries["scope_abstract_unix"] = missing(6)
-    return entries
+        return 0, (), SCOPE_SIGNAL if abi >= 6 else 0
+    handled_net = NET_BIND_TCP | NET_CONNECT_TCP if abi >= 4 else 0
+    port_rules: tuple[tuple[int, int], ...] = ()
+    if handled_net and backend_port is not None:
+        ports = dict.fromkeys((backend_port, *reach.fallback_ports))
+        port_rules = tuple((port, NET_CONNECT_TCP) for port in ports if 1 <= port <= 65535)
+    scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if abi >= 6 else 0
+    return handled_net, port_rules, scoped
 
 
 def cwd_reachable(reach: Reach) -> bool:

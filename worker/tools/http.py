@@ -7,7 +7,7 @@ import http.client
 import socket
 import time
 from collections.abc import Callable, Mapping
-from typing import IO, TYPE_CHECKING, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from scoot.shared.policy import (
     is_internal_address,
@@ -17,7 +17,6 @@ from worker.tools.base import BINARY_SNIFF_BYTES, ToolError
 
 if TYPE_CHECKING:
     import urllib.request
-    from email.message import Message
 
 
 _HTTP_HEADERS_SHOWN = ("content-type", "content-length", "location", "last-modified", "etag")
@@ -74,13 +73,13 @@ def _opener(block_internal: bool) -> urllib.request.OpenerDirector:
     connect = _checked_connection(block_internal)
 
     class CheckedHTTPConnection(http.client.HTTPConnection):
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
             self._create_connection = connect
 
     class CheckedHTTPSConnection(http.client.HTTPSConnection):
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
             self._create_connection = connect
 
     class HTTPHandler(urllib.request.HTTPHandler):
@@ -98,7 +97,7 @@ def _opener(block_internal: bool) -> urllib.request.OpenerDirector:
             fp: IO[bytes],
             code: int,
             msg: str,
-            headers: Message,
+            headers: http.client.HTTPMessage,
             newurl: str,
         ) -> urllib.request.Request | None:
             if not newurl.lower().startswith(("http://", "https://")):
