@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 
 from scoot.shared.fdio import write_all
+from scoot.supervise.procs import read_stat
 
 MAX_IN_FLIGHT = 16  # attempts the courier makes at once
 REPLY_BYTES = 64 * 1024  # of a receiver's reply, read and dropped
@@ -141,6 +142,7 @@ class Courier:
 
     def __init__(self) -> None:
         self.pid: int | None = None
+        self._start_ticks: int | None = None  # the pid is the courier only while this matches
         self._requests_w: int | None = None
         self._results_r: int | None = None
         self._out = b""  # request bytes the pipe would not take yet
@@ -185,6 +187,8 @@ class Courier:
         os.set_inheritable(req_w, False)
         os.set_inheritable(res_r, False)
         self.pid, self._requests_w, self._results_r = pid, req_w, res_r
+        stat = read_stat(pid)
+        self._start_ticks = stat.start_ticks if stat is not None else None
         self._out = self._in = b""
         return pid
 
@@ -224,6 +228,11 @@ class Courier:
             self.stop()
         return found, gone
 
+    def _is_courier(self, pid: int) -> bool:
+        """Still the courier, running or ended but not reaped (a zombie keeps its pid)."""
+        stat = read_stat(pid)
+        return stat is not None and stat.start_ticks == self._start_ticks
+
     def stop(self) -> None:
         """End the courier (attempts under way are dropped: their entries stay in the outbox)."""
         for fd in (self._requests_w, self._results_r):
@@ -233,7 +242,9 @@ class Courier:
                 except OSError:
                     pass
         self._requests_w = self._results_r = None
-        if self.pid is not None:
+        # The loop's one reaper may have collected an ended courier already, and its
+        # pid may since belong to another process: only the same process is ended here.
+        if self.pid is not None and self._is_courier(self.pid):
             try:
                 os.kill(self.pid, signal.SIGKILL)
             except ProcessLookupError:
