@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from scoot.records.files import atomic_write_bytes
+from scoot.records.files import atomic_write_bytes, read_bounded
 
 CACHE_NAME = "config.cache"
 _MAGIC = f"scoot-config-cache 1 {sys.implementation.cache_tag} {marshal.version}\n".encode()
@@ -93,15 +93,7 @@ def _read_own_file(path: Path) -> bytes | None:
             or info.st_size > _MAX_CACHE_BYTES
         ):
             return None
-        chunks: list[bytes] = []
-        size = 0
-        while size <= _MAX_CACHE_BYTES:
-            chunk = os.read(fd, _MAX_CACHE_BYTES + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        return b"".join(chunks) if size <= _MAX_CACHE_BYTES else None
+        return read_bounded(fd, _MAX_CACHE_BYTES)
     except OSError:
         return None
     finally:

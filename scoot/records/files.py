@@ -142,6 +142,22 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
+def read_bounded(fd: int, limit: int) -> bytes | None:
+    """What `fd` holds, read to its end; None when that is more than `limit` bytes.
+
+    At most `limit` + 1 bytes are ever read.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = os.read(fd, limit + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks) if size <= limit else None
+
+
 def read_regular_file(path: Path, limit: int) -> bytes:
     """The bytes of `path`, a regular file of at most `limit` bytes, or UnreadableFile.
 
@@ -159,17 +175,10 @@ def read_regular_file(path: Path, limit: int) -> bytes:
             raise UnreadableFile(f"{path}: is {_kind(st.st_mode)}, not a regular file")
         if st.st_size > limit:
             raise UnreadableFile(f"{path}: {st.st_size} bytes is over the {limit} byte limit")
-        chunks: list[bytes] = []
-        size = 0
-        while size <= limit:
-            chunk = os.read(fd, limit + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > limit:
+        data = read_bounded(fd, limit)
+        if data is None:
             raise UnreadableFile(f"{path}: grows past the {limit} byte limit")
-        return b"".join(chunks)
+        return data
     except OSError as exc:
         raise UnreadableFile(f"{path}: cannot read ({exc.strerror})") from None
     finally:

@@ -14,8 +14,6 @@ killed and reaped, never run.
 
 from __future__ import annotations
 
-import os
-import signal
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,19 +85,5 @@ class HeldRuns:
         held = self.take(run_id)
         if held is None:
             return False
-        worker = held.worker
-        if worker.go_fd is not None:
-            os.close(worker.go_fd)  # its read of the go pipe now ends: called off
-            worker.go_fd = None
-        try:
-            os.killpg(worker.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        if held.wait_status is None:  # not reaped yet, so the pid is still ours to wait on
-            try:
-                os.waitpid(worker.pid, 0)
-            except ChildProcessError:
-                pass
-        for fd in (worker.frame_fd, worker.output_fd):
-            os.close(fd)
+        held.worker.call_off(reaped=held.wait_status is not None)
         return True

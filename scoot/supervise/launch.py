@@ -47,8 +47,11 @@ class WorkerProcess:
             os.close(self.go_fd)
             self.go_fd = None
 
-    def call_off(self) -> None:
-        """End a held worker that must not run: close its pipes, kill its group, reap it."""
+    def call_off(self, *, reaped: bool = False) -> None:
+        """End a held worker that must not run: close its pipes, kill its group, reap it.
+
+        `reaped`: the loop's reaper collected it already, so its pid may be another's.
+        """
         if self.go_fd is not None:
             os.close(self.go_fd)
             self.go_fd = None
@@ -56,10 +59,11 @@ class WorkerProcess:
             os.killpg(self.pid, signal.SIGKILL)
         except OSError:
             pass
-        try:
-            os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            pass
+        if not reaped:
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
         for fd in (self.frame_fd, self.output_fd):
             os.close(fd)
 

@@ -17,6 +17,7 @@ from scoot import __version__
 from scoot.errors import ScootError
 from scoot.instance.home import Home
 from scoot.records.files import atomic_write_bytes, atomic_write_json
+from scoot.shared.terminal import utc
 from scoot.supervise.procs import is_alive, start_time_of
 
 STATE_FORMAT = "scoot.supervise.daemon.state.v1"
@@ -140,16 +141,6 @@ def flock_holders(dev: int, ino: int, table: str) -> set[int]:
     return holders
 
 
-def _utc_or_unknown(ts: Any) -> str:
-    """A recorded Unix time as a UTC date; "?" for what is missing or not a time."""
-    if isinstance(ts, bool) or not isinstance(ts, int | float):
-        return "?"
-    try:
-        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
-    except (OverflowError, OSError, ValueError):
-        return "?"
-
-
 class DaemonLock:
     """The non-blocking flock on state/daemon.lock, held for the daemon's whole life."""
 
@@ -181,7 +172,7 @@ class DaemonLock:
             state, _ = read_state(self.home)
             pid = state.get("pid") if state else read_pid_file(self.home)
             started = state.get("started_at_unix") if state else None
-            started_text = _utc_or_unknown(started)
+            started_text = utc(started)
             raise AlreadyRunning(
                 f"[scoot] refusing to start: detected daemon already running "
                 f"(pid={pid if pid is not None else '?'}, started {started_text}).\n"
