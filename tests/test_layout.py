@@ -156,3 +156,28 @@ def test_the_parent_enters_the_worker_only_through_its_entry() -> None:
         if inside(module, "worker") and (module, name) not in PARENT_MAY_IMPORT
     }
     assert crossing == set()
+
+
+# The sizes a reader can hold in mind: a module, a class and a function each stay small.
+MAX_MODULE_LINES, MAX_CLASS_LINES, MAX_FUNCTION_LINES = 400, 250, 60
+
+
+def oversized() -> list[str]:
+    found = []
+    for path in sorted([*ROOT.glob("scoot/**/*.py"), *ROOT.glob("worker/**/*.py")]):
+        text = path.read_text()
+        name = path.relative_to(ROOT)
+        if len(text.splitlines()) > MAX_MODULE_LINES:
+            found.append(f"{name}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                continue
+            size = (node.end_lineno or node.lineno) - node.lineno + 1
+            limit = MAX_CLASS_LINES if isinstance(node, ast.ClassDef) else MAX_FUNCTION_LINES
+            if size > limit:
+                found.append(f"{name}:{node.lineno} {node.name}: {size} lines (limit {limit})")
+    return found
+
+
+def test_no_module_class_or_function_outgrows_its_limit() -> None:
+    assert oversized() == []
