@@ -132,3 +132,23 @@ def test_the_cli_keeps_the_copy_where_it_writes_and_only_reads_it_where_it_lists
     code, _, err = run_main("--scoot-home", str(home.root), "config")
     assert code == 0, err
     assert cache_path(home.state).read_bytes() != kept
+
+
+def test_a_copy_others_could_write_is_never_read(home: Home) -> None:
+    raw = write(home, CONFIG)
+    store_cached(home.state, raw, {"schedule": {"enabled": True, "poll_ms": 999}})
+    path = cache_path(home.state)
+    assert load_cached(home.state, raw) is not None
+    os.chmod(path, 0o620)  # group-writable: someone else may have put it there
+    assert load_cached(home.state, raw) is None
+    assert load_config(home).config.schedule.poll_ms == 250
+    os.chmod(path, 0o600)
+    mode = stat.S_IMODE(home.state.stat().st_mode)
+    os.chmod(home.state, mode | stat.S_IWOTH)  # a directory others may write in
+    try:
+        assert load_cached(home.state, raw) is None
+        path.unlink()
+        store_cached(home.state, raw, {"schedule": {"poll_ms": 999}})
+        assert not path.exists()  # nor is one left there
+    finally:
+        os.chmod(home.state, mode)

@@ -121,7 +121,9 @@ class Watch(Hooks):
             supervisor.request_stop("SIGTERM")
 
 
-def schedule_one_shot(home: Path, base_url: str, at: float, lead: float, hooks: Hooks) -> None:
+def schedule_one_shot(
+    home: Path, base_url: str, at: float, lead: float, hooks: Hooks, max_concurrent: int = 4
+) -> None:
     """`schedule run` of one at_unix job in this process, claiming `lead` seconds ahead."""
     write_config(home, base_url=base_url, jobs=[{"id": "held", "goal": "g", "at_unix": at}])
     instance = open_instance(str(home))
@@ -139,7 +141,9 @@ def schedule_one_shot(home: Path, base_url: str, at: float, lead: float, hooks: 
         token=None,
         recorder=recorder,
         runlog=RunLog(lines.append, lines.append),
-        settings=Settings(poll_ms=100, claim_lead_sec=lead, shutdown_grace_sec=1),
+        settings=Settings(
+            poll_ms=100, claim_lead_sec=lead, shutdown_grace_sec=1, max_concurrent=max_concurrent
+        ),
         scheduler=Scheduler(
             instance.jobset.jobs,
             Ledger(instance.home.ledger, instance.home.ledger_lock),
@@ -187,3 +191,36 @@ def test_a_stop_while_held_calls_the_run_off_before_it_asks_anything(tmp_path: P
     assert record["status"] == "interrupted"
     assert "shutdown" in record["error"]
     assert "job_start" not in [row["kind"] for row in audit(home)]
+
+
+class SubmitWhenHeld(Watch):
+    """Once a run is held, submits a manual run that is due at once."""
+
+    def __init__(self) -> None:
+        super().__init__(stop_when_held=False)
+        self.submitted: str | None = None
+
+    def heartbeat(self, supervisor: Supervisor) -> None:
+        super().heartbeat(supervisor)
+        if self.held_pids and self.submitted is None:
+            request = supervisor.requests.for_goal(
+                "other", mode="guarded", origin="trigger", session_id="manual", now=time.time()
+            )
+            self.submitted = request.run_id
+            supervisor.submit(request)
+
+
+def test_a_held_run_keeps_its_slot_from_a_run_due_before_its_instant(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    hooks = SubmitWhenHeld()
+    with ScriptedModel({"default": [{"final": "done"}]}) as model:
+        at = math.ceil(time.time()) + 3
+        schedule_one_shot(home, model.base_url, at, 2.0, hooks, max_concurrent=1)
+        requests = model.requests
+    assert hooks.held_pids and hooks.submitted
+    starts = [row for row in audit(home) if row["kind"] == "job_start"]
+    assert [row["run_id"] for row in starts][1] == hooks.submitted  # the held run went first
+    # One slot: the run submitted while the other was held asks the model only after it.
+    assert [request.goal for request in requests] == ["g", "other"]
+    assert requests[0].received_at >= at
+    assert sorted(record["status"] for record in runs(home)) == ["ok", "ok"]

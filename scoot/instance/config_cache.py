@@ -27,10 +27,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from scoot import __version__
 from scoot.records.files import atomic_write_bytes, read_bounded
 
 CACHE_NAME = "config.cache"
-_MAGIC = f"scoot-config-cache 1 {sys.implementation.cache_tag} {marshal.version}\n".encode()
+# The interpreter's exact version and scoot's: a parse by another tomllib is not reused.
+_MAGIC = (
+    f"scoot-config-cache 1 {sys.implementation.cache_tag} {marshal.version} "
+    f"{sys.version.split()[0]} {__version__}\n"
+).encode()
+# Writable by group or others: what they could have put there is not read as ours.
+_SHARED_WRITE = stat.S_IWGRP | stat.S_IWOTH
 _DIGEST = 32
 # Twice the config's own bound leaves room for marshal's framing of the same table.
 _MAX_CACHE_BYTES = 2 * 1024 * 1024 + len(_MAGIC) + 2 * _DIGEST
@@ -42,6 +49,8 @@ def cache_path(state_dir: Path) -> Path:
 
 def load_cached(state_dir: Path, source: bytes) -> dict[str, Any] | None:
     """The table parsed from `source` when the cache holds it, else None."""
+    if not _private_dir(state_dir):
+        return None
     blob = _read_own_file(cache_path(state_dir))
     if blob is None or not blob.startswith(_MAGIC):
         return None
@@ -70,13 +79,25 @@ def store_cached(state_dir: Path, source: bytes, data: dict[str, Any]) -> None:
     if len(payload) + len(_MAGIC) + 2 * _DIGEST > _MAX_CACHE_BYTES:
         return
     try:
-        info = os.stat(state_dir)
-        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
-            return  # never leave a file of ours in someone else's runtime directory
+        if not _private_dir(state_dir):
+            return  # never leave a file of ours where someone else could replace it
         blob = _MAGIC + hashlib.sha256(source).digest() + hashlib.sha256(payload).digest()
         atomic_write_bytes(cache_path(state_dir), blob + payload)
     except OSError:
         return
+
+
+def _private_dir(directory: Path) -> bool:
+    """A directory of ours that only we may write in."""
+    try:
+        info = os.stat(directory)
+    except OSError:
+        return False
+    return (
+        stat.S_ISDIR(info.st_mode)
+        and info.st_uid == os.geteuid()
+        and not info.st_mode & _SHARED_WRITE
+    )
 
 
 def _read_own_file(path: Path) -> bytes | None:
@@ -90,6 +111,7 @@ def _read_own_file(path: Path) -> bytes | None:
         if (
             not stat.S_ISREG(info.st_mode)
             or info.st_uid != os.geteuid()
+            or info.st_mode & _SHARED_WRITE
             or info.st_size > _MAX_CACHE_BYTES
         ):
             return None

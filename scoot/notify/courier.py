@@ -229,9 +229,15 @@ class Courier:
         return found, gone
 
     def _is_courier(self, pid: int) -> bool:
-        """Still the courier, running or ended but not reaped (a zombie keeps its pid)."""
+        """Still the courier, running or ended but not reaped (a zombie keeps its pid).
+
+        What /proc cannot tell counts as the courier: a gone pid makes the kill and
+        the wait fail harmlessly, while a courier left running would block the stop.
+        """
         stat = read_stat(pid)
-        return stat is not None and stat.start_ticks == self._start_ticks
+        if stat is None or self._start_ticks is None:
+            return True
+        return stat.start_ticks == self._start_ticks
 
     def stop(self) -> None:
         """End the courier (attempts under way are dropped: their entries stay in the outbox)."""

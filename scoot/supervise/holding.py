@@ -68,13 +68,13 @@ class HeldRuns:
     def take(self, run_id: str) -> Held | None:
         """The held run of `run_id`, no longer held; None when it was not."""
         held = self._by_run.pop(run_id, None)
-        if held is not None:
+        if held is not None and self._by_pid.get(held.worker.pid) is held:
             del self._by_pid[held.worker.pid]
         return held
 
     def reaped(self, pid: int, wait_status: int, maxrss_kb: int) -> bool:
         """The reaper collected `pid`: keep its exit if it was a held worker (it died held)."""
-        held = self._by_pid.get(pid)
+        held = self._by_pid.pop(pid, None)  # the pid is free now: it may come back as another's
         if held is None:
             return False
         held.wait_status, held.maxrss_kb = wait_status, maxrss_kb

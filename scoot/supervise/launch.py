@@ -55,11 +55,11 @@ class WorkerProcess:
         if self.go_fd is not None:
             os.close(self.go_fd)
             self.go_fd = None
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except OSError:
-            pass
         if not reaped:
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
             try:
                 os.waitpid(self.pid, 0)
             except ChildProcessError:

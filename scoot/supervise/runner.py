@@ -101,6 +101,7 @@ class ActiveRun:
         self.output_total = 0
         self.wait_status: int | None = None
         self.rusage_maxrss_kb: int | None = None
+        self.group_gone = False  # its worker was reaped before it ran: never signal its pid
         self.frames_open = True
         self.output_open = True
         self._reader = FrameReader()

@@ -83,12 +83,15 @@ class RunQueue:
 
         return free
 
-    def take_ready(self, now: float) -> RunRequest | None:
-        """The next request to launch now, out of the queue; None when none may start yet."""
+    def take_ready(self, now: float, slot_free: Callable[[RunRequest], bool]) -> RunRequest | None:
+        """The next request to launch now, out of the queue; None when none may start yet.
+
+        `slot_free` says whether a request would find a run slot (held runs keep theirs).
+        """
         free = self._free_now()
         due_now = due(self.requests, now)
         self._note_waiting(due_now, free)
-        ready = first_ready(due_now, free)
+        ready = first_ready(due_now, lambda request: slot_free(request) and free(request))
         if ready is not None:
             self.requests.remove(ready)
             self._noted.discard(ready.run_id)
@@ -111,8 +114,9 @@ class RunQueue:
     def waiting_by_backend(self, now: float) -> dict[str, int]:
         return waiting_by_backend(self.requests, now, self._free_now())
 
-    def next_start(self) -> float | None:
-        return next_start(self.requests, self._free_now())
+    def next_start(self, slot_free: Callable[[RunRequest], bool]) -> float | None:
+        free = self._free_now()
+        return next_start(self.requests, lambda request: slot_free(request) and free(request))
 
     def waiting_changed(self, now: float) -> dict[str, int] | None:
         """The runs waiting per backend, when that changed since the last call; else None."""

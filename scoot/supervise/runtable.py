@@ -80,6 +80,11 @@ class RunTable:
             request, [r.request.backend for r in self.active.values()]
         )
 
+    def slot_free(self, max_concurrent: int) -> Callable[[RunRequest], bool]:
+        """Whether a request would find a slot: a held run keeps the one it took when forked."""
+        taken = len(self.active) + len(self.held)
+        return lambda request: taken - (request.run_id in self.held) < max_concurrent
+
     def runs_job(self, job_id: str) -> bool:
         return any(run.request.job_id == job_id for run in self.active.values())
 
@@ -87,8 +92,8 @@ class RunTable:
     def launch(self, request: RunRequest) -> None:
         held = self.held.take(request.run_id)
         if held is not None:
-            held.worker.go()  # first, on the instant; its frames are read once job_start is written
-            self.events.publish(RunStarting(request))
+            self.events.publish(RunStarting(request))  # the trace comes before the worker acts
+            held.worker.go()
             worker, allowance = held.worker, held.allowance
         else:
             problem = self._make_dirs(request)
@@ -106,6 +111,7 @@ class RunTable:
         run = ActiveRun(request, worker, self.clock(), allowance)
         if held is not None and held.wait_status is not None:  # it died while held
             run.wait_status, run.rusage_maxrss_kb = held.wait_status, held.maxrss_kb
+            run.group_gone = True  # reaped long ago: its pid, and group, may be another's
         self.active[worker.pid] = run
         self.events.publish(RunLaunched(request, run.started_at))
         self.selector.register(worker.frame_fd, selectors.EVENT_READ, (run, FRAMES))
@@ -256,7 +262,7 @@ class RunTable:
         self._unregister(run.worker.output_fd)
         run.close_pipes()
         del self.active[run.pid]
-        self.sweep.end_processes_of(run)
+        self.sweep.end_processes_of(run, group=not run.group_gone)
         return run.outcome(time.monotonic())
 
     def record(self, run: ActiveRun, outcome: Outcome) -> Outcome:

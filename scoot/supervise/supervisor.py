@@ -232,9 +232,8 @@ class Supervisor:
         """Until the earliest of: a poll or due instant, a queued start, a release batch,
         the stop grace, a run's deadline, an endpoint's deadline, the heartbeat."""
         waits = self.poller.wake_at(self.settings, time.monotonic()) if self.firing else []
-        start = self.pending.next_start()
-        room = len(self.runs) < self.settings.max_concurrent and not self.stop.requested
-        if start is not None and room:
+        start = self.pending.next_start(self.runs.slot_free(self.settings.max_concurrent))
+        if start is not None and not self.stop.requested:
             waits.append(start - self.clock())
         instants = [self.releases.due_mono, self.stop.deadline_mono]
         instants.append(deadlines.next_deadline(self.active.values(), self.settings.kill_grace_sec))
@@ -301,7 +300,7 @@ class Supervisor:
         while (
             self.queue and not self.stop.requested and len(self.runs) < self.settings.max_concurrent
         ):
-            ready = self.pending.take_ready(now)
+            ready = self.pending.take_ready(now, self.runs.slot_free(self.settings.max_concurrent))
             if ready is None:
                 break  # claimed ahead of its start, or its backend is full; the loop wakes for it
             self.runs.launch(ready)

@@ -64,9 +64,10 @@ class ProcessSweep:
     def _stray(self, pid: int) -> bool:
         return not self.is_worker(pid) and pid not in self.own_children
 
-    def end_processes_of(self, run: ActiveRun) -> None:
-        """Its group, then whatever carries its mark; audited when anything was left."""
-        killed = _kill_group(run.pid)
+    def end_processes_of(self, run: ActiveRun, *, group: bool = True) -> None:
+        """Its group (unless `group` is False), then whatever carries its mark; audited
+        when anything was left."""
+        killed = _kill_group(run.pid) if group else []
         killed += sweep_runs({run.request.run_id}, self._candidates, reap=self._reap)
         if killed:
             self.recorder.run_event(
