@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import time
 from pathlib import Path
@@ -22,6 +23,8 @@ from scoot.instance.config import (
 )
 from scoot.instance.home import SUBDIRS, Home, resolve_home
 from scoot.instance.secrets import resolve_token
+from tests import unprivileged
+from tests.helpers import scoot_cmd
 
 TOKEN = "sk-test-0123456789abcdef-never-shown"
 
@@ -117,13 +120,29 @@ def test_home_under_a_file_is_one_clear_error(run_main, tmp_path: Path) -> None:
 
 def test_home_under_an_unwritable_parent(run_main, tmp_path: Path) -> None:
     if os.geteuid() == 0:
-        pytest.skip("running as root: permission bits do not stop root from creating directories")
-    parent = tmp_path / "locked"
-    parent.mkdir(mode=0o500)
-    try:
-        code, _, err = run_main("--scoot-home", str(parent / "home"), "config")
-    finally:
-        parent.chmod(0o700)
+        # Permission bits do not stop root: the real CLI runs as the unprivileged user.
+        user = unprivileged.require_user()
+        base = unprivileged.owned_dir(user)
+        try:
+            parent = base / "locked"
+            parent.mkdir(mode=0o500)
+            os.chown(parent, user.uid, user.gid)
+            done = unprivileged.run_as(
+                user,
+                scoot_cmd("--scoot-home", str(parent / "home"), "config"),
+                env=unprivileged.env_for(user, parent / "home"),
+                cwd=base,
+            )
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
+        code, err = done.returncode, done.stderr
+    else:
+        parent = tmp_path / "locked"
+        parent.mkdir(mode=0o500)
+        try:
+            code, _, err = run_main("--scoot-home", str(parent / "home"), "config")
+        finally:
+            parent.chmod(0o700)
     assert code == 2
     assert "permission denied" in one_error_line(err)
 

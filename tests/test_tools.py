@@ -5,7 +5,9 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import shutil
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +17,10 @@ import psutil
 import pytest
 
 from scoot.shared.actions import parse_input
+from tests import unprivileged
 from worker.tools import ToolError, run_tool, scrubbed_environment
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def tool(action: str, action_input: object, cwd: Path, **options: object) -> str:
@@ -200,13 +205,36 @@ def test_file_read_window_stops_at_the_byte_cap(tmp_path: Path) -> None:
 
 
 def test_file_read_permission_denied(tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root reads any file")
-    locked = tmp_path / "locked.txt"
-    locked.write_text("x")
-    locked.chmod(0)
-    with pytest.raises(ToolError, match="permission denied: locked.txt"):
-        tool("file_read", "locked.txt", tmp_path)
+    if os.geteuid() != 0:
+        locked = tmp_path / "locked.txt"
+        locked.write_text("x")
+        locked.chmod(0)
+        with pytest.raises(ToolError, match="permission denied: locked.txt"):
+            tool("file_read", "locked.txt", tmp_path)
+        return
+    # Root reads any file: the tool runs as the unprivileged user, in a process of its own.
+    user = unprivileged.require_user()
+    base = unprivileged.owned_dir(user)
+    try:
+        locked = base / "locked.txt"
+        locked.write_text("x")
+        os.chown(locked, user.uid, user.gid)
+        locked.chmod(0)
+        probe = (
+            "import sys; from pathlib import Path; from worker.tools import ToolError, run_tool\n"
+            "from tests.test_tools import tool\n"
+            "try:\n    tool('file_read', 'locked.txt', Path(sys.argv[1]))\n"
+            "except ToolError as exc:\n    print(exc)\n"
+        )
+        done = unprivileged.run_as(
+            user,
+            [sys.executable, "-c", probe, str(base)],
+            env={**unprivileged.env_for(user, base / "home"), "PYTHONPATH": str(ROOT)},
+            cwd=base,
+        )
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    assert "permission denied: locked.txt" in done.stdout, done.stdout + done.stderr
 
 
 # --- file_write and file_edit -------------------------------------------------
