@@ -16,12 +16,10 @@ def _resolve(cwd: str, path: str) -> Path:
     return Path(cwd, path)
 
 
-def _read_bytes_checked(cwd: str, path: str) -> bytes:
-    """The file's bytes (at most MAX_EDIT_BYTES + 1), with one-line errors for the usual mistakes."""
-    target = _resolve(cwd, path)
+def _open_checked(cwd: str, path: str) -> BinaryIO:
+    """`path` opened for reading, with one-line errors for the usual mistakes."""
     try:
-        with target.open("rb") as handle:
-            return handle.read(MAX_EDIT_BYTES + 1)
+        return _resolve(cwd, path).open("rb")
     except FileNotFoundError:
         raise ToolError(f"file not found: {path}") from None
     except IsADirectoryError:
@@ -30,21 +28,20 @@ def _read_bytes_checked(cwd: str, path: str) -> bytes:
         raise ToolError(f"permission denied: {path}") from None
     except OSError as error:
         raise ToolError(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def _read_bytes_checked(cwd: str, path: str) -> bytes:
+    """The file's bytes (at most MAX_EDIT_BYTES + 1), with one-line errors for the usual mistakes."""
+    with _open_checked(cwd, path) as handle:
+        try:
+            return handle.read(MAX_EDIT_BYTES + 1)
+        except OSError as error:
+            raise ToolError(f"cannot read {path}: {error.strerror or error}") from None
 
 
 def _open_text_checked(cwd: str, path: str) -> BinaryIO:
     """`path` opened for reading, after refusing directories and binary files."""
-    target = _resolve(cwd, path)
-    try:
-        handle = target.open("rb")
-    except FileNotFoundError:
-        raise ToolError(f"file not found: {path}") from None
-    except IsADirectoryError:
-        raise ToolError(f"{path} is a directory; use glob to list it") from None
-    except PermissionError:
-        raise ToolError(f"permission denied: {path}") from None
-    except OSError as error:
-        raise ToolError(f"cannot read {path}: {error.strerror or error}") from None
+    handle = _open_checked(cwd, path)
     head = handle.read(BINARY_SNIFF_BYTES)
     if b"\x00" in head:
         handle.close()
