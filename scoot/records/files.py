@@ -32,6 +32,17 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
     fsync_dir(path.parent)
 
 
+def read_format_document(data: bytes, fmt: str) -> dict[str, Any]:
+    """A state file's JSON object, checked to carry `"format": fmt`; ValueError when not."""
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"not JSON ({exc})") from None
+    if not isinstance(value, dict) or value.get("format") != fmt:
+        raise ValueError(f"not a {fmt} document")
+    return value
+
+
 def atomic_write_json(path: Path, value: Any) -> None:
     atomic_write_bytes(path, orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n")
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from scoot.records.files import read_format_document
 from scoot.schedule.jobs import MAX_AT_UNIX
 
 FORMAT = "scoot.schedule.ledger.v1"
@@ -95,12 +96,7 @@ def parse_base(data: bytes) -> tuple[dict[str, JobEntry], str | None]:
 
     Raises ValueError when the file is not a ledger.
     """
-    try:
-        value = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise ValueError(f"not JSON ({exc})") from None
-    if not isinstance(value, dict) or value.get("format") != FORMAT:
-        raise ValueError(f"not a {FORMAT} document")
+    value = read_format_document(data, FORMAT)
     jobs = value.get("jobs")
     if not isinstance(jobs, dict):
         raise ValueError("no jobs table")

@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from scoot.records.files import atomic_write_bytes
+from scoot.records.files import atomic_write_bytes, read_format_document
 
 __all__ = ["FORMAT", "Pause", "PauseStore", "parse_pauses"]
 
@@ -53,12 +53,7 @@ def _number(value: Any) -> float | None:
 
 def parse_pauses(data: bytes) -> tuple[dict[str, Pause], dict[str, int]]:
     """(pauses, consecutive failures) from the file; raises ValueError when it is not one."""
-    try:
-        value = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise ValueError(f"not JSON ({exc})") from None
-    if not isinstance(value, dict) or value.get("format") != FORMAT:
-        raise ValueError(f"not a {FORMAT} document")
+    value = read_format_document(data, FORMAT)
     pauses: dict[str, Pause] = {}
     raw_pauses = value.get("paused")
     for job_id, raw in (raw_pauses if isinstance(raw_pauses, dict) else {}).items():
