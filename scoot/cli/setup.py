@@ -229,9 +229,9 @@ def run_setup(home_option: str | None, options: dict[str, Any]) -> int:
     answers = _prompt_answers(options, interactive)
     text = render_config(answers)
     # Prove the file we are about to write loads cleanly before touching the disk.
-    import tomllib
+    from scoot.instance.toml_parser import loads
 
-    build_config(tomllib.loads(text), "config.toml", {})
+    build_config(loads(text), "config.toml", {})
     for warning in ensure_tree(home):
         click.echo(f"scoot: warning: {warning}", err=True)
     if answers.token_value:

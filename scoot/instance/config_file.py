@@ -18,7 +18,7 @@ from scoot.instance.home import Home
 from scoot.records.files import UnreadableFile, read_regular_file
 
 if TYPE_CHECKING:
-    import tomllib
+    from scoot.instance.toml_parser import TOMLDecodeError
 
 # A config past this is a mistake (a log, a link to a device), not a config.
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -31,7 +31,7 @@ def _end_position(raw: str) -> tuple[int, int]:
     return body.count("\n") + 1, len(last_line) + 1
 
 
-def _toml_position(exc: tomllib.TOMLDecodeError, raw: str) -> tuple[int, int, str]:
+def _toml_position(exc: TOMLDecodeError, raw: str) -> tuple[int, int, str]:
     text = str(exc)
     match = re.search(r"\(at line (\d+), column (\d+)\)", text)
     if match:
@@ -101,11 +101,12 @@ def _read_toml(path: Path, state_dir: Path) -> ConfigSource:
     if cached is not None:
         return ConfigSource(cached, path)
     text = _decoded(path, raw)
-    import tomllib  # only when the parsed copy cannot stand in for the file
+    # Only when the parsed copy cannot stand in for the file.
+    from scoot.instance import toml_parser
 
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        data = toml_parser.loads(text)
+    except toml_parser.TOMLDecodeError as exc:
         line, col, what = _toml_position(exc, text)
         raise ConfigError(f"{path}:{line}:{col}: {what}; fix the TOML syntax there") from None
     except (RecursionError, ValueError) as exc:
