@@ -36,11 +36,12 @@ def test_a_command_that_writes_the_home_keeps_the_parse_and_the_next_start_reads
     assert load_config(home).config.schedule.poll_ms == 999
 
 
-def test_a_read_only_load_writes_nothing(home: Home) -> None:
+def test_a_read_only_open_keeps_the_parse_and_a_bare_load_does_not(home: Home) -> None:
     write(home, CONFIG)
-    open_instance(str(home.root), create=False)
     load_config(home)
     assert not cache_path(home.state).exists()
+    open_instance(str(home.root), create=False)
+    assert load_cached(home.state, home.config_toml.read_bytes()) is not None
 
 
 def test_an_edit_is_seen_even_with_the_same_size_and_mtime(home: Home) -> None:
@@ -117,9 +118,7 @@ def test_without_a_state_directory_nothing_is_kept(tmp_path: Path) -> None:
     assert sorted(p.name for p in root.iterdir()) == ["config.toml"]
 
 
-def test_the_cli_keeps_the_copy_where_it_writes_and_only_reads_it_where_it_lists(
-    run_main, home: Home
-) -> None:
+def test_the_cli_keeps_the_copy_of_each_edit_it_reads(run_main, home: Home) -> None:
     write(home, CONFIG)
     code, _, err = run_main("--scoot-home", str(home.root), "config")
     assert code == 0, err
@@ -128,10 +127,22 @@ def test_the_cli_keeps_the_copy_where_it_writes_and_only_reads_it_where_it_lists
     code, out, err = run_main("--scoot-home", str(home.root), "schedule", "list", "--json")
     assert code == 0, err
     assert [job["id"] for job in json.loads(out)["jobs"]] == ["b"]  # the edit, not the copy
-    assert cache_path(home.state).read_bytes() == kept  # a listing writes nothing
-    code, _, err = run_main("--scoot-home", str(home.root), "config")
+    relisted = cache_path(home.state).read_bytes()
+    assert relisted != kept  # the listing kept the parse of the edit
+    code, out, err = run_main("--scoot-home", str(home.root), "schedule", "list", "--json")
     assert code == 0, err
-    assert cache_path(home.state).read_bytes() != kept
+    assert [job["id"] for job in json.loads(out)["jobs"]] == ["b"]
+    assert cache_path(home.state).read_bytes() == relisted  # read back, not written again
+
+
+def test_a_listing_of_a_directory_without_state_creates_nothing(run_main, tmp_path: Path) -> None:
+    root = tmp_path / "bare"
+    root.mkdir()
+    (root / "config.toml").write_text(CONFIG)
+    code, out, err = run_main("--scoot-home", str(root), "schedule", "list", "--json")
+    assert code == 0, err
+    assert [job["id"] for job in json.loads(out)["jobs"]] == ["a"]
+    assert sorted(p.name for p in root.iterdir()) == ["config.toml"]
 
 
 def test_a_copy_others_could_write_is_never_read(home: Home) -> None:

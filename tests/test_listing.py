@@ -288,6 +288,8 @@ def test_schedule_list_changes_nothing_on_disk(run_main, home: Home) -> None:
         )
     )
     home.runs.write_text(json.dumps({"job_id": "disk", "status": "ok", "ended_at": 2.0}) + "\n")
+    # The parsed copy of the config is a cache (docs/configuration.md), kept by any reader.
+    run_main("--scoot-home", str(home.root), "config", "check")
     before = snapshot(home.root)
     for args in (["schedule", "list"], ["schedule", "list", "--json"]):
         code, out, _ = run_main("--scoot-home", str(home.root), *args)

@@ -49,7 +49,8 @@ def open_instance(
         home_warnings = ensure_tree(home)
     else:
         check_home(home)
-    loaded = load_config(home, env, keep_parse=create)
+    # Read-only commands keep the parse too: only into a state/ that exists and is ours.
+    loaded = load_config(home, env, keep_parse=True)
     schedule = loaded.config.schedule
     jobset = validate_jobs(
         schedule.jobs,
