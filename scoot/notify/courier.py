@@ -16,14 +16,9 @@ from __future__ import annotations
 
 import base64
 import errno
-import http.client
 import os
 import signal
-import ssl
-import subprocess
 import threading
-import urllib.error
-import urllib.request
 from typing import Any
 
 import orjson
@@ -38,6 +33,14 @@ ERROR_CHARS = 300
 
 def attempt(request: dict[str, Any]) -> dict[str, Any]:
     """Make one attempt; {"id", "ok", "error", "http_status"}. Never raises."""
+    # Imported by the courier at its first attempt, not by every parent that may start one:
+    # http.client brings ssl, the largest import of a daemon's start (docs/performance.md).
+    import http.client
+    import ssl
+    import subprocess
+    import urllib.error
+    import urllib.request
+
     result: dict[str, Any] = {"id": request["id"], "ok": False, "error": None, "http_status": None}
     body = base64.b64decode(request.get("body") or "")
     timeout = float(request.get("timeout_sec") or 10)
