@@ -33,8 +33,7 @@ ERROR_CHARS = 300
 
 def attempt(request: dict[str, Any]) -> dict[str, Any]:
     """Make one attempt; {"id", "ok", "error", "http_status"}. Never raises."""
-    # Imported by the courier at its first attempt, not by every parent that may start one:
-    # http.client brings ssl, the largest import of a daemon's start (docs/performance.md).
+    # Here, not at the top: every parent that may fork a courier would import ssl.
     import http.client
     import ssl
     import subprocess
