@@ -12,7 +12,18 @@ import pytest
 
 EDGES = Path(__file__).resolve().parent.parent / "bench" / "edges.py"
 TINY = ["--runs", "1", "--jobs", "3", "--lead", "2", "--settle", "0.3", "--window", "0.6"]
-SCENARIOS = ["tick", "list3", "list10k", "spawn", "rss", "burst", "sustained", "idle", "ledger"]
+SCENARIOS = [
+    "tick",
+    "list3",
+    "list10k",
+    "list10k-kept",
+    "spawn",
+    "rss",
+    "burst",
+    "sustained",
+    "idle",
+    "ledger",
+]
 
 
 @pytest.mark.timeout(150)
@@ -36,7 +47,7 @@ def test_every_scenario_runs_once_and_reports_its_figure() -> None:
             assert result["median"] >= 0 and result["checks"]["rss_mib"] > 0
         else:
             assert result["median"] > 0 and result["ratio"] > 0, name
-    for name in ("tick", "list3", "list10k", "spawn"):
+    for name in ("tick", "list3", "list10k", "list10k-kept", "spawn"):
         assert len(results[name]["cpu_ms"]) == 1, name
     for name in ("burst", "sustained"):
         checks = results[name]["checks"]
