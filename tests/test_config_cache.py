@@ -163,3 +163,26 @@ def test_a_copy_others_could_write_is_never_read(home: Home) -> None:
         assert not path.exists()  # nor is one left there
     finally:
         os.chmod(home.state, mode)
+
+
+def test_a_link_planted_at_the_temp_name_is_never_written_through(
+    home: Home, tmp_path: Path
+) -> None:
+    """The temp name is guessable: a symlink put there must not redirect the write."""
+    raw = write(home, CONFIG)
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"untouched")
+    planted = home.state / f".config.cache.{os.getpid()}.tmp"
+    planted.symlink_to(victim)
+    store_cached(home.state, raw, {"schedule": {"poll_ms": 999}})
+    assert victim.read_bytes() == b"untouched"
+    assert not planted.exists() and not planted.is_symlink()
+    assert load_cached(home.state, raw) == {"schedule": {"poll_ms": 999}}
+
+
+def test_a_leftover_temp_file_of_this_pid_is_replaced(home: Home) -> None:
+    raw = write(home, CONFIG)
+    (home.state / f".config.cache.{os.getpid()}.tmp").write_bytes(b"half of an old write")
+    store_cached(home.state, raw, {"schedule": {"poll_ms": 998}})
+    assert load_cached(home.state, raw) == {"schedule": {"poll_ms": 998}}
+    assert sorted(p.name for p in home.state.iterdir() if p.name.endswith(".tmp")) == []

@@ -236,8 +236,7 @@ def load_config(
     """Read and resolve the configuration of a runtime directory.
 
     `keep_parse`: cache the parsed file in the state directory for the next start
-    (scoot.instance.config_cache); only commands that write the runtime directory
-    anyway ask for it, so a read-only command changes nothing on disk.
+    (scoot.instance.config_cache), only where that directory exists and is ours.
     """
     env = dict(os.environ if environ is None else environ)
     source = read_config_source(home)

@@ -31,7 +31,8 @@ from scoot import __version__
 from scoot.records.files import atomic_write_bytes, read_bounded
 
 CACHE_NAME = "config.cache"
-# The interpreter's exact version and scoot's: a parse by another tomllib is not reused.
+# The interpreter's exact version and scoot's: a parse by another interpreter or scoot is
+# not reused (scoot's pinned parser reads TOML 1.0 as tomllib of Python 3.11 does).
 _MAGIC = (
     f"scoot-config-cache 1 {sys.implementation.cache_tag} {marshal.version} "
     f"{sys.version.split()[0]} {__version__}\n"

@@ -15,7 +15,7 @@ from scoot.shared.fdio import write_all
 def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Replace `path` with `data` so a reader sees the old file or the new one, never half."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    fd = _create_new(tmp, mode)
     try:
         write_all(fd, data)
         os.fsync(fd)
@@ -30,6 +30,22 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
         _unlink_quietly(tmp)
         raise
     fsync_dir(path.parent)
+
+
+def _create_new(tmp: Path, mode: int) -> int:
+    """A new file at `tmp`, never one that is there already, nor a link's target.
+
+    Whoever can write the directory could plant a symlink under the temp name
+    (it is guessable): O_EXCL refuses anything in the way, so a leftover of a
+    process that died with this pid is removed (the link itself, never what it
+    points to) and the file created once more, again only if nothing is there.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        return os.open(tmp, flags, mode)
+    except FileExistsError:
+        _unlink_quietly(tmp)
+        return os.open(tmp, flags, mode)
 
 
 def read_format_document(data: bytes, fmt: str) -> dict[str, Any]:
