@@ -17,7 +17,7 @@ import pytest
 
 from scoot.notify.deliveries import due_entries
 from scoot.notify.events import JobMemory, end_events, remember
-from scoot.notify.outbox import Entry, mark_alive, process_mark, retry_delay
+from scoot.notify.outbox import Entry, mark_alive, process_mark, replace_file, retry_delay
 from scoot.testing.model_server import ScriptedModel
 from tests.helpers import audit, run_scoot, runs, start_scoot, stop, wait_for, write_config
 from tests.receiver import Receiver, verify_signature
@@ -647,3 +647,18 @@ def test_a_run_cut_short_by_kill_9_is_notified_after_recovery(tmp_path: Path) ->
         assert [f["event"] for f in failures] == ["failure"]
         assert failures[0]["status"] == "interrupted"
         assert f"/ping/s/fail?rid={lost['run_id']}" in [g.path for g in receiver.gets()]
+
+
+@pytest.mark.parametrize("sync", [True, False])
+def test_a_link_planted_at_the_outbox_temp_name_is_never_written_through(
+    tmp_path: Path, sync: bool
+) -> None:
+    target = tmp_path / "outbox.json"
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"untouched")
+    planted = tmp_path / f".outbox.json.{os.getpid()}.tmp"
+    planted.symlink_to(victim)
+    replace_file(target, b"[]\n", sync=sync)
+    assert victim.read_bytes() == b"untouched"
+    assert target.read_bytes() == b"[]\n" and not target.is_symlink()
+    assert not planted.exists() and not planted.is_symlink()

@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from scoot.records.files import create_new_file
 from scoot.shared.fdio import write_all
 from scoot.supervise.procs import is_alive, start_time_of
 
@@ -63,7 +64,7 @@ def replace_file(path: Path, data: bytes, *, sync: bool) -> None:
     is safe to lose here (a retry count, or an entry sent once more).
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    fd = create_new_file(tmp, 0o600)
     try:
         write_all(fd, data)
         if sync:

@@ -15,7 +15,7 @@ from scoot.shared.fdio import write_all
 def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Replace `path` with `data` so a reader sees the old file or the new one, never half."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = _create_new(tmp, mode)
+    fd = create_new_file(tmp, mode)
     try:
         write_all(fd, data)
         os.fsync(fd)
@@ -32,7 +32,7 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
     fsync_dir(path.parent)
 
 
-def _create_new(tmp: Path, mode: int) -> int:
+def create_new_file(tmp: Path, mode: int) -> int:
     """A new file at `tmp`, never one that is there already, nor a link's target.
 
     Whoever can write the directory could plant a symlink under the temp name
