@@ -413,11 +413,9 @@ class Bench:
                 seconds.append(done.seconds)
                 cpu.append(done.cpu_seconds)
         what = f"schedule list, {count} jobs" + (", config unchanged" if kept else "")
-        if not kept:
-            return time_result(scenario, what, seconds, self.anchor, cpu)
         # An older scoot keeps no parse when it lists: say so rather than hide it.
-        kept_copy = (home / "state" / "config.cache").exists()
-        return time_result(scenario, what, seconds, self.anchor, cpu, parse_kept=kept_copy)
+        checks = {"parse_kept": (home / "state" / "config.cache").exists()} if kept else {}
+        return time_result(scenario, what, seconds, self.anchor, cpu, **checks)
 
     def spawn(self) -> Result:
         count = self.count(10000)
