@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from scoot.shared.actions import ACTIONS, ActionInputError, ParsedAction, parse_input
@@ -22,6 +21,7 @@ from scoot.shared.policy import allowed_actions, decide
 from scoot.shared.redaction import redact, secret_forms
 from scoot.shared.run_spec import BackendSpec, RunSpec
 from scoot.shared.spend.backends import is_unavailable
+from scoot.shared.value_class import value_class
 from worker import prompt
 from worker.backend import Backend, BackendError, one_line
 from worker.spending import Link, Meter, link_of
@@ -53,7 +53,7 @@ class StepFormatError(ValueError):
     """A model reply that is not one step; the message says exactly what is wrong."""
 
 
-@dataclass(frozen=True)
+@value_class
 class Step:
     thought: str
     action: str

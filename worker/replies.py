@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import http.client
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from scoot.shared.clipping import clip
+from scoot.shared.value_class import value_class
 
 RETRY_AFTER_CAP_S = 60.0
 DETAIL_CHARS = 200
@@ -31,7 +31,7 @@ class BackendError(Exception):
         self.retryable = retryable
 
 
-@dataclass(frozen=True)
+@value_class
 class Failure:
     """One failed attempt, before it is turned into a BackendError."""
 

@@ -6,17 +6,17 @@ Imported by the worker before its sandbox is applied; stdlib and scoot.shared on
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from scoot.shared.run_spec import BackendSpec
 from scoot.shared.spend.budget import Allowance, cost_of, stop_reason
 from scoot.shared.spend.usage import Usage
+from scoot.shared.value_class import value_class
 
 Emit = Callable[[dict[str, Any]], None]
 
 
-@dataclass(frozen=True)
+@value_class
 class Link:
     """One backend of a run's chain: its name, its client and its prices per million tokens."""
 

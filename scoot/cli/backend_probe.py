@@ -12,19 +12,19 @@ import json
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from scoot import __version__
 from scoot.instance.config import BackendConfig
+from scoot.shared.value_class import value_class
 from worker.backend import Backend, BackendError, http_failure, one_line
 
 PROBE_BODY_BYTES = 1024 * 1024
 NOT_SERVED = (404, 405, 501)
 
 
-@dataclass(frozen=True)
+@value_class
 class Probe:
     """What one backend check found; `usable` False means a run would fail on it."""
 

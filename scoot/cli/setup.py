@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -14,11 +13,12 @@ from scoot.instance.config import BackendConfig, build_config
 from scoot.instance.home import Home, ensure_tree, resolve_home
 from scoot.instance.secrets import write_token_file
 from scoot.records.files import atomic_write_bytes
+from scoot.shared.value_class import value_class
 
 POLICIES = ("readonly", "guarded", "unrestricted")
 
 
-@dataclass(frozen=True)
+@value_class
 class SetupAnswers:
     base_url: str
     model: str

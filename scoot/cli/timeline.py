@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from scoot.records.run_facts import run_time
 from scoot.shared.terminal import shorten, utc
+from scoot.shared.value_class import value_class
 
 DAY_SEC = 86400.0
 
 
-@dataclass(frozen=True)
+@value_class
 class StatusStyle:
     symbol: str  # what a plain (non-terminal) output shows
     ansi: str  # SGR colour code for a terminal

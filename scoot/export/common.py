@@ -14,6 +14,7 @@ from scoot.schedule.cron_search import next_after
 from scoot.schedule.jobs import Job
 from scoot.schedule.triggers import next_fire
 from scoot.schedule.zoned import load_zone, transitions_between
+from scoot.shared.value_class import value_class
 
 ExportFormat = Literal["systemd", "kubernetes"]
 
@@ -60,7 +61,7 @@ class Refused(Exception):
     """A job the target cannot fire exactly; the message says why and what to do instead."""
 
 
-@dataclass(frozen=True)
+@value_class
 class _Timing:
     default_timeout_sec: int
     kill_grace_sec: int

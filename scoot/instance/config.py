@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +45,10 @@ from scoot.instance.sections import (
     overridable_fields,
 )
 from scoot.notify.settings import NotifySettings, parse_notify
+from scoot.shared.value_class import value_class
 
 
-@dataclass(frozen=True)
+@value_class
 class LoadedConfig:
     """A configuration plus where it came from and what was wrong with it."""
 

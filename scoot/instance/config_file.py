@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +15,7 @@ from scoot.errors import ConfigError
 from scoot.instance.config_cache import load_cached, store_cached
 from scoot.instance.home import Home
 from scoot.records.files import UnreadableFile, read_regular_file
+from scoot.shared.value_class import value_class
 
 if TYPE_CHECKING:
     from scoot.instance.toml_parser import TOMLDecodeError
@@ -66,7 +66,7 @@ def _unparseable(path: Path, exc: BaseException, syntax: str) -> ConfigError:
     return ConfigError(f"{path}: {what}; fix the {syntax} there")
 
 
-@dataclass(frozen=True)
+@value_class
 class ConfigSource:
     """The parsed config file, where it came from and, for TOML, the bytes it was parsed from."""
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 
 from scoot.errors import ScootError, UsageError
+from scoot.shared.value_class import value_class
 
 SUBDIRS = ("logs", "state", "state/sessions", "skills")
 
 
-@dataclass(frozen=True)
+@value_class
 class Home:
     """Paths of one runtime directory; creating nothing by itself."""
 

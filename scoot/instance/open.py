@@ -5,15 +5,15 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-from dataclasses import dataclass
 
 from scoot.instance.config import Config, LoadedConfig, all_backends, load_config
 from scoot.instance.home import Home, check_home, ensure_tree, resolve_home
 from scoot.notify.jobkeys import bind_jobs
 from scoot.schedule.jobs import JobSet, validate_jobs
+from scoot.shared.value_class import value_class
 
 
-@dataclass(frozen=True)
+@value_class
 class Instance:
     """A runtime directory with its configuration loaded and its jobs validated.
 

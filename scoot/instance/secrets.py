@@ -9,19 +9,19 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 from scoot.instance.config import BackendConfig
 from scoot.instance.home import Home
 from scoot.records.files import UnreadableFile, atomic_write_bytes, read_regular_file
 from scoot.shared.procgroup import kill_group
+from scoot.shared.value_class import value_class
 
 # A token is a line; a bigger file is a mistake (or a link to a device).
 MAX_TOKEN_FILE_BYTES = 64 * 1024
 
 
-@dataclass(frozen=True)
+@value_class
 class Token:
     """A resolved token (value may be None) and a description of where it came from."""
 

@@ -7,13 +7,14 @@ the SCOOT_* name of a field, every backend by name, every value in order.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from scoot.notify.settings import NotifySettings
+from scoot.shared.value_class import value_class
 
 
-@dataclass(frozen=True)
+@value_class
 class BackendConfig:
     base_url: str = "http://127.0.0.1:11434/v1"
     model: str = "qwen2.5"
@@ -32,7 +33,7 @@ class BackendConfig:
     price_per_mtok_output: float = 0.0
 
 
-@dataclass(frozen=True)
+@value_class
 class BudgetConfig:
     """Day budgets of all jobs together, over a rolling 24 hours; 0 is no limit."""
 
@@ -40,14 +41,14 @@ class BudgetConfig:
     max_cost_per_day: float = 0.0
 
 
-@dataclass(frozen=True)
+@value_class
 class AgentConfig:
     max_turns: int = 32
     # Wall-clock limit of a `scoot -e` run in seconds; 0: none (`--timeout` overrides).
     exec_timeout_sec: int = 0
 
 
-@dataclass(frozen=True)
+@value_class
 class ToolsConfig:
     policy: str = "guarded"
     timeout_ms: int = 30000
@@ -56,7 +57,7 @@ class ToolsConfig:
     max_observation_chars: int = 8000
 
 
-@dataclass(frozen=True)
+@value_class
 class AuditConfig:
     level: str = "info"
     to_file: bool = True
@@ -64,7 +65,7 @@ class AuditConfig:
     max_retained_generations: int = 5
 
 
-@dataclass(frozen=True)
+@value_class
 class ScheduleConfig:
     enabled: bool = False
     poll_ms: int = 1000
@@ -77,7 +78,7 @@ class ScheduleConfig:
     jobs: tuple[dict[str, Any], ...] = ()
 
 
-@dataclass(frozen=True)
+@value_class
 class SandboxConfig:
     require: bool = False
     cpu_sec: int = 600
@@ -87,19 +88,19 @@ class SandboxConfig:
     fsize_mb: int = 256
 
 
-@dataclass(frozen=True)
+@value_class
 class EdgeConfig:
     # The loosest mode `scoot -e --unattended` may use (it does not bound jobs).
     unattended_exec_max_policy: str = "readonly"
 
 
-@dataclass(frozen=True)
+@value_class
 class MetricsConfig:
     listen: str = ""  # host:port for GET /metrics; empty: not served
     textfile: str = ""  # a .prom file rewritten for node_exporter; empty: not written
 
 
-@dataclass(frozen=True)
+@value_class
 class Config:
     backend: BackendConfig = field(default_factory=BackendConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)

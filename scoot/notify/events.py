@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+
+from scoot.shared.value_class import value_class
 
 EVENTS = ("failure", "recovery", "success", "change", "start", "missed", "paused")
 DEFAULT_NOTIFY_ON = ("failure", "recovery")
 
 
-@dataclass(frozen=True)
+@value_class
 class JobMemory:
     """What the job's earlier runs leave behind for these rules."""
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 from urllib.parse import urlsplit
+
+from scoot.shared.value_class import value_class
 
 TARGET_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 TARGET_KEYS = frozenset({"url", "command", "secret_env", "timeout_sec"})
@@ -18,7 +20,7 @@ GLOBAL_BOUNDS: dict[str, tuple[float, float]] = {
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-@dataclass(frozen=True)
+@value_class
 class Target:
     """Where notifications go: a webhook URL or a command fed the payload on stdin."""
 
@@ -29,7 +31,7 @@ class Target:
     timeout_sec: float = 10.0
 
 
-@dataclass(frozen=True)
+@value_class
 class NotifySettings:
     max_age_hours: float = 24.0
     flush_timeout_sec: float = 10.0

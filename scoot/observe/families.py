@@ -23,6 +23,7 @@ from prometheus_client.core import (
 from prometheus_client.exposition import generate_latest
 
 from scoot import __version__
+from scoot.shared.value_class import value_class
 
 if TYPE_CHECKING:
     from scoot.observe.metrics import RunTally
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 JOB_STATES = ("active", "inactive", "paused")  # every state is shown, at 0 when no job has it
 
 
-@dataclass(frozen=True)
+@value_class
 class LiveView:
     """What the running loop knows at one instant."""
 

@@ -34,9 +34,10 @@ Gregorian calendar repeats, weekdays included, every 400 years.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from scoot.schedule.civil import MAX_MONTH_DAYS
+from scoot.shared.value_class import value_class
 
 __all__ = ["CronError", "CronExpr", "describe_cron", "parse_cron"]
 
@@ -84,7 +85,7 @@ def _mask(values: tuple[int, ...]) -> int:
     return bits
 
 
-@dataclass(frozen=True)
+@value_class
 class CronExpr:
     """A parsed cron expression: the sorted values each field allows, and the Vixie flags.
 

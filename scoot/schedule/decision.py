@@ -18,11 +18,12 @@ from scoot.schedule.ledger import JobEntry, decided_anchor
 from scoot.schedule.pauses import Pause
 from scoot.schedule.planner import Plan, plan
 from scoot.schedule.triggers import format_utc
+from scoot.shared.value_class import value_class
 
 Event = tuple[str, str, dict[str, Any]]  # (kind, message, fields) for the audit
 
 
-@dataclass(frozen=True, slots=True)
+@value_class(slots=True)
 class Facts:
     """What the scheduler knows about one due job at `now`."""
 

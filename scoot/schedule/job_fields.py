@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from scoot.instance.sections import MAX_WHOLE
 from scoot.shared.limits import LIMIT_KEYS
+from scoot.shared.value_class import value_class
 
 # A key the entry does not set and that has no default.
 MISSING: Any = object()
@@ -21,7 +21,7 @@ MISSING: Any = object()
 Kind = Literal["whole", "number", "word", "text"]
 
 
-@dataclass(frozen=True, slots=True)
+@value_class(slots=True)
 class FieldRule:
     """One key: `kind` and bounds say what it may hold, `message` what to write when not.
 

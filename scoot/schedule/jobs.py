@@ -12,7 +12,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -24,6 +24,7 @@ from scoot.schedule.job_fields import FIELD_RULES, RULE_KEYS, checked_fields
 from scoot.schedule.triggers import Trigger
 from scoot.schedule.zoned import ZoneError
 from scoot.shared.policy import ModeResolution, effective_unattended_mode
+from scoot.shared.value_class import value_class
 
 JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 DEFAULT_RETRY_BACKOFF_SEC = 30
@@ -37,7 +38,7 @@ MAX_AT_UNIX = 253402300799  # 9999-12-31 23:59:59 UTC
 NO_LIMITS: Mapping[str, int] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
+@value_class(slots=True)
 class Job:
     """A valid job: what to run, when, and with which effective power."""
 
@@ -67,7 +68,7 @@ class Job:
     result_schema: Any = None  # the loaded schema (scoot.notify.jobkeys.bind_jobs)
 
 
-@dataclass(frozen=True, slots=True)
+@value_class(slots=True)
 class InvalidJob:
     """A job entry that will not run, and the rule it broke."""
 
@@ -76,7 +77,7 @@ class InvalidJob:
     reason: str
 
 
-@dataclass(frozen=True)
+@value_class
 class JobSet:
     jobs: tuple[Job, ...]
     invalid: tuple[InvalidJob, ...]

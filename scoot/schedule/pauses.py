@@ -15,13 +15,13 @@ import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from scoot.records.files import atomic_write_bytes, read_format_document
+from scoot.shared.value_class import value_class
 
 __all__ = ["FORMAT", "Pause", "PauseStore", "parse_pauses"]
 
@@ -29,7 +29,7 @@ FORMAT = "scoot.schedule.pauses.v1"
 _MAX_REASON = 500
 
 
-@dataclass(frozen=True)
+@value_class
 class Pause:
     """Why and until when a job is paused; `until` None means until resumed."""
 

@@ -9,7 +9,6 @@ for good, and when to look again. The rules are in `plan`'s docstring.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from scoot.schedule.cron import CronExpr
@@ -20,6 +19,7 @@ from scoot.schedule.triggers import (
     TriggerError,
 )
 from scoot.schedule.zoned import count_matches_in, next_after_in, prev_at_or_before_in
+from scoot.shared.value_class import value_class
 
 __all__ = ["MISSED_COUNT_CAP", "Plan", "plan"]
 
@@ -27,7 +27,7 @@ __all__ = ["MISSED_COUNT_CAP", "Plan", "plan"]
 MISSED_COUNT_CAP = 100_000
 
 
-@dataclass(frozen=True)
+@value_class
 class Plan:
     """What to do for one job now; see `plan`.
 

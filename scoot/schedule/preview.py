@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,13 +19,14 @@ from scoot.schedule.ledger import JobEntry
 from scoot.schedule.pauses import Pause
 from scoot.schedule.planner import plan
 from scoot.schedule.triggers import describe, is_exhausted, next_fire
+from scoot.shared.value_class import value_class
 
 __all__ = ["Fire", "fires_of", "format_iso", "parse_when", "preview_json", "preview_text"]
 
 _UNIX = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
-@dataclass(frozen=True)
+@value_class
 class Fire:
     instant: float  # the scheduled instant the ledger claims
     jitter_ms: int  # the start waits this long after it

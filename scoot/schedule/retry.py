@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from scoot.shared.value_class import value_class
 
 # Endings that a second try may fix. denied, budget and invalid_result would
 # only end the same way again (or spend more), so they are never retried.
@@ -14,7 +14,7 @@ def backoff_sec(attempt: int, base_sec: float) -> float:
     return base_sec * 2.0 ** max(0, attempt - 1)
 
 
-@dataclass(frozen=True)
+@value_class
 class Retry:
     attempt: int  # the attempt this starts (2 is the first retry)
     start_at: float

@@ -7,13 +7,13 @@ seconds (UTC). What fires now, given the ledger, is decided in scoot.schedule.pl
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Literal, cast
 from zoneinfo import ZoneInfo
 
 from scoot.schedule.civil import civil_from_days
 from scoot.schedule.cron import CronExpr, describe_cron, parse_cron
 from scoot.schedule.zoned import UTC_NAMES, next_after_in, zone_or_none
+from scoot.shared.value_class import value_class
 
 __all__ = [
     "CatchUp",
@@ -37,7 +37,7 @@ class TriggerError(ValueError):
     """A trigger or planner argument that cannot be used; the message is one line."""
 
 
-@dataclass(frozen=True, slots=True)
+@value_class(slots=True)
 class Trigger:
     """When a job fires: exactly one of every_sec, at_unix or a cron expression.
 

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 from urllib.parse import urlsplit
 
 from scoot.shared.clipping import clip
+from scoot.shared.value_class import value_class
 
 HTTP_METHODS: tuple[str, ...] = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 # Methods that only fetch; everything else may change state on the remote side.
@@ -31,7 +32,7 @@ class ActionInputError(ValueError):
     """An action or its input the model must correct; the message is one actionable line."""
 
 
-@dataclass(frozen=True)
+@value_class
 class ActionSpec:
     """One built-in action: what it needs (capability) and how the model calls it."""
 
@@ -100,7 +101,7 @@ ACTIONS: dict[str, ActionSpec] = {
 }
 
 
-@dataclass(frozen=True)
+@value_class
 class ParsedAction:
     """A validated action: its name, typed arguments and resolved capability.
 

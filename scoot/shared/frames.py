@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from scoot.shared.clipping import clip
+from scoot.shared.value_class import value_class
 
 MAX_FRAME_BYTES = 1024 * 1024
 RESULT_STATUSES = frozenset({"ok", "error", "denied", "timeout", "budget"})
@@ -118,7 +118,7 @@ def clean_value(value: Any) -> Any:
     return root[0]
 
 
-@dataclass(frozen=True)
+@value_class
 class Hello:
     pid: int
     run_id: str
@@ -127,19 +127,19 @@ class Hello:
     sandbox: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@value_class
 class AuditFrame:
     kind: str
     msg: str
 
 
-@dataclass(frozen=True)
+@value_class
 class SessionFrame:
     role: str
     content: str
 
 
-@dataclass(frozen=True)
+@value_class
 class ResultFrame:
     status: str
     answer: str | None
@@ -147,7 +147,7 @@ class ResultFrame:
     ended_mono: float | None = None  # the worker's CLOCK_MONOTONIC when it ended
 
 
-@dataclass(frozen=True)
+@value_class
 class UsageFrame:
     """The tokens of one model answer, and the backend that gave it."""
 
@@ -157,7 +157,7 @@ class UsageFrame:
     backend: str
 
 
-@dataclass(frozen=True)
+@value_class
 class FallbackFrame:
     """The run left one backend for its fallback."""
 

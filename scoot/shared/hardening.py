@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import ctypes
 import os
-from dataclasses import dataclass
 
 from scoot.shared.kernel import PR_SET_DUMPABLE, _libc, _prctl
+from scoot.shared.value_class import value_class
 
 
-@dataclass(frozen=True)
+@value_class
 class Restriction:
     """Whether one restriction is in force for the run, and why (or why not)."""
 

@@ -8,13 +8,13 @@ subscriber touches no loop code.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from scoot.records.recorder import Recorder
 from scoot.records.runlog import RunLog
 from scoot.schedule.pauses import Pause
 from scoot.schedule.scheduler import Scheduler
+from scoot.shared.value_class import value_class
 from scoot.supervise.runner import ActiveRun, Outcome, RunRequest
 
 # A run event observer: (kind, fields). Kinds: job_start, job_end, job_queued,
@@ -22,20 +22,20 @@ from scoot.supervise.runner import ActiveRun, Outcome, RunRequest
 RunObserver = Callable[[str, dict[str, Any]], None]
 
 
-@dataclass(frozen=True)
+@value_class
 class RunStarting:
     """Recorded before the fork, so a crash right after it leaves a trace."""
 
     request: RunRequest
 
 
-@dataclass(frozen=True)
+@value_class
 class RunLaunched:
     request: RunRequest
     started_at: float  # wall clock, when the worker was forked
 
 
-@dataclass(frozen=True)
+@value_class
 class RunEnded:
     request: RunRequest
     outcome: Outcome

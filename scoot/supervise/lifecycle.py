@@ -8,7 +8,6 @@ import os
 import stat
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -18,6 +17,7 @@ from scoot.errors import ScootError
 from scoot.instance.home import Home
 from scoot.records.files import atomic_write_bytes, atomic_write_json
 from scoot.shared.terminal import utc
+from scoot.shared.value_class import value_class
 from scoot.supervise.procs import is_alive, start_time_of
 
 STATE_FORMAT = "scoot.supervise.daemon.state.v1"
@@ -64,7 +64,7 @@ def _num(value: Any) -> float | None:
     return None
 
 
-@dataclass(frozen=True)
+@value_class
 class Liveness:
     """What the lifecycle files say, checked against the process table."""
 

@@ -12,16 +12,16 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 from scoot.shared.contract import RUN_MARK
+from scoot.shared.value_class import value_class
 
 # Start times are compared with this tolerance (/proc gives them in clock ticks).
 START_TOLERANCE_SEC = 1.0
 _DEAD_STATES = frozenset({"Z", "X", "x"})
 
 
-@dataclass(frozen=True)
+@value_class
 class ProcStat:
     """The fields of /proc/<pid>/stat this module uses."""
 
@@ -200,14 +200,14 @@ def run_mark_of(pid: int) -> str | None:
 # clear its environment, which a cgroup per run would not allow).
 
 
-@dataclass(frozen=True)
+@value_class
 class Killed:
     pid: int
     name: str
     run_id: str
 
 
-@dataclass(frozen=True)
+@value_class
 class _Marked:
     pid: int
     stat: ProcStat

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+
+from scoot.shared.value_class import value_class
 
 
-@dataclass(frozen=True)
+@value_class
 class Reaped:
     pid: int
     wait_status: int

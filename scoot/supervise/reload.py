@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from typing import Any
 
 from scoot.instance.config import Config
@@ -11,6 +10,7 @@ from scoot.records.recorder import Recorder
 from scoot.records.runlog import RunLog
 from scoot.schedule.jobs import Job
 from scoot.schedule.scheduler import Scheduler
+from scoot.shared.value_class import value_class
 
 # [schedule] keys the loop reads at each use: a reload applies them at once.
 LIVE_SCHEDULE_KEYS = (
@@ -27,7 +27,7 @@ RESTART_KEYS = ("schedule.enabled",)
 TOKEN_SOURCE_KEYS = ("api_key_env", "api_key_file", "api_key_cmd")
 
 
-@dataclass(frozen=True)
+@value_class
 class ConfigChanges:
     applied: tuple[str, ...]  # dotted keys now in effect
     restart_needed: tuple[str, ...]  # dotted keys that take effect at the next start
@@ -79,7 +79,7 @@ def live_schedule(new: Config) -> dict[str, Any]:
     return {key: getattr(new.schedule, key) for key in LIVE_SCHEDULE_KEYS}
 
 
-@dataclass(frozen=True)
+@value_class
 class JobChanges:
     total: int
     added: int

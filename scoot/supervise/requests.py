@@ -8,18 +8,19 @@ backend and budget. Nothing later rewrites it; a retry is a new request.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from types import MappingProxyType
 
 from scoot.instance.config import Config
 from scoot.instance.home import Home
 from scoot.schedule.jobs import Job
 from scoot.shared.spend.budget import limits_of
+from scoot.shared.value_class import value_class
 from scoot.supervise.runner import RunRequest
 from scoot.supervise.spec import job_session_id, limits_for, new_run_id
 
 
-@dataclass(frozen=True)
+@value_class
 class Claim:
     """One occurrence the scheduler claimed in the ledger, before it is a request."""
 
@@ -34,7 +35,7 @@ class Claim:
         return self.job.id
 
 
-@dataclass(frozen=True)
+@value_class
 class RequestMaker:
     """What a request takes from the instance where its job says nothing."""
 

@@ -28,7 +28,7 @@ OUTPUT_TAIL_BYTES = 16 * 1024
 READ_CHUNK = 256 * 1024
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)  # frozen at run time too: see scoot.shared.value_class
 class RunRequest:
     """What to run: one occurrence of a job, a manual trigger, or a `-e` goal.
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from scoot.shared.value_class import value_class
 from scoot.supervise.runner import Outcome, RunRequest
 
 
-@dataclass(frozen=True)
+@value_class
 class Settings:
     ticks: int = 0  # 0: forever
     poll_ms: int = 1000

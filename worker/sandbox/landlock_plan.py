@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
+
+from scoot.shared.value_class import value_class
 
 # Filesystem access rights (linux/landlock.h).
 FS_EXECUTE = 1 << 0
@@ -106,7 +108,7 @@ def fs_rights_known(abi: int) -> int:
     return rights
 
 
-@dataclass(frozen=True)
+@value_class
 class PathRule:
     path: str
     access: int
@@ -116,7 +118,7 @@ class PathRule:
     entry: bool = False
 
 
-@dataclass(frozen=True)
+@value_class
 class Reach:
     """What a run may reach, the inputs of its ruleset; every path absolute and real."""
 
@@ -133,7 +135,7 @@ class Reach:
     fallback_ports: tuple[int, ...] = ()
 
 
-@dataclass(frozen=True)
+@value_class
 class LandlockPlan:
     """A ruleset for one ABI: what is handled (denied unless a rule allows) and the rules."""
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import resource
 import signal
-from dataclasses import dataclass
 from typing import Any
 
 from scoot.shared.hardening import Restriction
 from scoot.shared.limits import DEFAULT_LIMITS, LIMIT_KEYS
+from scoot.shared.value_class import value_class
 
 MIB = 1024 * 1024
 
@@ -17,7 +17,7 @@ class LimitsError(ValueError):
     """A configured limit is not a whole number >= 0."""
 
 
-@dataclass(frozen=True)
+@value_class
 class Limits:
     """Resource limits of one run; None leaves the inherited limit alone. Core is always 0."""
 
@@ -50,7 +50,7 @@ def _limit_value(key: str, value: Any) -> int | None:
     return value or None
 
 
-@dataclass(frozen=True)
+@value_class
 class RlimitSetting:
     name: str
     resource: int

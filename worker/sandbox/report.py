@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from scoot.shared.hardening import Restriction
 from scoot.shared.policy.modes import MODES
+from scoot.shared.value_class import value_class
 
 RESTRICTION_KEYS = (
     "no_new_privs",
@@ -28,7 +29,7 @@ RESTRICTION_KEYS = (
 LANDLOCK_KEYS = RESTRICTION_KEYS[4:]
 
 
-@dataclass(frozen=True)
+@value_class
 class SandboxReport:
     """What the kernel layer put in place for one run; sent in the worker's hello frame."""
 

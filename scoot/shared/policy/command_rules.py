@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
 
 from scoot.shared.policy.shell import _has_flag
 from scoot.shared.policy.targets import (
@@ -16,6 +15,7 @@ from scoot.shared.policy.targets import (
     _system_target,
     _written_file_rule,
 )
+from scoot.shared.value_class import value_class
 
 _SYSTEMCTL_POWER = frozenset(
     {"poweroff", "reboot", "halt", "suspend", "hibernate", "hybrid-sleep", "kexec"}
@@ -23,7 +23,7 @@ _SYSTEMCTL_POWER = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@value_class
 class _Segment:
     """One simple command of a segment, its wrappers peeled and its words split."""
 

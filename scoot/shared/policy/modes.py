@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from scoot.shared.actions import ACTIONS
+from scoot.shared.value_class import value_class
 
 UNRESTRICTED = "unrestricted"
 
@@ -37,7 +36,7 @@ def stricter(a: str, b: str) -> str:
     return MODES[max(rank_a, rank_b)]
 
 
-@dataclass(frozen=True)
+@value_class
 class ModeResolution:
     """The mode an unattended run gets, and why."""
 
@@ -48,7 +47,7 @@ class ModeResolution:
     warning: str | None
 
 
-@dataclass(frozen=True)
+@value_class
 class Decision:
     """The gate's verdict on one action; `reason` is given for allows too."""
 

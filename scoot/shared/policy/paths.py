@@ -6,10 +6,11 @@ import glob
 import os
 import posixpath
 import re
-from dataclasses import dataclass
+
+from scoot.shared.value_class import value_class
 
 
-@dataclass(frozen=True)
+@value_class
 class ProtectedPaths:
     """Paths no tool may touch outside unrestricted: the runtime directory, the config file.
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
+
+from scoot.shared.value_class import value_class
 
 DAY_SEC = 24 * 3600
 
@@ -20,7 +21,7 @@ def cost_of(tokens_in: int, tokens_out: int, price_in: float, price_out: float) 
     return (tokens_in * price_in + tokens_out * price_out) / 1_000_000
 
 
-@dataclass(frozen=True)
+@value_class
 class Spent:
     at: float
     job_id: str | None
@@ -114,7 +115,7 @@ def _number(value: Any) -> float | None:
     return float(value) if 0 <= value < float("inf") else None
 
 
-@dataclass(frozen=True)
+@value_class
 class Limits:
     """Every budget that binds one job; None is no limit."""
 
@@ -124,7 +125,7 @@ class Limits:
     day_cost: float | None = None
 
 
-@dataclass(frozen=True)
+@value_class
 class Allowance:
     """What one run may still spend, sent to its worker; None is no limit."""
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+from scoot.shared.value_class import value_class
 
 # The usage field names of each API: (input, output).
 USAGE_FIELDS = {
@@ -12,7 +13,7 @@ USAGE_FIELDS = {
 }
 
 
-@dataclass(frozen=True)
+@value_class
 class Usage:
     """Tokens of one answer (or a sum of answers); `reported` is False when a server said none."""
 

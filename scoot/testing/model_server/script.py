@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from scoot.records.files import UnreadableFile, read_regular_file
+from scoot.shared.value_class import value_class
 
 MAX_SCRIPT_BYTES = 16 * 1024 * 1024
 
@@ -60,7 +60,7 @@ class ScriptError(ValueError):
     """A script that cannot be served; the message is one line naming the place."""
 
 
-@dataclass(frozen=True)
+@value_class
 class Step:
     """One scripted reply and the faults injected before it."""
 
@@ -83,13 +83,13 @@ class Step:
 EXHAUSTED_STEP = Step(content=EXHAUSTED_REPLY, refusal=None)
 
 
-@dataclass(frozen=True)
+@value_class
 class Rule:
     pattern: re.Pattern[str]
     steps: tuple[Step, ...]
 
 
-@dataclass(frozen=True)
+@value_class
 class Script:
     model: str
     models: tuple[str, ...] | None

@@ -8,10 +8,10 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from scoot.shared.value_class import value_class
 from scoot.testing.model_server.handler import (
     _AttemptCounter,
     _Handler,
@@ -35,7 +35,7 @@ from scoot.testing.model_server.script import (
 )
 
 
-@dataclass(frozen=True)
+@value_class
 class RecordedRequest:
     """One request as the server saw it; the Authorization value itself is never kept."""
 
