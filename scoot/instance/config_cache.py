@@ -19,7 +19,6 @@ failing to write it changes nothing else.
 
 from __future__ import annotations
 
-import hashlib
 import marshal
 import os
 import stat
@@ -59,6 +58,8 @@ def load_cached(state_dir: Path, source: bytes) -> dict[str, Any] | None:
     source_digest = blob[start : start + _DIGEST]
     data_digest = blob[start + _DIGEST : start + 2 * _DIGEST]
     payload = blob[start + 2 * _DIGEST :]
+    import hashlib  # here: loading OpenSSL's libcrypto costs a start that reads no cache
+
     if source_digest != hashlib.sha256(source).digest():
         return None
     if data_digest != hashlib.sha256(payload).digest():
@@ -82,6 +83,8 @@ def store_cached(state_dir: Path, source: bytes, data: dict[str, Any]) -> None:
     try:
         if not _private_dir(state_dir):
             return  # never leave a file of ours where someone else could replace it
+        import hashlib
+
         blob = _MAGIC + hashlib.sha256(source).digest() + hashlib.sha256(payload).digest()
         atomic_write_bytes(cache_path(state_dir), blob + payload)
     except OSError:

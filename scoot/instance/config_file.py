@@ -6,7 +6,6 @@ column where the parser knows them) and how to fix it.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -115,6 +114,8 @@ def _read_toml(path: Path, state_dir: Path) -> ConfigSource:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
+    import json  # here: config.json is rare, and json is on no other path of a listing
+
     text = _decoded(path, _read_bytes(path))
     try:
         data = json.loads(text)

@@ -6,7 +6,6 @@ first turned from text into the field's type.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
@@ -98,6 +97,8 @@ def parse_env_value(section: str, name: str, text: str) -> Any:
         except ValueError:
             raise ValueError("a number") from None
     if kind is dict:
+        import json  # here: only an environment override of a table reads JSON
+
         try:
             value = json.loads(text)
         except json.JSONDecodeError:

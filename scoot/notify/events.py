@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from scoot.shared.value_class import value_class
 
 EVENTS = ("failure", "recovery", "success", "change", "start", "missed", "paused")
@@ -19,6 +17,8 @@ class JobMemory:
 
 
 def answer_digest(answer: str | None) -> str:
+    import hashlib  # here: OpenSSL's libcrypto is loaded only when a run has ended
+
     return hashlib.sha256((answer or "").encode("utf-8", "surrogatepass")).hexdigest()
 
 

@@ -9,7 +9,7 @@ for good, and when to look again. The rules are in `plan`'s docstring.
 from __future__ import annotations
 
 import math
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING
 
 from scoot.schedule.cron import CronExpr
 from scoot.schedule.triggers import (
@@ -20,6 +20,9 @@ from scoot.schedule.triggers import (
 )
 from scoot.schedule.zoned import count_matches_in, next_after_in, prev_at_or_before_in
 from scoot.shared.value_class import value_class
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
 __all__ = ["MISSED_COUNT_CAP", "Plan", "plan"]
 

@@ -7,13 +7,15 @@ seconds (UTC). What fires now, given the ledger, is decided in scoot.schedule.pl
 from __future__ import annotations
 
 import math
-from typing import Literal, cast
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Literal, cast
 
 from scoot.schedule.civil import civil_from_days
 from scoot.schedule.cron import CronExpr, describe_cron, parse_cron
 from scoot.schedule.zoned import UTC_NAMES, next_after_in, zone_or_none
 from scoot.shared.value_class import value_class
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
 __all__ = [
     "CatchUp",

@@ -29,10 +29,13 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING
 
 from scoot.schedule.cron import CronExpr
 from scoot.schedule.cron_search import count_matches, matches, next_after, prev_at_or_before
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
 __all__ = [
     "UTC_NAMES",
@@ -66,6 +69,10 @@ def load_zone(name: str) -> ZoneInfo:
     """The zone named `name` (IANA, e.g. Europe/Berlin); raises ZoneError."""
     if not isinstance(name, str) or not name or name != name.strip():
         raise ZoneError(f"time zone must be an IANA name such as Europe/Berlin, got {name!r}")
+    # Imported here: zoneinfo finds its search path through sysconfig, a cost
+    # every start would pay though most configs name no zone.
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
