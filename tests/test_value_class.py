@@ -45,6 +45,38 @@ def test_equality_hash_and_replace_are_those_of_a_frozen_dataclass() -> None:
         Named("n")  # type: ignore[misc]  (keyword only, as asked)
 
 
+@value_class
+class Tagged:
+    name: str
+    args: dict[str, int] = dataclasses.field(hash=False)
+    seen: int = dataclasses.field(default=0, compare=False, repr=False)
+
+
+@value_class
+class Secret:
+    value: str
+
+    def __repr__(self) -> str:
+        return "Secret(<hidden>)"
+
+
+def test_field_options_and_a_class_s_own_methods_are_honoured() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class FrozenTagged:
+        name: str
+        args: dict[str, int] = dataclasses.field(hash=False)
+        seen: int = dataclasses.field(default=0, compare=False, repr=False)
+
+    one = Tagged("a", {"n": 1}, seen=1)
+    assert one == Tagged("a", {"n": 1}, seen=2)  # seen is not compared
+    assert one != Tagged("a", {"n": 2})  # args is compared, though not hashed
+    assert hash(one) == hash(Tagged("a", {"n": 2})) == hash(FrozenTagged("a", {"n": 2}))
+    assert repr(one) == "Tagged(name='a', args={'n': 1})"
+    assert repr(FrozenTagged("a", {"n": 1})).endswith("Frozen" + repr(one))  # and its qualname
+    assert one != FrozenTagged("a", {"n": 1}) and one.__eq__(("a", {"n": 1})) is NotImplemented
+    assert repr(Secret("s3cr3t")) == "Secret(<hidden>)"
+
+
 def test_a_value_built_in_post_init_keeps_its_derived_fields() -> None:
     # CronExpr sets its masks in __post_init__; equal expressions stay equal and hash alike.
     first, second = parse_cron("*/5 * * * *"), parse_cron("*/5 * * * *")
