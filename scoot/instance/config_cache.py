@@ -58,11 +58,9 @@ def load_cached(state_dir: Path, source: bytes) -> dict[str, Any] | None:
     source_digest = blob[start : start + _DIGEST]
     data_digest = blob[start + _DIGEST : start + 2 * _DIGEST]
     payload = blob[start + 2 * _DIGEST :]
-    import hashlib  # here: loading OpenSSL's libcrypto costs a start that reads no cache
-
-    if source_digest != hashlib.sha256(source).digest():
+    if source_digest != _sha256(source):
         return None
-    if data_digest != hashlib.sha256(payload).digest():
+    if data_digest != _sha256(payload):
         return None
     try:
         data = marshal.loads(payload)
@@ -83,9 +81,7 @@ def store_cached(state_dir: Path, source: bytes, data: dict[str, Any]) -> None:
     try:
         if not _private_dir(state_dir):
             return  # never leave a file of ours where someone else could replace it
-        import hashlib
-
-        blob = _MAGIC + hashlib.sha256(source).digest() + hashlib.sha256(payload).digest()
+        blob = _MAGIC + _sha256(source) + _sha256(payload)
         atomic_write_bytes(cache_path(state_dir), blob + payload)
     except OSError:
         return
@@ -124,3 +120,9 @@ def _read_own_file(path: Path) -> bytes | None:
         return None
     finally:
         os.close(fd)
+
+
+def _sha256(data: bytes) -> bytes:
+    import hashlib  # here: OpenSSL's libcrypto is loaded only by a start that uses the cache
+
+    return hashlib.sha256(data).digest()

@@ -28,9 +28,9 @@ def jitter_ms(job_id: str, instant: float, jitter_sec: int, gap_sec: float | Non
     bound = jitter_sec * 1000
     if gap_sec is not None:
         bound = min(bound, max(math.ceil(gap_sec * 1000) - 1, 0))
-    # Milliseconds of the instant: the float's repr would differ between 1.0 and 1.
     import hashlib  # here: OpenSSL's libcrypto is loaded only by a config that uses jitter
 
+    # Milliseconds of the instant: the float's repr would differ between 1.0 and 1.
     key = f"{job_id}\0{round(instant * 1000)}".encode()
     value = int.from_bytes(hashlib.sha256(key).digest()[:8], "big")
     return value % (bound + 1)

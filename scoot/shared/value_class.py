@@ -5,12 +5,13 @@ generates is compiled on its own when its module is imported, and a frozen
 class has six (``__init__``, ``__repr__``, ``__eq__``, ``__hash__``,
 ``__setattr__``, ``__delattr__``); each instance is also about 4.5x as long
 to build, every field set through ``object.__setattr__``. With some eighty
-such classes on the path of every command, building them was a fifth of a
-one-shot tick and a third of a listing (docs/performance.md). Here only
-``__init__`` is generated; equality, hashing and the repr are written once,
-below, and read the class's fields through getters made with the class. Immutability is held by mypy instead, which ``.ci/run`` runs strict over
-every module: ``frozen_default`` makes it reject any assignment to a field,
-as it does for a frozen dataclass.
+such classes on the path of every command, building them was about a third
+of the imports of a one-shot tick and of a listing (docs/performance.md).
+Here only ``__init__`` is generated; equality, hashing and the repr are
+written once, below, and read the class's fields through getters made with
+the class. Immutability is held by mypy instead, which ``.ci/run`` runs
+strict over every module: ``frozen_default`` makes it reject any assignment
+to a field, as it does for a frozen dataclass.
 
 Equality, hashing and the repr are those of a frozen dataclass: equal when
 of the same class with equal compared fields; a hash of the hashed fields
