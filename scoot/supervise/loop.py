@@ -26,6 +26,33 @@ def stall_length(wake_by_mono: float, now_mono: float) -> float | None:
     return late if late > STALL_AFTER_SEC else None
 
 
+class StallWatch:
+    """When the loop could not react for over STALL_AFTER_SEC, and why.
+
+    Two ways a stop (SIGSTOP, swapping) shows: the loop wakes long after the
+    instant it meant to, or, when the stop lands while it is working, one pass
+    takes that long. Either is the same stall to the user. Times are injected.
+    """
+
+    def __init__(self) -> None:
+        self._wake_by_mono: float | None = None  # when the current wait should end
+        self._pass_began_mono: float | None = None  # when the current pass began
+
+    def woke(self, now_mono: float) -> tuple[float, str] | None:
+        """The loop woke at now: a stall if that is far past the wait's end."""
+        wake_by, self._wake_by_mono = self._wake_by_mono, None
+        self._pass_began_mono = now_mono
+        late = None if wake_by is None else stall_length(wake_by, now_mono)
+        return None if late is None else (late, "woke that late")
+
+    def sleeping(self, now_mono: float, timeout: float) -> tuple[float, str] | None:
+        """The loop is about to wait `timeout`: a stall if the pass that ends took too long."""
+        began, self._pass_began_mono = self._pass_began_mono, None
+        self._wake_by_mono = now_mono + timeout
+        took = None if began is None else stall_length(began, now_mono)
+        return None if took is None else (took, "one pass took that long")
+
+
 def sleep_for(waits: list[float], instants: list[float | None], now_mono: float) -> float:
     """Seconds until the earliest of `waits` (from now) and `instants` (monotonic); 1 s if none."""
     waits = waits + [instant - now_mono for instant in instants if instant is not None]
@@ -41,8 +68,8 @@ class Loop:
         self.selector = selectors.DefaultSelector()
         self.signals = signals or SignalQueue()
         self._owns_signals = signals is None  # a daemon keeps its queue until it has stopped
+        self.stalls = StallWatch()
         self.endpoints: list[Endpoint] = []  # served from the selector (metrics)
-        self._wake_by_mono: float | None = None  # when the current wait should end
 
     def open(self) -> None:
         self.signals.install()
@@ -67,13 +94,13 @@ class Loop:
 
     def note_stall(self) -> None:
         """Say so when the loop wakes much later than it meant to (SIGSTOP, swapping)."""
-        if self._wake_by_mono is None:
-            return
-        late = stall_length(self._wake_by_mono, time.monotonic())
-        self._wake_by_mono = None
-        if late is not None:
-            text = f"the scheduler loop stalled for {late:.1f} s (woke that late)"
-            self.recorder.event("daemon_stalled", text, stalled_sec=round(late, 3))
+        self._report(self.stalls.woke(time.monotonic()))
+
+    def _report(self, stall: tuple[float, str] | None) -> None:
+        if stall is not None:
+            length, how = stall
+            text = f"the scheduler loop stalled for {length:.1f} s ({how})"
+            self.recorder.event("daemon_stalled", text, stalled_sec=round(length, 3))
             self.runlog.warn(text)
 
     def expire(self) -> None:
@@ -85,7 +112,7 @@ class Loop:
 
     def wait(self, timeout: float, readable: Callable[..., None]) -> None:
         """Sleep until something is readable or `timeout` passed; `readable` gets the owner's keys."""
-        self._wake_by_mono = time.monotonic() + timeout
+        self._report(self.stalls.sleeping(time.monotonic(), timeout))
         for key, mask in self.selector.select(timeout):
             if key.data is None:
                 self.signals.drain_wakeups()
