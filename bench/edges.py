@@ -607,11 +607,14 @@ for n in range(rounds):
     for release in (False, True):
         before, calls, started = files(), fsyncs[0], time.perf_counter()
         with ledger.transaction() as entries:
-            flights = entries[f"job-{n % jobs}"].in_flight
-            if release:
-                flights.pop(f"x{n}")
+            entry = entries[f"job-{n % jobs}"]
+            flight = InFlight(f"x{n}", 2e9, 2e9, os.getpid(), None)
+            if hasattr(entry, "add_flight"):  # flights replaced, not changed in place
+                entry.drop_flight(f"x{n}") if release else entry.add_flight(flight)
+            elif release:
+                entry.in_flight.pop(f"x{n}")
             else:
-                flights[f"x{n}"] = InFlight(f"x{n}", 2e9, 2e9, os.getpid(), None)
+                entry.in_flight[f"x{n}"] = flight
         took = time.perf_counter() - started
         after = files()
         out.append([took, fsyncs[0] - calls, after["ledger.json"][1], written(before, after)])

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from scoot.records.killpoints import KILL_AFTER_FSYNC_ENV
 from scoot.schedule.ledger import Ledger
-from scoot.schedule.ledger_entries import InFlight, JobEntry
+from scoot.schedule.ledger_entries import NO_FLIGHTS, InFlight, JobEntry
 
 
 def ledger_in(directory: Path, **kwargs: int) -> Ledger:
@@ -43,7 +43,7 @@ def test_a_change_is_one_journal_line_and_ledger_json_is_not_rewritten(tmp_path:
         with ledger.transaction() as entries:
             entry = entries["job-7"]
             entry.last_instant = 5000.0 + n
-            entry.in_flight[f"r{n}"] = InFlight(f"r{n}", 5000.0 + n, 5000.0, 42, None)
+            entry.add_flight(InFlight(f"r{n}", 5000.0 + n, 5000.0, 42, None))
     assert stat_of(ledger.path) == base
     lines = ledger.journal_path.read_bytes().splitlines()
     assert len(lines) == 1 + 5  # the header, then one line per transaction
@@ -68,6 +68,36 @@ def test_a_transaction_that_changes_nothing_writes_nothing(tmp_path: Path) -> No
         entry.last_instant = entry.last_instant
         assert len(list(entries.values())) == 10
     assert (stat_of(ledger.path), stat_of(ledger.journal_path)) == before
+
+
+def test_flights_are_replaced_not_changed_so_a_failed_transaction_leaves_none(
+    tmp_path: Path,
+) -> None:
+    ledger = ledger_in(tmp_path)
+    fill(ledger, 3)
+    assert all(entry.in_flight is NO_FLIGHTS for entry in ledger.peek().values())
+    flight = InFlight("r1", 1060.0, 1060.0, 42, None)
+    try:
+        with ledger.transaction() as entries:
+            entries["job-1"].add_flight(flight)
+            raise RuntimeError("the transaction fails before its commit")
+    except RuntimeError:
+        pass
+    # Neither the entries this ledger holds (the copy shared their table) nor the file.
+    assert ledger.peek()["job-1"].in_flight is NO_FLIGHTS
+    assert ledger_in(tmp_path).peek()["job-1"].in_flight == {}
+    with ledger.transaction() as entries:
+        entries["job-1"].add_flight(flight)
+        entries["job-1"].add_flight(InFlight("r2", 1120.0, 1120.0, 42, None))
+    assert set(ledger_in(tmp_path).peek()["job-1"].in_flight) == {"r1", "r2"}
+    with ledger.transaction() as entries:
+        entries["job-1"].drop_flight("r1")
+        entries["job-1"].drop_flight("never-there")
+    assert set(ledger_in(tmp_path).peek()["job-1"].in_flight) == {"r2"}
+    with ledger.transaction() as entries:
+        entries["job-1"].drop_flight("r2")
+    # The last one gone, the entry shares the one empty table again.
+    assert ledger_in(tmp_path).peek()["job-1"].in_flight is NO_FLIGHTS
 
 
 def test_a_removed_entry_is_removed_for_every_reader(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from scoot.records.files import atomic_write_bytes
 from scoot.schedule.jobs import Job
 from scoot.schedule.ledger_entries import (
     FORMAT,
+    NO_FLIGHTS,
     InFlight,
     JobEntry,
     Working,
@@ -275,7 +276,7 @@ def entry_for(entries: dict[str, JobEntry], job_id: str, trigger_key: str) -> Jo
     """The job's entry, fresh when the job is new or its trigger changed."""
     entry = entries.get(job_id)
     if entry is None or entry.trigger != trigger_key:
-        entry = JobEntry(trigger_key, in_flight=entry.in_flight if entry else {})
+        entry = JobEntry(trigger_key, in_flight=entry.in_flight if entry else NO_FLIGHTS)
         entries[job_id] = entry
     return entry
 

@@ -215,7 +215,7 @@ class Scheduler:
             jitter_ms=jitter_ms_for(job.id, job.trigger, instant, job.jitter_sec),
             claimed_at=now,
         )
-        entry.in_flight[claim.run_id] = self.in_flight_for(claim, now)
+        entry.add_flight(self.in_flight_for(claim, now))
         entry.last_fired = instant
         entry.last_run_id = claim.run_id
         return claim
@@ -233,7 +233,7 @@ class Scheduler:
                     continue
                 entry = entries.get(request.job_id)
                 if entry is not None:
-                    entry.in_flight.pop(request.run_id, None)
+                    entry.drop_flight(request.run_id)
 
     def hold(self, request: RunRequest, now: float) -> None:
         """Record a retry in flight, as its first attempt was (one transaction)."""
@@ -241,7 +241,7 @@ class Scheduler:
         job = self.jobs.get(request.job_id)
         with self.ledger.transaction() as entries:
             entry = entry_for(entries, request.job_id, job.trigger.key if job else "manual")
-            entry.in_flight[request.run_id] = self.in_flight_for(request, now)
+            entry.add_flight(self.in_flight_for(request, now))
 
     def register_manual(self, request: RunRequest, now: float) -> InFlight | None:
         """Record a manual run in flight; returns the live holder instead if the job runs."""
@@ -253,5 +253,5 @@ class Scheduler:
             holder = self._busy_elsewhere(entry)
             if holder is not None:
                 return holder
-            entry.in_flight[request.run_id] = self.in_flight_for(request, now)
+            entry.add_flight(self.in_flight_for(request, now))
         return None

@@ -62,3 +62,17 @@ def _prctl(option: int, arg2: Any = 0, arg3: Any = 0) -> int:
     if result == -1:
         _raise_errno(f"prctl({option})")
     return result
+
+
+def trim_heap() -> bool:
+    """Give the C heap's free pages back to the kernel (glibc's malloc_trim(0)).
+
+    Reading ten thousand jobs frees a few MiB of parse and cache buffers that
+    the heap would otherwise keep resident for the daemon's life. False where
+    the C library has no malloc_trim (musl).
+    """
+    trim = getattr(_libc(), "malloc_trim", None)
+    if trim is None:
+        return False
+    trim(ctypes.c_size_t(0))
+    return True

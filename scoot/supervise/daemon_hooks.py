@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from scoot.records.outage import Outage
+from scoot.shared.kernel import trim_heap
 from scoot.supervise.lifecycle import StateFile
 from scoot.supervise.progress import RELOAD_HINT
 from scoot.supervise.sdnotify import Notifier
@@ -65,10 +66,13 @@ class DaemonHooks(Hooks):
         self._published_mono = 0.0
         self._state_outage = Outage(state.home.state)  # one warning per outage
 
-    def _write_state(self, supervisor: Supervisor, **extra: Any) -> None:
-        """Publish the running state; a full disk is warned once per outage, not per write."""
+    def _write_state(
+        self, supervisor: Supervisor, activity: dict[str, Any] | None = None, **extra: Any
+    ) -> None:
+        """Publish the running state and what the loop does now (`activity`, by default
+        read from the supervisor); a full disk is warned once per outage, not per write."""
         try:
-            self.state.write_running(**extra)
+            self.state.write_running(activity=activity or activity_of(supervisor), **extra)
         except OSError as exc:
             if self._state_outage.failed():
                 supervisor.runlog.warn(f"cannot update daemon state ({exc.strerror})")
@@ -80,7 +84,6 @@ class DaemonHooks(Hooks):
         """Publish what the loop does at run boundaries (and once at start)."""
         self._supervisor = supervisor
         supervisor.observe(self.on_event)
-        self.state.activity = activity_of(supervisor)
         self._dirty = True  # the first poll publishes the next fires
 
     def on_event(self, kind: str, _fields: dict[str, Any]) -> None:
@@ -95,7 +98,6 @@ class DaemonHooks(Hooks):
             return
         self._dirty = False
         self._published_mono = time.monotonic()
-        self.state.activity = activity_of(supervisor)
         self.state.jobs = len(supervisor.scheduler.jobs) if supervisor.scheduler else 0
         self._write_state(supervisor, running=supervisor.running_count)
 
@@ -106,6 +108,7 @@ class DaemonHooks(Hooks):
         return f"{jobs} jobs, {supervisor.running_count} running"
 
     def ready(self, supervisor: Supervisor) -> None:
+        trim_heap()  # what loading the jobs freed, before the daemon settles
         self.notifier.send(READY=1, STATUS=self._status_text(supervisor))
 
     def heartbeat_interval(self) -> float | None:
@@ -118,13 +121,12 @@ class DaemonHooks(Hooks):
         if now - self._last_refresh >= STATE_REFRESH_SEC:
             self._last_refresh = now
             self.state.jobs = len(supervisor.scheduler.jobs) if supervisor.scheduler else 0
-            self.state.activity = activity_of(supervisor)
             self._write_state(supervisor, running=supervisor.running_count)
 
     def backend_waits(self, supervisor: Supervisor, waiting: dict[str, int]) -> None:
         # Written at once, not at the next refresh: `daemon status` shows who waits.
-        self.state.activity = {**activity_of(supervisor), "waiting_for_backend": waiting}
-        self._write_state(supervisor, running=supervisor.running_count)
+        activity = {**activity_of(supervisor), "waiting_for_backend": waiting}
+        self._write_state(supervisor, activity, running=supervisor.running_count)
 
     def reloading(self, supervisor: Supervisor) -> None:
         self.notifier.send(
@@ -135,8 +137,8 @@ class DaemonHooks(Hooks):
         jobs = len(supervisor.scheduler.jobs) if supervisor.scheduler else 0
         self.state.jobs = jobs
         self.state.poll_ms = supervisor.config.schedule.poll_ms
-        self.state.activity = activity_of(supervisor)
         self._write_state(supervisor, note="configuration reloaded")
+        trim_heap()  # what reading the new config freed
         self.notifier.send(READY=1, STATUS=self._status_text(supervisor))
 
     def stopping(self, supervisor: Supervisor, remaining_sec: float) -> None:

@@ -256,8 +256,6 @@ class StateFile:
         self.poll_ms = poll_ms
         self.jobs = jobs
         self.schedule_enabled = schedule_enabled
-        # What the loop does now (runs, queue, next fires), published for `daemon status`.
-        self.activity: dict[str, Any] = {}
 
     def _body(self, status: str, **extra: Any) -> dict[str, Any]:
         now = time.time()
@@ -276,14 +274,19 @@ class StateFile:
             "note": "",
             "version": __version__,
         }
-        if status == "running":
-            body.update(self.activity)
         body.update(extra)
         return body
 
-    def write_running(self, note: str = "", **extra: Any) -> None:
+    def write_running(
+        self, note: str = "", activity: dict[str, Any] | None = None, **extra: Any
+    ) -> None:
+        """`activity`: what the loop does now (runs, queue, next fires), for `daemon status`.
+
+        Passed to each write, not kept: with ten thousand jobs it is half a MiB.
+        """
         atomic_write_bytes(self.home.daemon_pid, f"{self.pid}\n".encode(), mode=0o644)
-        atomic_write_json(self.home.daemon_state, self._body("running", note=note, **extra))
+        body = self._body("running", **{**(activity or {}), "note": note, **extra})
+        atomic_write_json(self.home.daemon_state, body)
 
     def write_stopped(self, stop_reason: str, note: str = "") -> None:
         body = self._body(

@@ -162,5 +162,5 @@ def recover(ledger: Ledger, recorder: Recorder, runlog: RunLog) -> int:
         unwritten = recorder.unwritten_run_ids()  # a full disk: kept in flight for next time
         for job_id, flight in lost_flights:
             if flight.run_id not in unwritten:
-                entries[job_id].in_flight.pop(flight.run_id, None)
+                entries[job_id].drop_flight(flight.run_id)
     return len(lost_flights)
