@@ -7,12 +7,17 @@ each fsync of each kind of ledger write.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
+import pickle
 import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from scoot.records.killpoints import KILL_AFTER_FSYNC_ENV
 from scoot.schedule.ledger import Ledger
@@ -97,7 +102,14 @@ def test_flights_are_replaced_not_changed_so_a_failed_transaction_leaves_none(
     with ledger.transaction() as entries:
         entries["job-1"].drop_flight("r2")
     # The last one gone, the entry shares the one empty table again.
-    assert ledger_in(tmp_path).peek()["job-1"].in_flight is NO_FLIGHTS
+    entry = ledger_in(tmp_path).peek()["job-1"]
+    assert entry.in_flight is NO_FLIGHTS and entry.in_flight == {} and "r2" not in entry.in_flight
+    # It copies and pickles as itself, and refuses a change in place.
+    assert copy.deepcopy(entry).in_flight is NO_FLIGHTS
+    assert pickle.loads(pickle.dumps(entry)).in_flight is NO_FLIGHTS
+    assert dataclasses.asdict(entry)["in_flight"] is NO_FLIGHTS
+    with pytest.raises(TypeError):
+        entry.in_flight["r3"] = flight  # type: ignore[index]
 
 
 def test_a_removed_entry_is_removed_for_every_reader(tmp_path: Path) -> None:

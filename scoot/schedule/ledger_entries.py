@@ -7,9 +7,8 @@ transaction changed (scoot.schedule.ledger explains the two files).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -38,8 +37,31 @@ class InFlight:
         }
 
 
-# Most entries have no run in flight: they share this one empty, read-only table.
-NO_FLIGHTS: Mapping[str, InFlight] = MappingProxyType({})
+class _NoFlights(Mapping[str, InFlight]):
+    """The one empty, read-only in-flight table that most entries share.
+
+    Not a mappingproxy: this one copies, deep-copies and pickles as itself.
+    """
+
+    __slots__ = ()
+
+    def __getitem__(self, run_id: str) -> InFlight:
+        raise KeyError(run_id)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "{}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_no_flights, ())
+
+
+NO_FLIGHTS: Mapping[str, InFlight] = _NoFlights()
 
 
 def _no_flights() -> Mapping[str, InFlight]:
