@@ -45,12 +45,16 @@ class StallWatch:
         late = None if wake_by is None else stall_length(wake_by, now_mono)
         return None if late is None else (late, "woke that late")
 
-    def sleeping(self, now_mono: float, timeout: float) -> tuple[float, str] | None:
-        """The loop is about to wait `timeout`: a stall if the pass that ends took too long."""
+    def pass_ended(self, now_mono: float) -> tuple[float, str] | None:
+        """The pass ends (the loop waits or returns): a stall if it took too long."""
         began, self._pass_began_mono = self._pass_began_mono, None
-        self._wake_by_mono = now_mono + timeout
         took = None if began is None else stall_length(began, now_mono)
         return None if took is None else (took, "one pass took that long")
+
+    def sleeping(self, now_mono: float, timeout: float) -> tuple[float, str] | None:
+        """The loop is about to wait `timeout`: the pass that ends is measured."""
+        self._wake_by_mono = now_mono + timeout
+        return self.pass_ended(now_mono)
 
 
 def sleep_for(waits: list[float], instants: list[float | None], now_mono: float) -> float:
@@ -72,6 +76,7 @@ class Loop:
         self.endpoints: list[Endpoint] = []  # served from the selector (metrics)
 
     def open(self) -> None:
+        self.stalls.woke(time.monotonic())  # the first pass begins: nothing was planned
         self.signals.install()
         self.selector.register(self.signals.read_fd, selectors.EVENT_READ, None)
         for endpoint in self.endpoints:
@@ -92,9 +97,9 @@ class Loop:
             if handler is not None:
                 handler()
 
-    def note_stall(self) -> None:
-        """Say so when the loop wakes much later than it meant to (SIGSTOP, swapping)."""
-        self._report(self.stalls.woke(time.monotonic()))
+    def end_pass(self) -> None:
+        """The last pass is done (the loop returns instead of waiting): measure it too."""
+        self._report(self.stalls.pass_ended(time.monotonic()))
 
     def _report(self, stall: tuple[float, str] | None) -> None:
         if stall is not None:
@@ -113,7 +118,10 @@ class Loop:
     def wait(self, timeout: float, readable: Callable[..., None]) -> None:
         """Sleep until something is readable or `timeout` passed; `readable` gets the owner's keys."""
         self._report(self.stalls.sleeping(time.monotonic(), timeout))
-        for key, mask in self.selector.select(timeout):
+        ready = self.selector.select(timeout)
+        # The pass begins here, so reading what woke the loop counts as part of it.
+        self._report(self.stalls.woke(time.monotonic()))
+        for key, mask in ready:
             if key.data is None:
                 self.signals.drain_wakeups()
             elif callable(key.data):  # an endpoint's socket

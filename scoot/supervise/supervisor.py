@@ -195,7 +195,6 @@ class Supervisor:
     # -- the loop -------------------------------------------------------------
     def _passes(self) -> None:
         while True:
-            self.loop.note_stall()
             self.loop.dispatch_signals(self)
             ended = self.runs.collect_ended()
             self._enforce_deadlines()
@@ -213,6 +212,7 @@ class Supervisor:
             if self._done():
                 self.releases.release(force=True)
                 self.releases.warn_unwritten()
+                self.loop.end_pass()
                 return
             self.loop.wait(self._sleep_for(), self.runs.readable)
 
