@@ -577,7 +577,7 @@ directory, jobs, rounds = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 ledger = Ledger(directory / "ledger.json", directory / "ledger.lock")
 with ledger.transaction() as entries:
     for n in range(jobs):
-        entries[f"job-{n}"] = JobEntry("every:60", 1e9 + n, 1e9 + n, f"r{n}", {}, 1e9)
+        entries[f"job-{n}"] = JobEntry("every:60", 1e9 + n, 1e9 + n, f"r{n}", first_seen=1e9)
 real_fsync, fsyncs = os.fsync, [0]
 def counting(fd):
     fsyncs[0] += 1

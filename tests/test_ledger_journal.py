@@ -17,11 +17,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import orjson
 import pytest
 
 from scoot.records.killpoints import KILL_AFTER_FSYNC_ENV
 from scoot.schedule.ledger import Ledger
-from scoot.schedule.ledger_entries import NO_FLIGHTS, InFlight, JobEntry
+from scoot.schedule.ledger_entries import (
+    FORMAT,
+    NO_FLIGHTS,
+    Flights,
+    InFlight,
+    JobEntry,
+    encode_ledger,
+)
+from scoot.schedule.ledger_journal import change_line
 
 
 def ledger_in(directory: Path, **kwargs: int) -> Ledger:
@@ -272,3 +281,43 @@ def test_every_ledger_write_killed_after_each_fsync_is_whole_or_absent(tmp_path:
             entries["job-1"].last_instant += 1
     assert kill_at_each_fsync(bulky, tmp_path, 0) == 2
     assert not (tmp_path / "bulky-3" / "ledger.journal").exists()
+
+
+def test_entries_are_encoded_as_the_format_holds_them_by_id(tmp_path: Path) -> None:
+    """Entries go to the encoder as they are: the bytes are those of each entry's to_dict,
+    jobs sorted by id, flights as a list (and a table is never changed in place)."""
+    entries = {
+        "b-job": JobEntry("every:60", 1060.0, 1060.5, "r2", first_seen=900.0),
+        "a-job": JobEntry("cron:*/5 * * * *"),
+        "c-job": JobEntry("at:2000000000.25", first_seen=1.5),
+    }
+    entries["b-job"].add_flight(InFlight("r2", 1060.0, 1060.5, 42, 17.25))
+    entries["b-job"].add_flight(InFlight("r3", None, 1061.0, 43, None))
+    by_dicts = {k: v.to_dict() for k, v in sorted(entries.items())}
+    assert orjson.loads(encode_ledger(entries, "t-1")) == {
+        "format": FORMAT,
+        "journal": "t-1",
+        "jobs": by_dicts,
+    }
+    # Byte for byte: the keys of an entry and of a flight in the order the format has.
+    assert encode_ledger(entries) == orjson.dumps({"format": FORMAT, "jobs": by_dicts}) + b"\n"
+    line = change_line({"c-job": None, "b-job": entries["b-job"], "a-job": entries["a-job"]})
+    assert (
+        line
+        == orjson.dumps(
+            {"jobs": {"a-job": by_dicts["a-job"], "b-job": by_dicts["b-job"], "c-job": None}}
+        )
+        + b"\n"
+    )
+    flights = entries["b-job"].in_flight
+    assert isinstance(flights, Flights) and list(flights) == ["r2", "r3"]
+    with pytest.raises(TypeError):
+        flights["r4"] = flights["r2"]  # type: ignore[index]
+    assert flights.dropping("r2").dropping("r3") is NO_FLIGHTS
+    assert copy.deepcopy(flights) == flights and pickle.loads(pickle.dumps(flights)) == flights
+    assert flights == {"r2": flights["r2"], "r3": flights["r3"]} and flights != NO_FLIGHTS
+    # And a ledger written this way reads back the same entries.
+    ledger = ledger_in(tmp_path)
+    with ledger.transaction() as working:
+        working.update(entries)
+    assert ledger_in(tmp_path).peek() == entries

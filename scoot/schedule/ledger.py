@@ -210,9 +210,7 @@ class Ledger:
                 return
             entries = dict(working)
             if self._can_append():
-                line = change_line(
-                    {k: None if v is None else v.to_dict() for k, v in sorted(changes.items())}
-                )
+                line = change_line(changes)
                 if self._journal_end + len(line) <= max(self.compact_min_bytes, self._base_size()):
                     self._append(line)
                     self.entries = entries

@@ -14,6 +14,7 @@ it was never committed, readers skip it and the next writer cuts it off.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import orjson
 
 from scoot.records.files import fsync_dir
+from scoot.schedule.ledger_entries import ENCODE_OPTIONS, JobEntry, encode_default
 from scoot.shared.fdio import write_all
 
 JOURNAL_FORMAT = "scoot.schedule.ledger.journal.v1"
@@ -39,8 +41,9 @@ def header_line(token: str) -> bytes:
     return orjson.dumps({"format": JOURNAL_FORMAT, "base": token}) + b"\n"
 
 
-def change_line(changes: dict[str, dict[str, Any] | None]) -> bytes:
-    return orjson.dumps({"jobs": changes}) + b"\n"
+def change_line(changes: Mapping[str, JobEntry | None]) -> bytes:
+    """One transaction's line: the entries it changed by job id, None for those removed."""
+    return orjson.dumps({"jobs": changes}, default=encode_default, option=ENCODE_OPTIONS) + b"\n"
 
 
 def journal_base(first_line: bytes) -> str | None:
