@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
 from scoot.instance.config import MAX_WHOLE
+from scoot.schedule.job_model import DEFAULT_OPTIONS, JobOptions
 from scoot.schedule.jobs import (
     KNOWN_KEYS,
     MAX_AT_UNIX,
@@ -358,3 +360,35 @@ def test_jobs_hold_no_per_instance_dict() -> None:
     job = valid(entry())
     assert not hasattr(job, "__dict__") and not hasattr(job.trigger, "__dict__")
     assert job.limits == {} and valid(entry(nofile=3)).limits == {"nofile": 3}
+
+
+def test_jobs_that_set_the_same_options_share_one_options_object() -> None:
+    jobs = validate_jobs(
+        [
+            entry(id="plain-1"),
+            entry(id="plain-2"),
+            entry(id="short-1", timeout_sec=30, retries=2),
+            entry(id="short-2", timeout_sec=30, retries=2),
+            entry(id="other", timeout_sec=31),
+            entry(id="limited", cpu_sec=60),
+        ]
+    ).by_id()
+    assert jobs["plain-1"].options is jobs["plain-2"].options is DEFAULT_OPTIONS
+    assert jobs["short-1"].options is jobs["short-2"].options
+    assert (jobs["short-1"].timeout_sec, jobs["short-1"].retries) == (30, 2)
+    assert jobs["other"].options is not jobs["short-1"].options
+    assert jobs["other"].timeout_sec == 31 and jobs["other"].retries == 0
+    assert dict(jobs["limited"].limits) == {"cpu_sec": 60}  # its own options: a dict
+    # A job is equal to another by its options' values, not their identity.
+    assert jobs["short-1"] != jobs["short-2"]  # ids differ
+    changed = jobs["short-1"].with_options(retries=5)
+    assert changed.retries == 5 and changed.timeout_sec == 30 and changed.id == "short-1"
+    assert jobs["short-2"].retries == 2  # the shared options were not changed
+    assert changed.with_options(retries=2) == jobs["short-1"]
+
+
+def test_every_option_reads_through_the_job() -> None:
+    job = valid(entry(timeout_sec=45, cwd=None, backend="default", retry_backoff_sec=7))
+    for name in (f.name for f in dataclasses.fields(JobOptions)):
+        assert getattr(job, name) == getattr(job.options, name)
+    assert (job.timeout_sec, job.retry_backoff_sec) == (45, 7)

@@ -4,7 +4,6 @@ schemas load is checked against the instance by `bind_jobs`."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -79,7 +78,7 @@ def bind_jobs(jobset: Any, settings: NotifySettings, root: Path) -> Any:
             invalid.append(InvalidJob(job.index, job.id, problem))
             warnings.append(f"job {job.id!r} skipped: {problem}")
             continue
-        jobs.append(dataclasses.replace(job, result_schema=schema) if schema is not None else job)
+        jobs.append(job.with_options(result_schema=schema) if schema is not None else job)
     if len(jobs) == len(jobset.jobs) and all(
         a is b for a, b in zip(jobs, jobset.jobs, strict=True)
     ):

@@ -11,23 +11,22 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import field
-from types import MappingProxyType
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any
 
 from scoot.instance.sections import MAX_WHOLE
 from scoot.notify.jobkeys import JOB_KEYS as NOTIFY_KEYS
 from scoot.notify.jobkeys import notify_fields
 from scoot.schedule.cron import CronError
 from scoot.schedule.job_fields import FIELD_RULES, RULE_KEYS, checked_fields
+from scoot.schedule.job_model import DEFAULT_OPTIONS, Job, JobOptions
 from scoot.schedule.triggers import Trigger
 from scoot.schedule.zoned import ZoneError
+from scoot.shared.fresh import fresh_copy
 from scoot.shared.policy import ModeResolution, effective_unattended_mode
 from scoot.shared.value_class import value_class
 
 JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
-DEFAULT_RETRY_BACKOFF_SEC = 30
 TRIGGER_KEYS = ("every_sec", "at_unix", "cron")
 KNOWN_KEYS = frozenset(
     {"id", "goal", *TRIGGER_KEYS, "mode", "timezone", "align", *RULE_KEYS, *NOTIFY_KEYS}
@@ -35,37 +34,6 @@ KNOWN_KEYS = frozenset(
 # Keeps every instant a job can produce a real UTC date; durations and limits
 # share the config's bound (MAX_WHOLE) so they fit a timer or an rlimit.
 MAX_AT_UNIX = 253402300799  # 9999-12-31 23:59:59 UTC
-NO_LIMITS: Mapping[str, int] = MappingProxyType({})
-
-
-@value_class(slots=True)
-class Job:
-    """A valid job: what to run, when, and with which effective power."""
-
-    id: str
-    goal: str
-    trigger: Trigger
-    mode: ModeResolution
-    index: int  # position in the config file, 1-based
-    timeout_sec: int | None = None
-    catch_up: Literal["skip", "once"] = "skip"
-    max_late_sec: float | None = None
-    cwd: str | None = None
-    limits: Mapping[str, int] = field(default_factory=lambda: NO_LIMITS)  # one shared when none
-    # A deterministic delay in [0, jitter_sec] per instant (scoot.schedule.jitter).
-    jitter_sec: int = 0
-    pause_after_failures: int | None = None  # pause after this many failures in a row
-    backend: str = "default"  # a [backends.NAME], or [backend]
-    max_tokens_per_run: int | None = None
-    max_tokens_per_day: int | None = None  # rolling 24 hours
-    retries: int = 0  # re-runs of a failed run (error, timeout, crashed)
-    retry_backoff_sec: int = DEFAULT_RETRY_BACKOFF_SEC  # doubled each attempt
-    # Notifications, pings and result checks (scoot.notify).
-    notify: tuple[str, ...] = ()  # target names
-    notify_on: tuple[str, ...] | None = None  # None: failure and recovery
-    ping_url: str | None = None
-    expect_schema: str | None = None  # a path, relative to the runtime directory
-    result_schema: Any = None  # the loaded schema (scoot.notify.jobkeys.bind_jobs)
 
 
 @value_class(slots=True)
@@ -134,6 +102,25 @@ class _Pass:
             self.base = {}
         self._modes: dict[Any, ModeResolution] = {}
         self._triggers: dict[tuple[Any, ...], TriggerResult] = {}
+        self._base_options: JobOptions | None = None
+        self._options: dict[tuple[tuple[str, Any], ...], JobOptions] = {}
+        self.strings: dict[str, str] = {}  # the texts of this pass's jobs, copied once each
+
+    def options(self, fields: dict[str, Any]) -> JobOptions:
+        """The options of a job with these fields: one object for all jobs that set the same."""
+        if fields is self.base:
+            if self._base_options is None:
+                made = JobOptions(**fields)
+                self._base_options = DEFAULT_OPTIONS if made == DEFAULT_OPTIONS else made
+            return self._base_options
+        try:
+            key = tuple(fields.items())
+            found = self._options.get(key)
+        except TypeError:  # an unhashable value (limits, a schema): this job's own
+            return JobOptions(**fields)
+        if found is None:
+            found = self._options[key] = JobOptions(**fields)
+        return found
 
     def mode(self, requested: Any) -> ModeResolution:
         if requested is not None and not isinstance(requested, str):
@@ -233,6 +220,9 @@ def _validate(
     warnings: list[str] = []
     if not isinstance(entry, dict):
         return None, InvalidJob(index, None, "a job must be a table"), warnings
+    entry = fresh_copy(
+        entry, run.strings
+    )  # what the job keeps must not pin the parse (scoot.shared.fresh)
     raw_id = entry.get("id")
     problem = validate_job_id(raw_id)
     if problem or not isinstance(raw_id, str):
@@ -266,7 +256,7 @@ def _validate(
         if problem:
             return None, InvalidJob(index, raw_id, problem), warnings
         fields = {**fields, **notify}
-    job = Job(raw_id, goal.strip(), trigger, mode, index, **fields)
+    job = Job(raw_id, goal.strip(), trigger, mode, index, run.options(fields))
     return job, None, warnings
 
 

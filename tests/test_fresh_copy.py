@@ -1,0 +1,72 @@
+"""Fresh copies of parsed values: equal, sharing no object with the parse, repeated texts once."""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from typing import Any
+
+from scoot.schedule.jobs import validate_jobs
+from scoot.shared.fresh import fresh_copy
+
+
+def objects(value: Any) -> list[Any]:
+    """Every string, number, list and table in `value`, itself first."""
+    found = [value]
+    if isinstance(value, dict):
+        for item in value.values():
+            found += objects(item)
+    elif isinstance(value, list):
+        for item in value:
+            found += objects(item)
+    return found
+
+
+def test_a_copy_is_equal_and_shares_no_string_number_list_or_table() -> None:
+    parsed = tomllib.loads(
+        'id = "job-1"\ngoal = "Summarize disk usage"\nat_unix = 1767225600.25\n'
+        'limits = { memory_mb = 512, cpu_sec = 100000 }\nnotify = ["ops", "chat"]\nx = "é"\n'
+    )
+    copied = fresh_copy(parsed, {})
+    assert copied == parsed
+    originals = {id(o) for o in objects(parsed) if not isinstance(o, bool)}
+    # Small ints (here none) are the interpreter's own; everything else is new.
+    assert not originals & {id(o) for o in objects(copied)}
+
+
+def test_signs_and_nan_are_kept_and_other_values_returned_as_they_are() -> None:
+    negative_zero = fresh_copy(-0.0, {})
+    assert negative_zero == 0 and math.copysign(1, negative_zero) == -1
+    assert math.isnan(fresh_copy(float("nan"), {}))
+    big = 10**30
+    assert fresh_copy(big, {}) == big and fresh_copy(big, {}) is not big
+    for kept in (None, True, False, ("a", "tuple")):
+        assert fresh_copy(kept, {}) is kept
+
+
+def test_repeated_texts_share_one_copy() -> None:
+    strings: dict[str, str] = {}
+    goal = "".join(("check ", "disk"))  # built at run time: not a shared constant
+    first = fresh_copy({"goal": goal}, strings)
+    second = fresh_copy({"goal": "".join(("check ", "disk"))}, strings)
+    assert first["goal"] is second["goal"] and first["goal"] is not goal
+    one = fresh_copy("g", {})
+    assert one == "g" and len(strings) == 1
+
+
+def test_validated_jobs_keep_nothing_of_the_parsed_tables() -> None:
+    raw = tomllib.loads(
+        "".join(
+            f'[[jobs]]\nid = "job-{n}"\ngoal = "Summarize disk usage"\nat_unix = {2e9 + n}\n'
+            for n in range(3)
+        )
+    )["jobs"]
+    jobset = validate_jobs(raw)
+    assert [job.id for job in jobset.jobs] == ["job-0", "job-1", "job-2"]
+    for job, entry in zip(jobset.jobs, raw, strict=True):
+        assert job.id is not entry["id"] and job.goal is not entry["goal"]
+        assert (
+            job.trigger.at_unix == entry["at_unix"] and job.trigger.at_unix is not entry["at_unix"]
+        )
+    # One goal text, copied once for all three.
+    assert len({id(job.goal) for job in jobset.jobs}) == 1
