@@ -6,7 +6,8 @@ id, its goal, its at_unix float) side by side with its own short-lived tables
 and key strings; a job that kept those very objects would keep the arenas of
 the whole freed parse resident, a few live blocks in each. A copy made after
 the parse lives in pools of its own. With ten thousand jobs the daemon holds
-2 MiB less this way, for about 6 ms of copying (docs/performance.md).
+2 MiB less this way, for about 10 ms added to the 50 of validating them
+(docs/performance.md).
 """
 
 from __future__ import annotations
@@ -36,9 +37,27 @@ def fresh_copy(value: _Value, strings: dict[str, str]) -> _Value:
     elif kind is int:
         copied = value + 0  # type: ignore[operator]
     elif kind is dict:
-        copied = {key: fresh_copy(item, strings) for key, item in value.items()}  # type: ignore[attr-defined]
+        copied = _fresh_table(value, strings)  # type: ignore[arg-type]
     elif kind is list:
         copied = [fresh_copy(item, strings) for item in value]  # type: ignore[attr-defined]
     else:
         return value
     return copied  # type: ignore[no-any-return]
+
+
+def _fresh_table(table: dict[str, Any], strings: dict[str, str]) -> dict[str, Any]:
+    """A table's copy, its texts and floats copied here: a job's entry is mostly those, and
+    without a call per value ten thousand entries take 5.5 ms, not 9."""
+    copied: dict[str, Any] = {}
+    for key, item in table.items():
+        kind = type(item)
+        if kind is str:
+            text = strings.get(item)
+            if text is None:
+                text = strings[item] = "".join((item, ""))
+            copied[key] = text
+        elif kind is float:
+            copied[key] = item * 1.0
+        else:
+            copied[key] = fresh_copy(item, strings)
+    return copied
