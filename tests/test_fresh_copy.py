@@ -61,7 +61,7 @@ def test_validated_jobs_keep_nothing_of_the_parsed_tables() -> None:
             for n in range(3)
         )
     )["jobs"]
-    jobset = validate_jobs(raw)
+    jobset = validate_jobs(raw, fresh=True)
     assert [job.id for job in jobset.jobs] == ["job-0", "job-1", "job-2"]
     for job, entry in zip(jobset.jobs, raw, strict=True):
         assert job.id is not entry["id"] and job.goal is not entry["goal"]
@@ -70,3 +70,6 @@ def test_validated_jobs_keep_nothing_of_the_parsed_tables() -> None:
         )
     # One goal text, copied once for all three.
     assert len({id(job.goal) for job in jobset.jobs}) == 1
+    # A reader that prints and exits keeps the parsed values: no copying to pay for.
+    plain = validate_jobs(raw)
+    assert all(job.id is entry["id"] for job, entry in zip(plain.jobs, raw, strict=True))

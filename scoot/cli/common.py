@@ -37,10 +37,10 @@ def home_of(ctx: click.Context) -> str | None:
     return home
 
 
-def instance_of(ctx: click.Context, *, create: bool = True) -> Instance:
+def instance_of(ctx: click.Context, *, create: bool = True, long_lived: bool = False) -> Instance:
     from scoot.instance.open import open_instance, print_warnings
 
-    instance = open_instance(home_of(ctx), create=create)
+    instance = open_instance(home_of(ctx), create=create, long_lived=long_lived)
     print_warnings(instance.warnings)
     return instance
 

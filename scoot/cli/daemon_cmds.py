@@ -24,7 +24,7 @@ def daemon_run_cmd(ctx: click.Context, ticks: int) -> int:
     """Run the daemon in the foreground (pair it with systemd or another supervisor)."""
     from scoot.supervise.daemon import daemon_run
 
-    return daemon_run(instance_of(ctx), ticks=ticks, home_option=home_of(ctx))
+    return daemon_run(instance_of(ctx, long_lived=not ticks), ticks=ticks, home_option=home_of(ctx))
 
 
 @daemon.command("status")

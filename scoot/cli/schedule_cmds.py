@@ -59,7 +59,9 @@ def schedule_run(ctx: click.Context, ticks: int) -> int:
     """Run the scheduler loop in the foreground."""
     from scoot.supervise.entrypoints import run_schedule
 
-    _, code = run_schedule(instance_of(ctx), ticks=ticks, home_option=home_of(ctx))
+    _, code = run_schedule(
+        instance_of(ctx, long_lived=not ticks), ticks=ticks, home_option=home_of(ctx)
+    )
     if ticks:
         from scoot.records.leaving import leave_quickly
 

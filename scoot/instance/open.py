@@ -39,9 +39,17 @@ class Instance:
 
 
 def open_instance(
-    home_option: str | None, *, create: bool = True, environ: dict[str, str] | None = None
+    home_option: str | None,
+    *,
+    create: bool = True,
+    environ: dict[str, str] | None = None,
+    long_lived: bool = False,
 ) -> Instance:
-    """Resolve, create (if asked) and load a runtime directory; raises ScootError."""
+    """Resolve, create (if asked) and load a runtime directory; raises ScootError.
+
+    `long_lived`: for a process that keeps the jobs for hours (a daemon), which
+    then hold nothing of the parsed config (scoot.shared.fresh).
+    """
     env = dict(os.environ if environ is None else environ)
     home = resolve_home(home_option, env)
     home_warnings: list[str] = []
@@ -57,6 +65,7 @@ def open_instance(
         default_timezone=schedule.timezone,
         default_jitter_sec=schedule.jitter_sec,
         backends=frozenset(all_backends(loaded.config)),
+        fresh=long_lived,
     )
     jobset = bind_jobs(jobset, loaded.config.notify, home.root)
     return Instance(home, _without_raw_jobs(loaded), jobset, tuple(home_warnings))

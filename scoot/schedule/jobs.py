@@ -84,8 +84,10 @@ class _Pass:
         default_timezone: str,
         default_jitter_sec: int,
         backends: frozenset[str] | None,
+        fresh: bool = False,
     ) -> None:
         self.is_dir = is_dir
+        self.fresh = fresh
         self.default_timezone = default_timezone
         self.backends = backends
         self.defaults: dict[str, Any] = {
@@ -220,9 +222,8 @@ def _validate(
     warnings: list[str] = []
     if not isinstance(entry, dict):
         return None, InvalidJob(index, None, "a job must be a table"), warnings
-    entry = fresh_copy(
-        entry, run.strings
-    )  # what the job keeps must not pin the parse (scoot.shared.fresh)
+    if run.fresh:  # a daemon's jobs: what they keep must not pin the parse
+        entry = fresh_copy(entry, run.strings)
     raw_id = entry.get("id")
     problem = validate_job_id(raw_id)
     if problem or not isinstance(raw_id, str):
@@ -267,9 +268,15 @@ def validate_jobs(
     default_timezone: str = "UTC",
     default_jitter_sec: int = 0,
     backends: frozenset[str] | None = None,
+    fresh: bool = False,
 ) -> JobSet:
-    """Validate all entries; a later entry reusing an id is invalid, the first one stands."""
-    run = _Pass(is_dir, default_timezone, default_jitter_sec, backends)
+    """Validate all entries; a later entry reusing an id is invalid, the first one stands.
+
+    `fresh`: the jobs will outlive the parsed entries by far (a daemon's), so
+    what they keep is copied out of them (scoot.shared.fresh); a command that
+    prints and exits is spared the copying.
+    """
+    run = _Pass(is_dir, default_timezone, default_jitter_sec, backends, fresh)
     jobs: list[Job] = []
     invalid: list[InvalidJob] = []
     warnings: list[str] = []

@@ -7,7 +7,8 @@ and key strings; a job that kept those very objects would keep the arenas of
 the whole freed parse resident, a few live blocks in each. A copy made after
 the parse lives in pools of its own. With ten thousand jobs the daemon holds
 2 MiB less this way, for about 10 ms added to the 50 of validating them
-(docs/performance.md).
+(docs/performance.md); only a daemon's jobs are copied, a command that
+prints and exits keeps what the parser made.
 """
 
 from __future__ import annotations

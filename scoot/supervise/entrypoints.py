@@ -133,7 +133,7 @@ def record_interrupted(ledger: Ledger, recorder: Recorder, runlog: RunLog) -> in
 def make_reloader(home_option: str | None, runlog: RunLog) -> Callable[[], Reloaded | None]:
     def reload() -> Reloaded | None:
         try:
-            instance = open_instance(home_option)
+            instance = open_instance(home_option, long_lived=True)
         except ScootError as exc:
             runlog.warn(f"reload failed, keeping the previous configuration: {exc.message}")
             return None
