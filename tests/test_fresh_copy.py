@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 import tomllib
+from pathlib import Path
 from typing import Any
 
+from scoot.instance.open import open_instance
 from scoot.schedule.jobs import validate_jobs
-from scoot.shared.fresh import fresh_copy
+from scoot.shared.fresh import MAX_COPIED_DEPTH, fresh_copy
 
 
 def objects(value: Any) -> list[Any]:
@@ -73,3 +75,26 @@ def test_validated_jobs_keep_nothing_of_the_parsed_tables() -> None:
     # A reader that prints and exits keeps the parsed values: no copying to pay for.
     plain = validate_jobs(raw)
     assert all(job.id is entry["id"] for job, entry in zip(plain.jobs, raw, strict=True))
+
+
+def test_a_table_nested_deeper_than_any_job_value_is_kept_not_copied(tmp_path: Path) -> None:
+    """TOML's dotted keys nest a table to any depth without recursion; the copy must not
+    recurse into it (a daemon's start and its reload would end in RecursionError)."""
+    deep = ".".join(["a"] * 2000)
+    (tmp_path / "config.toml").write_text(
+        f'[[schedule.jobs]]\nid = "j"\ngoal = "g"\nevery_sec = 60\njunk.{deep} = 1\n'
+        '[[schedule.jobs]]\nid = "k"\ngoal = "g"\nevery_sec = 60\nnotify = ["x"]\n'
+    )
+    for long_lived in (False, True):
+        instance = open_instance(str(tmp_path), long_lived=long_lived)
+        assert [job.id for job in instance.jobset.jobs] == ["j"]
+        assert any("unknown key 'junk'" in text for text in instance.jobset.warnings)
+    nested: Any = 1
+    for _ in range(2000):
+        nested = {"a": nested}
+    copied = fresh_copy(nested, {})
+    assert copied == nested and copied is not nested
+    inner, original = copied, nested
+    for _ in range(MAX_COPIED_DEPTH):
+        inner, original = inner["a"], original["a"]
+    assert inner is original  # from here down, the parser's own tables

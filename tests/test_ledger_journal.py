@@ -321,3 +321,13 @@ def test_entries_are_encoded_as_the_format_holds_them_by_id(tmp_path: Path) -> N
     with ledger.transaction() as working:
         working.update(entries)
     assert ledger_in(tmp_path).peek() == entries
+
+
+def test_an_entry_given_any_other_mapping_of_flights_holds_a_flights_table() -> None:
+    """A dict would reach the encoder as itself, written as an object the reader drops."""
+    flight = InFlight("r1", 1060.0, 1060.0, 42, None)
+    entry = JobEntry("every:60", in_flight={"r1": flight})  # type: ignore[arg-type]
+    assert isinstance(entry.in_flight, Flights) and entry.in_flight == {"r1": flight}
+    assert JobEntry("every:60", in_flight={}).in_flight is NO_FLIGHTS  # type: ignore[arg-type]
+    line = orjson.loads(change_line({"a": dataclasses.replace(entry, last_instant=1.0)}))
+    assert line["jobs"]["a"]["in_flight"] == [flight.to_dict()]

@@ -130,6 +130,13 @@ class JobEntry:
     # When this job (with this trigger) first appeared: instants after it are never silent.
     first_seen: float | None = None
 
+    def __post_init__(self) -> None:
+        # Any other mapping would reach the encoder as itself: a dict is written as an
+        # object, not the list the format holds, and read back as no flights at all.
+        if type(self.in_flight) is not Flights:
+            given: Mapping[str, InFlight] = self.in_flight
+            self.in_flight = Flights(dict(given)) if given else NO_FLIGHTS
+
     def add_flight(self, flight: InFlight) -> None:
         self.in_flight = self.in_flight.adding(flight)
 
