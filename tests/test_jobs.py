@@ -392,3 +392,15 @@ def test_every_option_reads_through_the_job() -> None:
     for name in (f.name for f in dataclasses.fields(JobOptions)):
         assert getattr(job, name) == getattr(job.options, name)
     assert (job.timeout_sec, job.retry_backoff_sec) == (45, 7)
+
+
+def test_options_equal_in_value_but_not_in_type_are_not_shared() -> None:
+    from scoot.schedule.jobs import _Pass
+
+    run = _Pass(lambda _path: True, "UTC", 0, None)
+    whole, real = run.options({"max_late_sec": 5}), run.options({"max_late_sec": 5.0})
+    assert whole is not real and type(whole.max_late_sec) is int
+    assert run.options({"max_late_sec": 5}) is whole  # and equal ones are
+    # As validated, the value is a float either way, and the two jobs share.
+    jobs = validate_jobs([entry(id="a", max_late_sec=5), entry(id="b", max_late_sec=5.0)]).by_id()
+    assert jobs["a"].options is jobs["b"].options and type(jobs["a"].max_late_sec) is float

@@ -105,7 +105,7 @@ class _Pass:
         self._modes: dict[Any, ModeResolution] = {}
         self._triggers: dict[tuple[Any, ...], TriggerResult] = {}
         self._base_options: JobOptions | None = None
-        self._options: dict[tuple[tuple[str, Any], ...], JobOptions] = {}
+        self._options: dict[tuple[tuple[str, type, Any], ...], JobOptions] = {}
         self.strings: dict[str, str] = {}  # the texts of this pass's jobs, copied once each
 
     def options(self, fields: dict[str, Any]) -> JobOptions:
@@ -116,7 +116,8 @@ class _Pass:
                 self._base_options = DEFAULT_OPTIONS if made == DEFAULT_OPTIONS else made
             return self._base_options
         try:
-            key = tuple(fields.items())
+            # Each value with its type, as for triggers: 1 and 1.0 are equal keys.
+            key = tuple((name, type(value), value) for name, value in fields.items())
             found = self._options.get(key)
         except TypeError:  # an unhashable value (limits, a schema): this job's own
             return JobOptions(**fields)
