@@ -1,8 +1,8 @@
 """A valid job, and the optional settings it shares with jobs that set the same.
 
 Ten thousand jobs are ten thousand of these for a daemon's whole life. The
-eighteen optional settings live in a `JobOptions` that every job setting the
-same ones shares (most jobs set none), so a job is six slots, not twenty-three:
+seventeen optional settings live in a `JobOptions` that every job setting the
+same ones shares (most jobs set none), so a job is six slots, not twenty-two:
 80 bytes where it took 208 (docs/performance.md). A job reads like one object:
 each option is a property of the job as well.
 """
