@@ -1,7 +1,9 @@
 """Delivering the outbox: attempts handed to the courier, results taken, retries and give-ups.
 
-Every step is non-blocking: the loop's poll ticks drive `pump`; `flush` is
-the only place that waits, after the loop. An entry is written to the outbox
+Every step is non-blocking: the loop's poll ticks drive `pump`, and
+`pump_wanted_in` says when the next one is worth a poll (a loop that runs
+until stopped polls only then); `flush` is the only place that waits, after
+the loop. An entry is written to the outbox
 before its first attempt and rewritten after each failure, so whatever this
 process leaves undelivered the next one takes over (`adopt`).
 """
@@ -50,6 +52,30 @@ def due_entries(
         if len(picked) < room:
             picked.append(entry)
     return picked
+
+
+def next_pump_in(
+    entries: Iterable[Entry], in_flight: Iterable[str], now: float, max_age_sec: float
+) -> float | None:
+    """Seconds until a pump has something to do for `entries`, or None: nothing.
+
+    At once while attempts are under way (their results are read by pumping);
+    else the earliest first attempt, retry or give-up. A ping behind an older
+    one of its job waits for that one, so only the oldest of each job's counts.
+    """
+    if any(True for _ in in_flight):
+        return 0.0
+    instants: list[float] = []
+    pinged: set[str] = set()
+    for entry in sorted(entries, key=lambda e: e.delivery_id):
+        if entry.kind == "ping":
+            key = str(entry.data.get("job_id"))
+            if key in pinged:
+                continue
+            pinged.add(key)
+        instants.append(float(entry.data.get("next_at") or 0))
+        instants.append(float(entry.data["created_at"]) + max_age_sec)
+    return max(0.0, min(instants) - now) if instants else None
 
 
 class Deliveries:
@@ -140,6 +166,13 @@ class Deliveries:
             return False
         self._adopt_lock = fd
         return True
+
+    def pump_wanted_in(self) -> float:
+        """Seconds until `pump` is next worth calling (the outbox scan included)."""
+        now = self._clock()
+        found = next_pump_in(self.entries.values(), self.in_flight, now, self._max_age_sec())
+        scan = max(0.0, self._next_adopt - now)
+        return scan if found is None else min(found, scan)
 
     def pump(self) -> None:
         """Take results, abandon what is too old, hand what is due to the courier."""

@@ -98,6 +98,13 @@ class Notifier:
         except Exception as exc:  # a notification is never worth a run's record
             self._warn(f"notification step failed ({type(exc).__name__}: {exc})")
 
+    def tick_wanted_in(self) -> float:
+        """When the deliveries next need a poll tick; must never raise."""
+        try:
+            return self.deliveries.pump_wanted_in()
+        except Exception:  # an odd outbox entry: poll as often as the loop does
+            return 0.0
+
     def _job(self, job_id: Any) -> Any:
         return self._jobs().get(job_id) if isinstance(job_id, str) else None
 

@@ -127,6 +127,12 @@ class TextfileWriter:
         ):
             self._write()
 
+    def tick_wanted_in(self) -> float:
+        """A change wants the next poll; otherwise the refresh is due in this long."""
+        if self._dirty:
+            return 0.0
+        return self._written_mono + TEXTFILE_REFRESH_SEC - time.monotonic()
+
     def _write(self) -> None:
         started = time.monotonic()
         try:
@@ -172,5 +178,5 @@ def attach_metrics(supervisor: Supervisor, config: MetricsConfig) -> MetricsStat
         writer = TextfileWriter(
             Path(config.textfile), state, supervisor, may_render=fire_clear_of(supervisor)
         )
-        supervisor.observe(writer.on_event)
+        supervisor.observe(writer.on_event, wants_ticks=writer.tick_wanted_in)
     return state

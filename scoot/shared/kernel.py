@@ -76,3 +76,40 @@ def trim_heap() -> bool:
         return False
     trim(ctypes.c_size_t(0))
     return True
+
+
+# timerfd (sys/timerfd.h): a timer on CLOCK_REALTIME that the kernel cancels when the clock is set.
+CLOCK_REALTIME = 0
+TFD_TIMER_ABSTIME = 1
+TFD_TIMER_CANCEL_ON_SET = 2
+
+
+class _Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+class _Itimerspec(ctypes.Structure):
+    _fields_ = [("it_interval", _Timespec), ("it_value", _Timespec)]
+
+
+def timerfd_realtime() -> int:
+    """A non-blocking, close-on-exec timerfd on CLOCK_REALTIME."""
+    create = _libc().timerfd_create  # AttributeError where the C library has none
+    fd = int(create(ctypes.c_int(CLOCK_REALTIME), ctypes.c_int(os.O_NONBLOCK | os.O_CLOEXEC)))
+    if fd == -1:
+        _raise_errno("timerfd_create")
+    return fd
+
+
+def timerfd_expire_at(fd: int, wall_at: float) -> None:
+    """Expire once at `wall_at` (seconds since the epoch), and fail the next read with
+    ECANCELED if the clock is set (a step, a resume from suspend) before that."""
+    seconds = int(wall_at // 1)
+    value = _Timespec(seconds, min(int((wall_at - seconds) * 1e9), 999_999_999))
+    spec = _Itimerspec(_Timespec(0, 0), value)
+    flags = TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET
+    result = int(
+        _libc().timerfd_settime(ctypes.c_int(fd), ctypes.c_int(flags), ctypes.byref(spec), None)
+    )
+    if result == -1:
+        _raise_errno("timerfd_settime")

@@ -92,8 +92,12 @@ class DaemonHooks(Hooks):
     def attach(self, supervisor: Supervisor) -> None:
         """Publish what the loop does at run boundaries (and once at start)."""
         self._supervisor = supervisor
-        supervisor.observe(self.on_event)
+        supervisor.observe(self.on_event, wants_ticks=self.tick_wanted_in)
         self._dirty = True  # the first poll publishes the next fires
+
+    def tick_wanted_in(self) -> float | None:
+        """A state left unpublished (a run boundary within the interval) wants the next poll."""
+        return 0.0 if self._dirty else None
 
     def on_event(self, kind: str, _fields: dict[str, Any]) -> None:
         if kind in ("job_start", "job_end", "job_queued"):

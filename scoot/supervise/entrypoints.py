@@ -101,7 +101,7 @@ def attach_notifier(
         redact=recorder.audit.redactor.value,
         adopt_child=supervisor.adopt_child,
     )
-    supervisor.observe(notifier.observe)
+    supervisor.observe(notifier.observe, wants_ticks=notifier.tick_wanted_in)
     return notifier
 
 

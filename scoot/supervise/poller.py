@@ -10,10 +10,32 @@ from typing import Any
 from scoot.records.recorder import Recorder
 from scoot.records.runlog import RunLog
 from scoot.schedule.scheduler import Scheduler, Verdicts
+from scoot.supervise.hooks import Endpoint
 from scoot.supervise.releases import LedgerReleases
 from scoot.supervise.requests import Claim
 from scoot.supervise.runner import RunRequest
 from scoot.supervise.settings import Settings
+from scoot.supervise.wallclock import WallClockWatch
+
+# In how many seconds a tick observer needs a poll, or None: not before something else wakes.
+TickWant = Callable[[], float | None]
+
+
+def poll_wait(
+    until_poll: float, *, counting: bool, clock_watched: bool, wanted: list[float]
+) -> float | None:
+    """Seconds until the loop must wake for a poll (a tick), or None: no poll is needed.
+
+    Counting ticks (`--ticks N`), or with no watch on the wall clock, every
+    poll is needed. Otherwise a poll is only worth a wake when something
+    wants one (`wanted`: seconds from now, such as a state to publish or a
+    notification to retry); it still comes on the poll grid, never sooner.
+    """
+    if counting or not clock_watched:
+        return until_poll
+    if not wanted:
+        return None
+    return max(until_poll, min(wanted))
 
 
 class Poller:
@@ -36,6 +58,18 @@ class Poller:
         self.clock = clock
         self.ticks_done = 0
         self.next_poll_mono = time.monotonic()
+        # Who needs polls (tick events) and in how many seconds, or None: see poll_wait.
+        self.tick_wants: list[TickWant] = []
+        self.wallclock: WallClockWatch | None = None
+
+    def watch_wall_clock(self, settings: Settings) -> list[Endpoint]:
+        """A loop that runs until stopped wakes for due instants and clock sets, not every
+        poll; counting ticks, it polls anyway and needs no watch on the wall clock. What
+        the loop's selector must watch for it."""
+        if settings.use_scheduler and not settings.ticks:
+            self.wallclock = WallClockWatch(self.clock)
+            return [self.wallclock]
+        return []
 
     def poll(
         self,
@@ -93,12 +127,30 @@ class Poller:
                 self.runlog.err(f"[scoot] {msg}")
 
     def wake_at(self, settings: Settings, now_mono: float) -> list[float]:
-        """When the loop must wake for the scheduler, in seconds from now."""
-        waits = [self.next_poll_mono - now_mono]
-        due = self.scheduler.next_due() if self.scheduler is not None else None
-        if due is not None:
-            waits.append(due - settings.claim_lead_sec - self.clock())
+        """When the loop must wake for the scheduler, in seconds from now (the wall clock's
+        timer is armed for the same instant)."""
+        watch = self.wallclock
+        wanted = [wait for want in self.tick_wants if (wait := want()) is not None]
+        waits: list[float] = []
+        poll = poll_wait(
+            self.next_poll_mono - now_mono,
+            counting=bool(settings.ticks),
+            clock_watched=watch is not None and watch.watching,
+            wanted=wanted,
+        )
+        if poll is not None:
+            waits.append(poll)
+        claim_at = self.claim_at(settings)
+        if claim_at is not None:
+            waits.append(claim_at - self.clock())
+        if watch is not None:
+            watch.arm(claim_at)
         return waits
+
+    def claim_at(self, settings: Settings) -> float | None:
+        """The wall instant the scheduler next claims at: its next due, less the lead."""
+        due = self.scheduler.next_due() if self.scheduler is not None else None
+        return None if due is None else due - settings.claim_lead_sec
 
     def sooner(self, poll_ms: int) -> None:
         """A shorter poll period takes effect now, not after one more old period."""

@@ -5,8 +5,9 @@ the arbiter style: signal handlers only queue and wake; each pass handles the
 queued signals, takes the runs that ended out of the run table, enforces
 deadlines, launches what is queued into the freed slots, then records the
 ended runs, polls the scheduler and launches what it claimed, then sleeps
-until the earliest of the next due instant, the next poll, a run's deadline,
-a worker event or a signal.
+until the earliest of the next due instant, a poll that something waits for
+(every poll when counting --ticks), a run's deadline, a worker event, a
+signal or a step of the wall clock (wallclock.py).
 
 The Supervisor decides; its parts act: the loop's mechanics (loop.py), the run
 table (runtable.py: launch, frames, the reaper, endings), the run queue,
@@ -35,7 +36,7 @@ from scoot.supervise.events import Observers, PauseCounter, RunObserver, run_eve
 from scoot.supervise.hooks import Endpoint, Heartbeat, Hooks
 from scoot.supervise.launch import WorkerBody
 from scoot.supervise.loop import Loop, sleep_for, stall_length
-from scoot.supervise.poller import Poller
+from scoot.supervise.poller import Poller, TickWant
 from scoot.supervise.preload import preload_worker
 from scoot.supervise.releases import LedgerReleases
 from scoot.supervise.reload import announce, classify, live_schedule, replace_jobs
@@ -114,10 +115,9 @@ class Supervisor:
         self.pending = RunQueue(recorder, self.runs.backend_free, self.spending.cap_of)
         self.job_retries = Retries(scheduler, recorder, self.releases, clock)
         self.poller = Poller(scheduler, recorder, runlog, self.releases, self.observers.emit, clock)
+        self.loop.endpoints += self.poller.watch_wall_clock(settings)
         if scheduler is not None:
-            scheduler.is_running = self.is_job_running
-            scheduler.budget_spent = self.spending.budget_spent
-            scheduler.claim_lead_sec = settings.claim_lead_sec
+            _answer_to(scheduler, self)
         self.firing = settings.use_scheduler  # False once ticks are used up or a stop began
         self.stop = Stop()
         self._stop_reason: str | None = None  # why the loop ends: a signal, "ticks", "idle"
@@ -143,8 +143,10 @@ class Supervisor:
     def add_endpoint(self, endpoint: Endpoint) -> None:
         self.loop.endpoints.append(endpoint)
 
-    def observe(self, observer: RunObserver) -> None:
+    def observe(self, observer: RunObserver, wants_ticks: TickWant | None = None) -> None:
         self.observers.add(observer)
+        if wants_ticks is not None:  # in how many seconds it needs a poll tick (poller.py)
+            self.poller.tick_wants.append(wants_ticks)
 
     def adopt_child(self, pid: int) -> None:
         """A helper process of this one (the notification courier): never swept as an orphan."""
@@ -308,6 +310,13 @@ class Supervisor:
     def _tell_waiting(self) -> None:
         if (waiting := self.pending.waiting_changed(self.clock())) is not None:
             self.hooks.backend_waits(self, waiting)
+
+
+def _answer_to(scheduler: Scheduler, supervisor: Supervisor) -> None:
+    """What the scheduler asks of this loop: is a job running, is its budget spent."""
+    scheduler.is_running = supervisor.is_job_running
+    scheduler.budget_spent = supervisor.spending.budget_spent
+    scheduler.claim_lead_sec = supervisor.settings.claim_lead_sec
 
 
 def _releases(
