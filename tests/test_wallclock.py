@@ -10,22 +10,28 @@ whose timer is read from /proc/PID/fdinfo.
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import re
 import selectors
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
 
 from scoot.notify.deliveries import next_pump_in
 from scoot.notify.outbox import Entry
+from scoot.supervise.loop import MAX_SLEEP_SEC, sleep_for
 from scoot.supervise.poller import poll_wait
 from scoot.supervise.wallclock import FAR_AHEAD_SEC, WallClockWatch, rearm_needed
 from tests.faults.support import daemon_state, start_daemon
 from tests.helpers import runs, stop, wait_for, write_config
 from tests.receiver import Receiver
+
+CLOCK_LOCK = "/tmp/scoot-clock-tests.lock"
 
 # --- the rules -------------------------------------------------------------------------
 
@@ -75,11 +81,33 @@ def test_a_ping_behind_its_elder_waits_for_it() -> None:
 # --- the timer -------------------------------------------------------------------------
 
 
-def test_the_timer_expires_at_its_wall_instant_and_is_taken_once() -> None:
-    watch = WallClockWatch(time.time)
-    assert watch.watching
+@pytest.fixture
+def clock_alone() -> Iterator[None]:
+    """Tests that set the clock, or that a set would wake, take turns (pytest -n runs them
+    side by side): a set cancels every such timer on the machine."""
+    with open(CLOCK_LOCK, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def test_the_longest_sleep_is_bounded() -> None:
+    assert sleep_for([40 * 86400.0], [], 0.0) == MAX_SLEEP_SEC  # epoll's limit is ~24.8 days
+    assert sleep_for([], [5.0], 2.0) == 3.0
+    assert sleep_for([], [None], 2.0) == 1.0
+
+
+def _watch(clock: Callable[[], float] = time.time) -> tuple[WallClockWatch, Any, list[str]]:
+    warned: list[str] = []
+    watch = WallClockWatch(clock, warned.append)
+    assert not watch.watching  # the timer is made when the loop opens
     selector = selectors.DefaultSelector()
     watch.attach(selector)
+    assert watch.watching
+    return watch, selector, warned
+
+
+def test_the_timer_expires_at_its_wall_instant_and_is_taken_once(clock_alone: None) -> None:
+    watch, selector, warned = _watch()
     try:
         instant = time.time() + 0.2
         watch.arm(instant)
@@ -100,7 +128,25 @@ def test_the_timer_expires_at_its_wall_instant_and_is_taken_once() -> None:
     finally:
         watch.close()
         selector.close()
-    assert not watch.watching
+    assert not watch.watching and warned == []
+
+
+def test_an_injected_clock_is_carried_over_to_the_system_clock(clock_alone: None) -> None:
+    """A loop clock an hour behind: its instant 0.3 s ahead is 0.3 s ahead, not long past."""
+    watch, selector, _ = _watch(lambda: time.time() - 3600)
+    try:
+        watch.arm(time.time() - 3600 + 0.3)
+        assert selector.select(0.1) == []
+        deadline = time.monotonic() + 5
+        while not watch.expiries and time.monotonic() < deadline:
+            for key, mask in selector.select(1.0):
+                key.data(mask)
+            if not watch.expiries:
+                watch.arm(watch.armed_at or time.time() - 3600 + 0.3)
+        assert watch.expiries == 1
+    finally:
+        watch.close()
+        selector.close()
 
 
 def _set_clock_to_now() -> None:
@@ -115,10 +161,8 @@ def _set_clock_to_now() -> None:
         raise
 
 
-def test_a_clock_set_cancels_the_timer_and_wakes_its_selector() -> None:
-    watch = WallClockWatch(time.time)
-    selector = selectors.DefaultSelector()
-    watch.attach(selector)
+def test_a_clock_set_cancels_the_timer_and_wakes_its_selector(clock_alone: None) -> None:
+    watch, selector, warned = _watch()
     try:
         watch.arm(time.time() + 3600)
         assert selector.select(0.05) == []
@@ -131,6 +175,28 @@ def test_a_clock_set_cancels_the_timer_and_wakes_its_selector() -> None:
         assert watch.armed_at is None
         watch.arm(time.time() + 3600)
         assert selector.select(0.05) == []  # set again, it waits once more
+    finally:
+        watch.close()
+        selector.close()
+    assert warned == []
+
+
+def test_a_clock_set_before_the_timer_is_set_again_asks_for_a_decision_at_once(
+    clock_alone: None,
+) -> None:
+    """The set lands in a pass (after the read, before the next arm): setting the timer
+    fails with ECANCELED, and the watch keeps watching and says so."""
+    watch, selector, warned = _watch()
+    try:
+        watch.arm(time.time() + 3600)
+        _set_clock_to_now()
+        assert watch.arm(time.time() + 1800) is True
+        assert watch.watching and watch.clock_sets == 1 and warned == []
+        assert watch.armed_at is not None
+        for key, mask in selector.select(1.0):  # the cancel may still be pending: taken
+            key.data(mask)
+        watch.arm(time.time() + 1800)
+        assert watch.watching
     finally:
         watch.close()
         selector.close()
@@ -182,7 +248,9 @@ def test_an_idle_daemon_sleeps_until_its_next_due_instant(tmp_path: Path) -> Non
 
 
 @pytest.mark.timeout(60)
-def test_a_clock_set_wakes_the_daemon_which_sets_its_timer_again(tmp_path: Path) -> None:
+def test_a_clock_set_wakes_the_daemon_which_sets_its_timer_again(
+    tmp_path: Path, clock_alone: None
+) -> None:
     home = tmp_path / "home"
     write_config(home, jobs=[{"id": "later", "goal": "g", "at_unix": time.time() + 3600}])
     daemon = start_daemon(home)

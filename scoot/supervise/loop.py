@@ -57,10 +57,15 @@ class StallWatch:
         return self.pass_ended(now_mono)
 
 
+# The longest single sleep: the selector's timeout is bounded (about 24.8 days in epoll),
+# and a loop woken for nothing an hour later only sleeps again.
+MAX_SLEEP_SEC = 3600.0
+
+
 def sleep_for(waits: list[float], instants: list[float | None], now_mono: float) -> float:
     """Seconds until the earliest of `waits` (from now) and `instants` (monotonic); 1 s if none."""
     waits = waits + [instant - now_mono for instant in instants if instant is not None]
-    return max(0.0, min(waits)) if waits else 1.0
+    return min(MAX_SLEEP_SEC, max(0.0, min(waits))) if waits else 1.0
 
 
 class Loop:

@@ -67,7 +67,7 @@ class Poller:
         poll; counting ticks, it polls anyway and needs no watch on the wall clock. What
         the loop's selector must watch for it."""
         if settings.use_scheduler and not settings.ticks:
-            self.wallclock = WallClockWatch(self.clock)
+            self.wallclock = WallClockWatch(self.clock, self.runlog.warn)
             return [self.wallclock]
         return []
 
@@ -143,8 +143,8 @@ class Poller:
         claim_at = self.claim_at(settings)
         if claim_at is not None:
             waits.append(claim_at - self.clock())
-        if watch is not None:
-            watch.arm(claim_at)
+        if watch is not None and watch.arm(claim_at):
+            waits.append(0.0)  # the clock was set during this pass: decide again at once
         return waits
 
     def claim_at(self, settings: Settings) -> float | None:

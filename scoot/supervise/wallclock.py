@@ -8,8 +8,8 @@ TFD_TIMER_CANCEL_ON_SET, is cancelled by the kernel when the clock is set,
 which wakes the selector; the scheduler's next decision sees the new time
 (a step back re-plans every job, a step ahead finds what became due). Armed
 at the next due instant, it also expires on the wall clock's time, whatever
-the monotonic clock did meanwhile. Where timerfd is missing, `watching` is
-False and the loop keeps waking every poll to look at the clock itself.
+the monotonic clock did meanwhile. Where timerfd is missing or fails,
+`watching` is False and the loop wakes every poll to look at the clock itself.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import errno
 import math
 import os
 import selectors
+import time
 from collections.abc import Callable
 
 from scoot.shared.kernel import timerfd_expire_at, timerfd_realtime
@@ -37,37 +38,52 @@ def rearm_needed(armed_at: float | None, wanted_at: float) -> bool:
 
 
 class WallClockWatch:
-    """One timerfd in the loop's selector (an Endpoint: it needs no deadline of its own)."""
+    """One timerfd in the loop's selector (an Endpoint: it needs no deadline of its own).
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    Made when the loop opens (`attach`) and closed with it. Instants are on the
+    loop's clock; where that is not the system's (an injected clock), they are
+    carried over by the two clocks' difference.
+    """
+
+    def __init__(self, clock: Callable[[], float], warn: Callable[[str], None]) -> None:
         self._clock = clock
-        self.armed_at: float | None = None  # the wall instant it expires at, if armed
+        self._warn = warn
+        self.fd: int | None = None
+        self.armed_at: float | None = None  # the instant (on the loop's clock) it expires at
         self.clock_sets = 0  # how often the kernel cancelled it: the clock was set
         self.expiries = 0
         self._selector: selectors.BaseSelector | None = None
-        try:
-            self.fd: int | None = timerfd_realtime()
-        except (OSError, AttributeError):
-            self.fd = None
 
     @property
     def watching(self) -> bool:
         return self.fd is not None
 
-    def arm(self, wall_at: float | None) -> None:
-        """Expire at `wall_at`; None: nothing is due, keep only the watch on clock sets."""
+    def arm(self, wall_at: float | None) -> bool:
+        """Expire at `wall_at`; None: nothing is due, keep only the watch on clock sets.
+
+        True when the clock was set since the timer was last read: the loop must
+        decide again at once (the kernel armed the timer all the same).
+        """
         if self.fd is None:
-            return
+            return False
         wanted = math.inf if wall_at is None else wall_at
         if not rearm_needed(self.armed_at, wanted):
-            return
-        target = self._clock() + FAR_AHEAD_SEC if math.isinf(wanted) else wanted
+            return False
+        now = self._clock()
+        target = now + FAR_AHEAD_SEC if math.isinf(wanted) else wanted
+        if self._clock is not time.time:
+            target += time.time() - now
+        set_meanwhile = False
         try:
             timerfd_expire_at(self.fd, target)
-        except OSError:
-            self.close()  # the loop falls back to waking every poll
-            return
-        self.armed_at = target
+        except OSError as exc:
+            if exc.errno != errno.ECANCELED:
+                self._fall_back(exc)
+                return False
+            self.clock_sets += 1
+            set_meanwhile = True
+        self.armed_at = wanted
+        return set_meanwhile
 
     def readable(self, _mask: int) -> None:
         """The timer expired or the clock was set: take its value; the next arm sets it again."""
@@ -79,17 +95,30 @@ class WallClockWatch:
             return  # woken for nothing (a set re-armed before the read)
         except OSError as exc:
             if exc.errno != errno.ECANCELED:
-                self.close()
+                self._fall_back(exc)
                 return
             self.clock_sets += 1
         else:
             self.expiries += 1
         self.armed_at = None
 
+    def _fall_back(self, exc: OSError) -> None:
+        self._warn(
+            f"cannot watch the wall clock ({exc.strerror}); "
+            "the loop wakes every poll to look at it instead"
+        )
+        self.close()
+
     # -- Endpoint -------------------------------------------------------------
     def attach(self, selector: selectors.BaseSelector) -> None:
-        if self.fd is not None:
-            selector.register(self.fd, selectors.EVENT_READ, self.readable)
+        try:
+            self.fd = timerfd_realtime()
+        except AttributeError:
+            return  # a C library without timerfd: the loop polls the clock
+        except OSError as exc:
+            self._fall_back(exc)
+            return
+        selector.register(self.fd, selectors.EVENT_READ, self.readable)
         self._selector = selector
 
     def next_deadline(self) -> float | None:
