@@ -15,7 +15,7 @@ import fcntl
 import os
 import select
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,21 +32,30 @@ def outbox_dir(state: Path) -> Path:
     return state / "outbox"
 
 
+def in_turn(entries: Iterable[Entry]) -> list[Entry]:
+    """The entries whose turn it is, in the order given: a ping waits for every older
+    ping of its job, under way or not (a job's pings arrive in order)."""
+    listed = list(entries)
+    eldest: dict[str, str] = {}  # job id -> the delivery id of its oldest ping
+    for entry in listed:
+        if entry.kind == "ping":
+            key = str(entry.data.get("job_id"))
+            if key not in eldest or entry.delivery_id < eldest[key]:
+                eldest[key] = entry.delivery_id
+    return [
+        entry
+        for entry in listed
+        if entry.kind != "ping" or eldest[str(entry.data.get("job_id"))] == entry.delivery_id
+    ]
+
+
 def due_entries(
     entries: Iterable[Entry], in_flight: Iterable[str], now: float, room: int
 ) -> list[Entry]:
-    """What to attempt now, oldest first: due, not under way, and for pings the
-    oldest of their job's (a job's pings arrive in order)."""
+    """What to attempt now, oldest first: in turn, due and not under way."""
     busy = set(in_flight)
-    pinged: set[str] = set()
     picked: list[Entry] = []
-    for entry in sorted(entries, key=lambda e: e.delivery_id):
-        is_ping = entry.kind == "ping"
-        key = str(entry.data.get("job_id"))
-        if is_ping:
-            if key in pinged:
-                continue
-            pinged.add(key)
+    for entry in sorted(in_turn(entries), key=lambda e: e.delivery_id):
         if entry.delivery_id in busy or float(entry.data.get("next_at") or 0) > now:
             continue
         if len(picked) < room:
@@ -55,24 +64,17 @@ def due_entries(
 
 
 def next_pump_in(
-    entries: Iterable[Entry], in_flight: Iterable[str], now: float, max_age_sec: float
+    entries: Iterable[Entry], in_flight: Collection[str], now: float, max_age_sec: float
 ) -> float | None:
     """Seconds until a pump has something to do for `entries`, or None: nothing.
 
     At once while attempts are under way (their results are read by pumping);
-    else the earliest first attempt, retry or give-up. A ping behind an older
-    one of its job waits for that one, so only the oldest of each job's counts.
+    else the earliest first attempt, retry or give-up of an entry in turn.
     """
-    if any(True for _ in in_flight):
+    if in_flight:
         return 0.0
     instants: list[float] = []
-    pinged: set[str] = set()
-    for entry in sorted(entries, key=lambda e: e.delivery_id):
-        if entry.kind == "ping":
-            key = str(entry.data.get("job_id"))
-            if key in pinged:
-                continue
-            pinged.add(key)
+    for entry in in_turn(entries):
         instants.append(float(entry.data.get("next_at") or 0))
         instants.append(float(entry.data["created_at"]) + max_age_sec)
     return max(0.0, min(instants) - now) if instants else None

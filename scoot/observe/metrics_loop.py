@@ -122,13 +122,13 @@ class TextfileWriter:
             self._write()
         elif (
             kind == "tick"
-            and (self._dirty or time.monotonic() - self._written_mono >= TEXTFILE_REFRESH_SEC)
+            and self.tick_wanted_in() <= 0
             and self._may_render(self._cost)  # else a later poll writes it, after the fire
         ):
             self._write()
 
     def tick_wanted_in(self) -> float:
-        """A change wants the next poll; otherwise the refresh is due in this long."""
+        """When the file is next to be written: at a change, else after the refresh period."""
         if self._dirty:
             return 0.0
         return self._written_mono + TEXTFILE_REFRESH_SEC - time.monotonic()

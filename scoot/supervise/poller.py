@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from scoot.records.recorder import Recorder
@@ -22,20 +22,20 @@ TickWant = Callable[[], float | None]
 
 
 def poll_wait(
-    until_poll: float, *, counting: bool, clock_watched: bool, wanted: list[float]
+    until_poll: float, *, counting: bool, clock_watched: bool, wanted: Iterable[float]
 ) -> float | None:
     """Seconds until the loop must wake for a poll (a tick), or None: no poll is needed.
 
     Counting ticks (`--ticks N`), or with no watch on the wall clock, every
     poll is needed. Otherwise a poll is only worth a wake when something
     wants one (`wanted`: seconds from now, such as a state to publish or a
-    notification to retry); it still comes on the poll grid, never sooner.
+    notification to retry), read only then; it still comes on the poll grid,
+    never sooner.
     """
     if counting or not clock_watched:
         return until_poll
-    if not wanted:
-        return None
-    return max(until_poll, min(wanted))
+    soonest = min(wanted, default=None)
+    return None if soonest is None else max(until_poll, soonest)
 
 
 class Poller:
@@ -130,7 +130,8 @@ class Poller:
         """When the loop must wake for the scheduler, in seconds from now (the wall clock's
         timer is armed for the same instant)."""
         watch = self.wallclock
-        wanted = [wait for want in self.tick_wants if (wait := want()) is not None]
+        # Asked only when polls are not counted: a generator poll_wait may leave unread.
+        wanted = (wait for want in self.tick_wants if (wait := want()) is not None)
         waits: list[float] = []
         poll = poll_wait(
             self.next_poll_mono - now_mono,
